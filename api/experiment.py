@@ -216,10 +216,13 @@ class ExperimentSpec(ApiModel):
     code_snippets: dict[str, CodeSnippet] | None = None
     analyzer_config: AnalyzerConfig | None = None
     series: str | None = Field(None, description="Research-track id used by the results site.")
-    ttl_days: int = Field(1, ge=0, le=365, description="Days from creation until the experiment is ended and deleted; 0 = never.")
+    ttl_days: int = Field(
+        1, ge=0, le=365, description="Days from creation until the experiment is ended and deleted; 0 = never."
+    )
     cleanup_policy: CleanupPolicy = Field(
         CleanupPolicy.ALWAYS,
-        description="Always: delete everything at the end. OnSuccess: a failed experiment keeps its resources until its TTL.",
+        description="Always: delete everything at the end. "
+        "OnSuccess: a failed experiment keeps its resources until its TTL.",
     )
     deadlines: PhaseDeadlines | None = None
 
@@ -281,7 +284,11 @@ class ConditionStatus(StrEnum):
 class Condition(StatusModel):
     """A ``metav1.Condition``."""
 
-    type: str = Field(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", max_length=316)
+    type: str = Field(
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+        r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+        max_length=316,
+    )
     status: ConditionStatus
     observed_generation: int | None = Field(None, ge=0)
     last_transition_time: datetime

@@ -226,7 +226,7 @@ def install_crds(kubeconfig: Path, files: list[Path], timeout: float = 30.0) -> 
     """Create or replace the CRDs in ``files`` and wait until each is Established."""
     from kubernetes import client, config
 
-    api = client.ApiextensionsV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
+    api = client.ApiextensionsV1Api(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
     names = []
     for path in files:
         for doc in yaml.safe_load_all(path.read_text()):
@@ -235,6 +235,7 @@ def install_crds(kubeconfig: Path, files: list[Path], timeout: float = 30.0) -> 
             name = doc["metadata"]["name"]
             try:
                 current = api.read_custom_resource_definition(name)
+                assert current.metadata is not None
                 doc["metadata"]["resourceVersion"] = current.metadata.resource_version
                 api.replace_custom_resource_definition(name, doc)
             except client.ApiException as exc:
@@ -245,7 +246,8 @@ def install_crds(kubeconfig: Path, files: list[Path], timeout: float = 30.0) -> 
 
     def established() -> bool:
         for name in names:
-            conditions = api.read_custom_resource_definition(name).status.conditions or []
+            status = api.read_custom_resource_definition(name).status
+            conditions = (status.conditions if status else None) or []
             if not any(c.type == "Established" and c.status == "True" for c in conditions):
                 return False
         return True

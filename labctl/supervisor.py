@@ -55,12 +55,14 @@ class ServerProcess:
         deadline = began + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log: {self.log_path}\n{self.tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}; log: {self.log_path}\n{self.tail()}"
+                )
             try:
                 if ready():
                     self.startup_seconds = time.monotonic() - began
                     return self
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:
                 pass
             time.sleep(0.05)
         self.stop()

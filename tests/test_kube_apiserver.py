@@ -27,12 +27,15 @@ EXPERIMENT: dict[str, Any] = {
 }
 
 
-def _custom(kube: KubeCluster, kubeconfig: Path | None = None) -> client.CustomObjectsApi:
+def _custom(kube: KubeCluster, kubeconfig: Path | None = None) -> Any:
+    """CustomObjectsApi; typed Any because the client declares its results as `object`."""
     return client.CustomObjectsApi(kube.api_client(kubeconfig))
 
 
 def _create(kube: KubeCluster, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-    created: dict[str, Any] = _custom(kube).create_namespaced_custom_object(GROUP, VERSION, namespace, "experiments", body)
+    created: dict[str, Any] = _custom(kube).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "experiments", body
+    )
     return created
 
 
@@ -42,8 +45,8 @@ def test_api_server_rejects_unknown_completion_mode(kube: KubeCluster, kube_name
     with pytest.raises(client.ApiException) as caught:
         _create(kube, kube_namespace, body)
     assert caught.value.status == 422
-    assert "spec.workflow.completion.mode" in caught.value.body
-    assert "auto" in caught.value.body
+    assert "spec.workflow.completion.mode" in str(caught.value.body)
+    assert "auto" in str(caught.value.body)
 
 
 def test_api_server_applies_schema_defaults(kube: KubeCluster, kube_namespace: str) -> None:
@@ -73,7 +76,19 @@ def test_kubectl_get_shows_the_printer_columns(kube: KubeCluster, kube_namespace
     result = kube.kubectl("get", "experiments", "-n", kube_namespace, "-o", "wide")
     assert result.returncode == 0, result.stderr
     header, row = result.stdout.splitlines()[:2]
-    for column in ("NAME", "PHASE", "REASON", "TARGETS", "WORKFLOW", "PUBLISHED", "CLEANED", "ANALYSIS", "REVIEW", "RESULTS", "AGE"):
+    for column in (
+        "NAME",
+        "PHASE",
+        "REASON",
+        "TARGETS",
+        "WORKFLOW",
+        "PUBLISHED",
+        "CLEANED",
+        "ANALYSIS",
+        "REVIEW",
+        "RESULTS",
+        "AGE",
+    ):
         assert column in header.split()
     assert row.split()[:2] == [name, "Running"]
     narrow = kube.kubectl("get", "experiments", "-n", kube_namespace).stdout.splitlines()[0]
@@ -88,14 +103,19 @@ def test_spec_is_immutable_after_creation(kube: KubeCluster, kube_namespace: str
             GROUP, VERSION, kube_namespace, "experiments", created["metadata"]["name"], patch
         )
     assert caught.value.status == 422
-    assert "spec is immutable" in caught.value.body
+    assert "spec is immutable" in str(caught.value.body)
 
 
 def test_metadata_and_status_stay_writable(kube: KubeCluster, kube_namespace: str) -> None:
     name = _create(kube, kube_namespace, copy.deepcopy(EXPERIMENT))["metadata"]["name"]
     api = _custom(kube)
     api.patch_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, "experiments", name, {"metadata": {"finalizers": ["experiments.illm.io/finalizer"]}}
+        GROUP,
+        VERSION,
+        kube_namespace,
+        "experiments",
+        name,
+        {"metadata": {"finalizers": ["experiments.illm.io/finalizer"]}},
     )
     api.patch_namespaced_custom_object_status(
         GROUP, VERSION, kube_namespace, "experiments", name, {"status": {"phase": "Provisioning"}}
@@ -103,7 +123,9 @@ def test_metadata_and_status_stay_writable(kube: KubeCluster, kube_namespace: st
     stored = api.get_namespaced_custom_object(GROUP, VERSION, kube_namespace, "experiments", name)
     assert stored["metadata"]["finalizers"] == ["experiments.illm.io/finalizer"]
     assert stored["status"]["phase"] == "Provisioning"
-    api.patch_namespaced_custom_object(GROUP, VERSION, kube_namespace, "experiments", name, {"metadata": {"finalizers": None}})
+    api.patch_namespaced_custom_object(
+        GROUP, VERSION, kube_namespace, "experiments", name, {"metadata": {"finalizers": None}}
+    )
 
 
 def test_status_subresource_rejects_unknown_phase(kube: KubeCluster, kube_namespace: str) -> None:
@@ -125,7 +147,7 @@ def test_component_type_enum_is_enforced(kube: KubeCluster) -> None:
     with pytest.raises(client.ApiException) as caught:
         _custom(kube).create_cluster_custom_object(GROUP, VERSION, "components", body)
     assert caught.value.status == 422
-    assert "spec.type" in caught.value.body
+    assert "spec.type" in str(caught.value.body)
 
 
 def test_rbac_restricts_a_service_account(kube: KubeCluster, kube_namespace: str) -> None:
