@@ -1,0 +1,80 @@
+"""Launchers for the single-binary servers of the lab: VictoriaMetrics, Prometheus, Temporal.
+
+Each returns a started :class:`ServerProcess` on the given loopback port; the embedded lab and the
+test fixtures start them the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from labctl.supervisor import ServerProcess, find_binary
+
+PROMETHEUS_CONFIG = """\
+global:
+  scrape_interval: 15s
+scrape_configs: []
+storage:
+  tsdb:
+    out_of_order_time_window: 30d  # remote-written samples may be older than the newest one
+"""
+
+SEARCH_ATTRIBUTES = {
+    "ExperimentPhase": "Keyword",
+    "ExperimentName": "Keyword",
+    "ExperimentNamespace": "Keyword",
+    "TargetTypes": "KeywordList",
+}
+
+
+def _http_ok(url: str) -> bool:
+    return httpx.get(url, timeout=1).status_code == 200
+
+
+def start_victoria_metrics(data_dir: Path, port: int, log_path: Path) -> ServerProcess:
+    argv = [
+        find_binary("victoria-metrics", "VICTORIA_METRICS_BIN"),
+        f"-httpListenAddr=127.0.0.1:{port}",
+        f"-storageDataPath={data_dir}",
+        "-retentionPeriod=100y",  # accept samples from any year a test or a replay picks
+        "-search.latencyOffset=0s",  # show just-imported recent points
+        "-search.disableCache",  # a cached range would hide samples imported into it later
+    ]
+    return ServerProcess("VictoriaMetrics", argv, log_path).start(lambda: _http_ok(f"http://127.0.0.1:{port}/health"))
+
+
+def start_prometheus(root: Path, port: int, log_path: Path) -> ServerProcess:
+    """Prometheus with remote write on; TSDB blocks already in ``root/data`` are loaded at start."""
+    config = root / "prometheus.yml"
+    config.write_text(PROMETHEUS_CONFIG)
+    argv = [
+        find_binary("prometheus", "PROMETHEUS_BIN"),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={root / 'data'}",
+        "--storage.tsdb.retention.time=100y",  # the default 15d would delete seeded history
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.enable-remote-write-receiver",
+    ]
+    return ServerProcess("Prometheus", argv, log_path).start(lambda: _http_ok(f"http://127.0.0.1:{port}/-/ready"))
+
+
+def start_temporal(db_file: Path, port: int, ui_port: int, log_path: Path) -> ServerProcess:
+    """The Temporal dev server with its UI; the SQLite file keeps history across restarts."""
+    ports = {"--port": port, "--ui-port": ui_port, "--http-port": port + 10, "--metrics-port": port + 20}
+    argv = [
+        find_binary("temporal", "TEMPORAL_CLI"),
+        "server",
+        "start-dev",
+        "--ip=127.0.0.1",
+        "--ui-ip=127.0.0.1",
+        f"--db-filename={db_file}",
+        "--ui-disable-news-fetch",
+        "--log-level=warn",
+        *(f"{flag}={value}" for flag, value in ports.items()),
+        *(arg for name, kind in SEARCH_ATTRIBUTES.items() for arg in ("--search-attribute", f"{name}={kind}")),
+    ]
+    return ServerProcess("Temporal", argv, log_path).start(
+        lambda: _http_ok(f"http://127.0.0.1:{ui_port}/api/v1/namespaces"), timeout=60
+    )
