@@ -1,0 +1,106 @@
+"""Workflow mode end to end, history size, validation, deadlines, partial provisioning, depends."""
+
+from __future__ import annotations
+
+import pytest
+
+from activities import contracts as c
+from api.experiment import ExperimentPhase
+from tests.workflow.conftest import running, spec
+from tests.workflow.fakes import FakeLab
+from workflows import status as st
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+TWO_TARGETS = [
+    {
+        "name": "app",
+        "cluster": {"type": "gke"},
+        "components": [{"app": "hello-app"}],
+        "observability": {"enabled": True, "transport": "tailscale"},
+    },
+    {"name": "loadgen", "cluster": {"type": "gke"}, "components": [{"app": "k6"}], "depends": ["app"]},
+]
+
+
+async def test_hello_app_completes_cleans_up_and_stays_under_200_events(env) -> None:
+    lab = FakeLab()
+    async with running(env, lab, spec(ttl_days=0)) as run:
+        outcome = await run.result()
+        status = await run.status()
+        events = await run.events()
+    print(f"\nhello-app history: {events} events")
+    assert outcome.phase == ExperimentPhase.COMPLETE
+    assert status.phase == ExperimentPhase.COMPLETE
+    assert [t.phase for t in status.timeline or []] == ["Pending", "Provisioning", "Ready", "Running", "Complete"]
+    assert status.resources_cleaned is True
+    assert status.condition(st.READY).status == "True"  # type: ignore[union-attr]
+    assert status.targets and status.targets[0].deployed_layers == ["infra", "obs", "workload"]
+    assert lab.claims == set() and lab.apps == set() and lab.argo_workflows == set()
+    sequences = [s.sequence for s in lab.statuses]
+    assert sequences == sorted(set(sequences))
+    assert lab.statuses[-1].status == status
+    assert lab.called(c.SUBMIT_ARGO_WORKFLOW) == [
+        "app-endpoint=10.0.0.1,app-name=app,experiment-name=hello-app-x1,target-endpoint=10.0.0.1,target-name=app"
+    ]
+    assert events < 200
+
+
+async def test_invalid_spec_fails_before_anything_is_provisioned(env) -> None:
+    lab = FakeLab(problems=[c.ValidationProblem(field="spec.targets[0].components[0].app", message="unknown", fix="x")])
+    async with running(env, lab, spec(ttl_days=0)) as run:
+        outcome = await run.result()
+    assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "InvalidSpec"
+    assert "spec.targets[0].components[0].app" in outcome.message
+    assert lab.called(c.PROVISION_CLUSTER) == [] and lab.called(c.CLEANUP_EXPERIMENT) == []
+
+
+async def test_phase_deadline_fails_the_experiment_naming_what_it_waited_for(env) -> None:
+    lab = FakeLab(hang_clusters={"app"})
+    async with running(env, lab, spec(ttl_days=0, deadlines={"provisioning": "20m"})) as run:
+        outcome = await run.result()
+        status = await run.status()
+    assert outcome.phase == ExperimentPhase.FAILED
+    assert outcome.reason == "DeadlineExceeded"
+    assert "provisioning deadline of 20m exceeded while waiting for cluster hello-app-x1-app" in outcome.message
+    assert status.condition(st.PROVISIONED).reason == "DeadlineExceeded"  # type: ignore[union-attr]
+    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"] and lab.claims == set()
+
+
+async def test_failed_provisioning_of_one_of_two_targets_fails_and_cleans_up_both(env) -> None:
+    lab = FakeLab(reject_clusters={"loadgen"})
+    async with running(env, lab, spec(ttl_days=0, targets=TWO_TARGETS)) as run:
+        outcome = await run.result()
+        status = await run.status()
+    assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "ProvisioningFailed"
+    assert "longer than 40 characters" in outcome.message
+    assert {t.name: t.phase for t in status.targets or []}["loadgen"] == "Failed"
+    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app,loadgen"]
+    assert lab.claims == set() and lab.called(c.SUBMIT_ARGO_WORKFLOW) == []
+
+
+async def test_depends_deploys_loadgen_only_after_app_is_healthy(env) -> None:
+    lab = FakeLab()
+    async with running(env, lab, spec(ttl_days=0, targets=TWO_TARGETS)) as run:
+        outcome = await run.result()
+    deploys = lab.called(c.DEPLOY_APPLICATIONS)
+    assert outcome.phase == ExperimentPhase.COMPLETE
+    assert deploys.index("loadgen/workload") > deploys.index("app/workload")
+    assert deploys.index("app/workload") > max(deploys.index("app/infra"), deploys.index("app/obs"))
+
+
+async def test_failed_argo_workflow_fails_and_on_success_policy_keeps_clusters_until_ttl(env) -> None:
+    lab = FakeLab(argo_phase=c.ArgoWorkflowPhase.FAILED)
+    async with running(env, lab, spec(ttl_days=2, cleanup_policy="OnSuccess")) as run:
+        outcome = await run.result()
+        status = await run.status()
+    assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "ArgoWorkflowFailed"
+    assert "ended Failed: step load failed" in outcome.message
+    assert lab.called(c.STORE_RESULTS) == ["Failed"]
+    names = [n for n, _ in lab.calls]
+    assert names.index(c.CLEANUP_EXPERIMENT) > names.index(c.STORE_RESULTS)
+    assert names[-2:] == [c.CLEANUP_EXPERIMENT, c.DELETE_EXPERIMENT]  # kept until the TTL, then deleted
+    retained = [
+        s for s in lab.statuses if (cond := s.status.condition(st.CLEANUP)) and cond.reason == "RetainedForDebugging"
+    ]
+    assert retained and status.resources_cleaned is True
