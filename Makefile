@@ -1,4 +1,5 @@
 # The front door: `make test` passes on a fresh machine; `make lab` runs the main job.
+export PATH := $(HOME)/.cache/k8s-ai-cloud-testbed/bin:$(PATH)
 .PHONY: setup test lint crds format
 
 setup:

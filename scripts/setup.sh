@@ -35,3 +35,10 @@ fi
 if [[ -z ${KUBEBUILDER_ASSETS:-} ]]; then
   bash tools/envtest/build.sh >/dev/null
 fi
+
+# actionlint lints .github/workflows offline (tests/deploy); built once from its Go module.
+tools_bin=${XDG_CACHE_HOME:-$HOME/.cache}/k8s-ai-cloud-testbed/bin
+if [[ ! -x $tools_bin/actionlint ]] && command -v go >/dev/null; then
+  GOBIN=$tools_bin go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.7 >/dev/null 2>&1 \
+    || echo "actionlint could not be built; its lint test will be skipped" >&2
+fi
