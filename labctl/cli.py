@@ -12,10 +12,11 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from labctl import validate
+from labctl import human, inspect, kubeconfig, results, run, tutorial, validate
 from labctl.command import EXIT_UNREADABLE, Command, LabctlError
+from labctl.lab import command as lab
 
-COMMANDS: tuple[Command, ...] = (validate,)
+COMMANDS: tuple[Command, ...] = (lab, run, inspect, human, results, kubeconfig, tutorial, validate)
 
 
 def build_parser() -> argparse.ArgumentParser:

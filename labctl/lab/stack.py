@@ -1,0 +1,132 @@
+"""The processes of the embedded lab, started in dependency order and stopped in reverse.
+
+kube-apiserver + etcd (+ controller manager) with our CRDs and the simulator's CRDs, the hub's
+namespaces, Components and WorkflowTemplates; Temporal with its UI (SQLite under the lab folder, so
+history survives restarts); SeaweedFS; VictoriaMetrics; Prometheus; the lab controllers that play
+Crossplane/ArgoCD/Argo Workflows; the worker; the CRD gateway.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from api.names import ANALYZER_NAMESPACE, ARGO_WORKFLOWS_NAMESPACE, ARGOCD_NAMESPACE, CLAIM_NAMESPACE
+from labctl import kube
+from labctl.controlplane import ControlPlane, install_crds
+from labctl.lab.state import LabState
+from labctl.seaweedfs import PORT_FLAGS, SeaweedFS
+from labctl.servers import start_prometheus, start_temporal, start_victoria_metrics
+from labctl.supervisor import ServerProcess
+
+REPO = Path(__file__).resolve().parents[2]
+HUB_NAMESPACES = (CLAIM_NAMESPACE, ARGOCD_NAMESPACE, ARGO_WORKFLOWS_NAMESPACE, ANALYZER_NAMESPACE, "crossplane-system")
+
+
+def crd_files() -> list[Path]:
+    return sorted((REPO / "deploy" / "crds").glob("*.yaml")) + sorted((REPO / "labsim" / "crds").glob("*.yaml"))
+
+
+def catalog_files() -> list[Path]:
+    """Components and WorkflowTemplates the hub serves (the original left both to `kubectl apply`)."""
+    components = sorted((REPO / "components").glob("**/component.yaml"))
+    templates = sorted((REPO / "experiments").glob("*/workflow/template.yaml"))
+    return components + templates
+
+
+@dataclass
+class LabStack:
+    state: LabState
+    time_scale: float = 1.0
+    say: Callable[[str], None] = print
+    _stoppers: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+
+    def start(self) -> None:
+        try:
+            self._start_all()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        while self._stoppers:
+            name, stop = self._stoppers.pop()
+            try:
+                stop()
+            except Exception as exc:
+                self.say(f"  {name}: stop failed: {exc}")
+
+    def _started(self, name: str, stop: Callable[[], None], seconds: float) -> None:
+        self._stoppers.append((name, stop))
+        self.say(f"  {name:<24} ready in {seconds:.1f} s")
+
+    def _start_all(self) -> None:
+        s, p, logs = self.state, self.state.ports, self.state.logs
+        plane = ControlPlane(s.root / "kube", etcd_port=p["etcd"], apiserver_port=p["apiserver"]).start()
+        self._started("kubernetes", plane.stop, sum(plane.startup_seconds().values()))
+        install_crds(plane.kubeconfig_path, crd_files())
+        self._seed_hub()
+        temporal = start_temporal(
+            s.root / "temporal" / "temporal.db", p["temporal"], p["temporal_ui"], logs / "temporal.log"
+        )
+        self._started("temporal", temporal.stop, temporal.startup_seconds)
+        seaweed = SeaweedFS(s.root / "seaweedfs", logs / "seaweedfs.log", ports={f: p[f] for f in PORT_FLAGS})
+        seaweed.data_dir.mkdir(parents=True, exist_ok=True)
+        self._started("seaweedfs", seaweed.stop, seaweed.start())
+        vm = start_victoria_metrics(s.root / "victoria-metrics", p["victoria_metrics"], logs / "victoria-metrics.log")
+        self._started("victoria-metrics", vm.stop, vm.startup_seconds)
+        prom_root = s.root / "prometheus"
+        prom_root.mkdir(parents=True, exist_ok=True)
+        prom = start_prometheus(prom_root, p["prometheus"], logs / "prometheus.log")
+        self._started("prometheus", prom.stop, prom.startup_seconds)
+        for name, module, args, ready in self._python_services():
+            proc = ServerProcess(name, [sys.executable, "-m", module, *args], logs / f"{name}.log", env=self._env())
+            proc.start(ready, timeout=60)
+            self._started(name, proc.stop, proc.startup_seconds)
+
+    def _seed_hub(self) -> None:
+        api = kube.connect(self.state.kubeconfig)
+        namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in HUB_NAMESPACES]
+        kube.apply(api, namespaces)
+        kube.apply(api, kube.load_documents(catalog_files()))
+
+    def _env(self) -> dict[str, str]:
+        p = self.state.ports
+        env = dict(os.environ) | self.state.env()
+        env |= {
+            "PYTHONPATH": str(REPO),
+            "HUB_KUBECONFIG": str(self.state.kubeconfig),
+            "GATEWAY_KUBECONFIG": str(self.state.kubeconfig),
+            "GATEWAY_TEMPORAL_ADDRESS": f"127.0.0.1:{p['temporal']}",
+            "GATEWAY_TEMPORAL_UI_URL": f"http://127.0.0.1:{p['temporal_ui']}",
+            "GATEWAY_HEALTH_PORT": str(p["gateway_health"]),
+            "WORKER_HEALTH_PORT": str(p["worker_health"]),
+            "WORKER_HEALTH_HOST": "127.0.0.1",
+            "GATEWAY_HEALTH_HOST": "127.0.0.1",
+            "LABSIM_TIME_SCALE": str(self.time_scale),
+        }
+        return env
+
+    def _python_services(self) -> list[tuple[str, str, list[str], Callable[[], bool]]]:
+        p = self.state.ports
+        kubeconfig = str(self.state.kubeconfig)
+        vm = f"http://127.0.0.1:{p['victoria_metrics']}"
+        return [
+            (
+                "lab-controllers",
+                "labsim",
+                ["--kubeconfig", kubeconfig, "--victoria-metrics", vm, "--time-scale", str(self.time_scale)],
+                lambda: True,
+            ),
+            ("worker", "worker", [], _http_ready(f"http://127.0.0.1:{p['worker_health']}/readyz")),
+            ("crd-gateway", "crd_gateway", [], _http_ready(f"http://127.0.0.1:{p['gateway_health']}/readyz")),
+        ]
+
+
+def _http_ready(url: str) -> Callable[[], bool]:
+    return lambda: httpx.get(url, timeout=1).status_code == 200

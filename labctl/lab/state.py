@@ -1,0 +1,148 @@
+"""Where a lab lives on disk and what it tells other tools: ports, endpoints, readiness.
+
+Ports are chosen on the first ``lab up`` and kept, so kubeconfigs, URLs and the Temporal SQLite
+history stay valid across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from labctl.seaweedfs import PORT_FLAGS
+
+PREFERRED_PORTS = {
+    "etcd": 12379,
+    "apiserver": 16443,
+    "temporal": 17233,
+    "temporal_ui": 18233,
+    "victoria_metrics": 18428,
+    "prometheus": 19090,
+    "gateway_health": 18081,
+    "worker_health": 18082,
+    "s3.port": 18333,
+}
+
+
+def default_lab_dir() -> Path:
+    configured = os.environ.get("LAB_DIR")
+    if configured:
+        return Path(configured)
+    data = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return data / "k8s-ai-cloud-testbed" / "lab"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _pick(preferred: int | None, taken: set[int]) -> int:
+    if preferred and preferred not in taken and _port_free(preferred):
+        return preferred
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in taken:
+            return port
+
+
+def choose_ports() -> dict[str, int]:
+    names = [*PREFERRED_PORTS, *(f for f in PORT_FLAGS if f not in PREFERRED_PORTS)]
+    taken: set[int] = set()
+    ports: dict[str, int] = {}
+    for name in names:
+        ports[name] = _pick(PREFERRED_PORTS.get(name), taken)
+        taken.add(ports[name])
+    # The Temporal CLI derives its HTTP and metrics ports from the gRPC port.
+    for offset in (10, 20):
+        taken.add(ports["temporal"] + offset)
+    return ports
+
+
+@dataclass
+class LabState:
+    root: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    supervisor_pid: int | None = None
+    ready: bool = False
+    error: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.root / "lab.json"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kube" / "admin.kubeconfig"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def endpoints(self) -> dict[str, str]:
+        p = self.ports
+        return {
+            "Temporal UI": f"http://127.0.0.1:{p['temporal_ui']}",
+            "Temporal": f"127.0.0.1:{p['temporal']}",
+            "Kubernetes API": f"https://127.0.0.1:{p['apiserver']}",
+            "kubeconfig": str(self.kubeconfig),
+            "S3 (SeaweedFS)": f"http://127.0.0.1:{p['s3.port']}",
+            "VictoriaMetrics": f"http://127.0.0.1:{p['victoria_metrics']}",
+            "Prometheus": f"http://127.0.0.1:{p['prometheus']}",
+            "Gateway health": f"http://127.0.0.1:{p['gateway_health']}/readyz",
+            "Logs": str(self.logs),
+        }
+
+    def env(self) -> dict[str, str]:
+        """What other tools need to use the lab, as environment variables."""
+        p = self.ports
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{p['temporal']}",
+            "TEMPORAL_UI_URL": f"http://127.0.0.1:{p['temporal_ui']}",
+            "S3_ENDPOINT": f"http://127.0.0.1:{p['s3.port']}",
+            "AWS_ACCESS_KEY_ID": "lab-key",
+            "AWS_SECRET_ACCESS_KEY": "lab-secret",
+            "METRICS_URL": f"http://127.0.0.1:{p['victoria_metrics']}",
+            "PROMETHEUS_URL": f"http://127.0.0.1:{p['prometheus']}",
+        }
+
+    def save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        data = asdict(self) | {"root": str(self.root)}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(self.path)
+
+    @classmethod
+    def load(cls, root: Path) -> LabState | None:
+        path = root / "lab.json"
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return cls(
+            root=root,
+            ports={k: int(v) for k, v in data.get("ports", {}).items()},
+            supervisor_pid=data.get("supervisor_pid"),
+            ready=bool(data.get("ready")),
+            error=data.get("error"),
+        )
+
+    def supervisor_alive(self) -> bool:
+        if not self.supervisor_pid:
+            return False
+        try:
+            os.kill(self.supervisor_pid, 0)
+        except OSError:
+            return False
+        return True
