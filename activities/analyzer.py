@@ -1,0 +1,199 @@
+"""RUN_ANALYSIS: Claude writes the report's prose in passes; without a key, a computed summary does.
+
+Passes and sections are the original analyzer's (seed §3.8): plan, core (abstract, target/performance
+analysis, metric insights, diagram, glossary), finops/secops, capabilities/feedback, body. Each answer
+must be JSON matching ``analysis_models``; 429/529 and overloads are retried with back-off. Artifacts go
+to ``<exp>/analysis/``; the result is merged into summary.json, the report is re-rendered and the PR's
+data file refreshed. Unlike the original (bug 26), a pass that failed makes the outcome unsuccessful
+with a message naming it. The activity never raises for analysis failures: they are recorded in the
+outcome, and nothing here can stop cleanup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import anthropic
+from pydantic import ValidationError
+from temporalio import activity
+
+from activities import contracts as c
+from activities import github
+from activities.analysis_models import (
+    SECTION_KEYS,
+    BodyPass,
+    CapabilitiesPass,
+    CorePass,
+    OpsPass,
+    PassOutput,
+    PlanPass,
+)
+from activities.computed_summary import computed_analysis
+from activities.results import write_summary_and_report
+from activities.results_settings import ResultsSettings
+from activities.storage import ObjectMissing, ResultsStore
+from api import names
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 529})
+PASSES: tuple[tuple[str, type[PassOutput], frozenset[str]], ...] = (
+    ("pass_1_plan", PlanPass, frozenset(SECTION_KEYS)),
+    (
+        "pass_2_core",
+        CorePass,
+        frozenset(
+            {"abstract", "targetAnalysis", "performanceAnalysis", "metricInsights", "architectureDiagram", "glossary"}
+        ),
+    ),
+    ("pass_3_finops_secops", OpsPass, frozenset({"finopsAnalysis", "secopsAnalysis"})),
+    ("pass_4_capabilities", CapabilitiesPass, frozenset({"capabilitiesMatrix", "feedback"})),
+    ("pass_5_body_synthesis", BodyPass, frozenset({"body"})),
+)
+INSTRUCTIONS = (
+    "You analyse a Kubernetes benchmark experiment. Answer with ONE JSON object and nothing else, matching this "
+    "JSON schema:\n{schema}\nRequested sections: {sections}. Base every statement on the numbers given; say so "
+    "when data is missing. A machine verdict, if present, was computed from the success criteria."
+)
+
+
+class PassFailed(Exception):
+    pass
+
+
+def analysis_context(summary: dict[str, Any]) -> dict[str, Any]:
+    """What Claude sees: summary without raw series (statistics instead), hypothesis, cost, snippets."""
+    keep = ("name", "title", "description", "targets", "hypothesis", "costEstimate", "metricStatistics", "tags")
+    context = {k: summary[k] for k in keep if k in summary}
+    queries = (summary.get("metrics") or {}).get("queries") or {}
+    context["metrics"] = {
+        name: {k: q.get(k) for k in ("query", "type", "unit", "description", "error", "source") if q.get(k)}
+        for name, q in queries.items()
+    }
+    context["codeSnippets"] = {
+        key: {k: s.get(k) for k in ("description", "language", "path", "startLine", "content") if s.get(k)}
+        for key, s in (summary.get("codeSnippets") or {}).items()
+    }
+    if (summary.get("iterationStatus") or {}).get("currentIteration"):
+        context["qualityGateNote"] = "metrics were re-collected with shorter windows by the quality gate"
+    return context
+
+
+def extract_json(text: str) -> Any:
+    """The first JSON object in the answer, tolerating markdown fences or a preamble."""
+    fenced = re.search(r"```(?:json)?\s*(\{.*\})\s*```", text, re.DOTALL)
+    candidate = fenced.group(1) if fenced else text[text.find("{") : text.rfind("}") + 1]
+    return json.loads(candidate)
+
+
+class Analyzer:
+    def __init__(self, settings: ResultsSettings, client: anthropic.AsyncAnthropic) -> None:
+        self.settings = settings
+        self.client = client
+        self.trace: list[dict[str, Any]] = []
+
+    async def run_pass(self, name: str, model: type[PassOutput], sections: list[str], context: str) -> PassOutput:
+        prompt = INSTRUCTIONS.format(schema=json.dumps(model.model_json_schema()), sections=", ".join(sections))
+        content = f"PASS: {name}\n{prompt}\n\nEXPERIMENT:\n{context}"
+        delay = self.settings.analyzer_retry_initial_seconds
+        for attempt in range(1, self.settings.analyzer_attempts + 1):
+            activity.heartbeat(f"{name} attempt {attempt}")
+            try:
+                message = await self.client.messages.create(
+                    model=self.settings.analyzer_model,
+                    max_tokens=self.settings.analyzer_max_tokens,
+                    messages=[{"role": "user", "content": content}],
+                )
+                text = "".join(getattr(block, "text", "") for block in message.content)
+                parsed = model.model_validate(extract_json(text))
+                self.trace.append({"pass": name, "attempt": attempt, "ok": True, "usage": message.usage.model_dump()})
+                return parsed
+            except anthropic.APIStatusError as err:
+                error = f"HTTP {err.status_code}: {err.message}"
+                retry = err.status_code in RETRY_STATUSES
+            except anthropic.APIConnectionError as err:
+                error, retry = f"connection: {err}", True
+            except (ValueError, ValidationError) as err:
+                error, retry = f"invalid JSON answer: {str(err)[:500]}", attempt < 2
+            self.trace.append({"pass": name, "attempt": attempt, "ok": False, "error": error})
+            if not retry or attempt == self.settings.analyzer_attempts:
+                raise PassFailed(f"{name}: {error}")
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def assemble(outputs: dict[str, PassOutput], sections: list[str], model: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for name, output in outputs.items():
+        if name != "pass_1_plan":
+            merged.update(output.model_dump(mode="json", exclude_none=True))
+    for key in SECTION_KEYS:
+        if key not in sections:
+            merged.pop(key, None)
+    if merged.get("architectureDiagram", "").lstrip().startswith(("flowchart", "graph")):
+        merged["architectureDiagramFormat"] = "mermaid"
+    merged["summary"] = merged.get("abstract") or "Analysis incomplete"
+    return merged | {"generatedAt": datetime.now(UTC).isoformat(), "model": model, "aiGenerated": True}
+
+
+async def analyse(settings: ResultsSettings, store: ResultsStore, inp: c.RunAnalysisInput) -> c.AnalysisOutcome:
+    job = names.analysis_job_name(inp.experiment.name)
+    prefix = f"{names.results_prefix(inp.experiment.name)}analysis/"
+    summary: dict[str, Any] = await asyncio.to_thread(store.get_json, inp.summary_key)
+    sections = [str(s) for s in inp.sections]
+    summary.setdefault("analyzerConfig", {"sections": sections})
+    failures: list[str] = []
+    if not settings.claude_enabled:
+        analysis = computed_analysis(summary)
+        message = "computed summary (ANTHROPIC_API_KEY not set): not AI-written"
+    else:
+        client = anthropic.AsyncAnthropic(
+            api_key=settings.anthropic_api_key.get_secret_value(),
+            base_url=settings.anthropic_base_url or None,
+            max_retries=0,  # our loop retries, with heartbeats and a bounded count
+            timeout=settings.analyzer_timeout_seconds,
+        )
+        analyzer = Analyzer(settings, client)
+        context = json.dumps(analysis_context(summary), indent=1)
+        outputs: dict[str, PassOutput] = {}
+        for name, model, covers in PASSES:
+            if name != "pass_1_plan" and not covers.intersection(sections):
+                continue
+            try:
+                outputs[name] = await analyzer.run_pass(name, model, sections, context)
+            except PassFailed as err:
+                failures.append(str(err))
+                continue
+            await asyncio.to_thread(store.put_json, f"{prefix}{name}.json", outputs[name].model_dump(mode="json"))
+        analysis = assemble(outputs, sections, settings.analyzer_model)
+        if failures:
+            analysis["failedPasses"] = failures
+        await asyncio.to_thread(store.put_json, f"{prefix}trace.json", analyzer.trace)
+        message = f"{len(outputs)} passes by {settings.analyzer_model}" + (
+            f"; failed: {'; '.join(failures)}" if failures else ""
+        )
+    final_key = f"{prefix}analysis_final.json"
+    await asyncio.to_thread(store.put_json, final_key, analysis)
+    summary["analysis"] = analysis
+    await asyncio.to_thread(write_summary_and_report, store, settings, summary)
+    await asyncio.to_thread(github.update_published_file, settings, summary)
+    return c.AnalysisOutcome(job_name=job, succeeded=not failures, message=message, analysis_key=final_key)
+
+
+class AnalysisActivities:
+    def __init__(self, settings: ResultsSettings, store: ResultsStore | None = None) -> None:
+        self.settings = settings
+        self._store = store
+
+    @activity.defn(name=c.RUN_ANALYSIS)
+    async def run_analysis(self, inp: c.RunAnalysisInput) -> c.AnalysisOutcome:
+        """Never raises for an analysis problem: the outcome carries it (analysisPhase Failed + condition)."""
+        store = self._store or ResultsStore.from_settings(self.settings)
+        try:
+            return await analyse(self.settings, store, inp)
+        except (c.ResultsStorageFailed, ObjectMissing) as err:
+            job = names.analysis_job_name(inp.experiment.name)
+            return c.AnalysisOutcome(job_name=job, succeeded=False, message=f"summary not readable: {err}")

@@ -1,0 +1,151 @@
+"""Argo Workflows: submit ``<exp>-validation`` from the experiment's WorkflowTemplate and wait for its end.
+
+As the original (seed §3.3): namespace ``argo-workflows``, ServiceAccount ``argo-workflow``, the
+template referenced by name, parameters as ``spec.arguments``. A missing template is a permanent
+error naming template and namespace — except the built-in default name ``experiment-lifecycle``,
+which keeps the original's inline fallback (log a line; in manual mode then suspend).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from temporalio import activity
+
+from activities import contracts as c
+from activities.kube import (
+    EXPERIMENT_LABEL,
+    MANAGED_BY,
+    CustomObjects,
+    Waiting,
+    hub_client,
+    is_conflict,
+    is_not_found,
+    poll_until,
+    reason_of,
+)
+from activities.settings import ActivitySettings
+from api import names
+from api.experiment import CompletionMode
+
+GROUP, VERSION = "argoproj.io", "v1alpha1"
+SERVICE_ACCOUNT = "argo-workflow"
+DEFAULT_TEMPLATE = "experiment-lifecycle"
+TERMINAL = {p.value for p in c.ArgoWorkflowPhase}
+
+
+def build_workflow(inp: c.SubmitArgoWorkflowInput, inline: bool) -> dict[str, Any]:
+    name = names.argo_workflow_name(inp.experiment.name)
+    spec: dict[str, Any] = {"serviceAccountName": SERVICE_ACCOUNT}
+    if inline:
+        spec |= inline_lifecycle(inp.experiment.name, inp.mode)
+    else:
+        spec["workflowTemplateRef"] = {"name": inp.template}
+    if inp.parameters:
+        spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(inp.parameters.items())]}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Workflow",
+        "metadata": {
+            "name": name,
+            "namespace": names.ARGO_WORKFLOWS_NAMESPACE,
+            "labels": {**MANAGED_BY, EXPERIMENT_LABEL: inp.experiment.name},
+        },
+        "spec": spec,
+    }
+
+
+def inline_lifecycle(experiment: str, mode: str) -> dict[str, Any]:
+    """The original's fallback: echo that the experiment runs; manual mode then waits for ``argo resume``."""
+    steps: list[list[dict[str, str]]] = [[{"name": "log-ready", "template": "log-ready"}]]
+    templates: list[dict[str, Any]] = [
+        {"name": "experiment-lifecycle", "steps": steps},
+        {
+            "name": "log-ready",
+            "container": {
+                "image": "alpine:3.19",
+                "command": ["sh", "-c"],
+                "args": [f'echo "Experiment {experiment} is running"'],
+            },
+        },
+    ]
+    if mode == CompletionMode.MANUAL:
+        steps.append([{"name": "wait-for-complete", "template": "wait-for-complete"}])
+        templates.append({"name": "wait-for-complete", "suspend": {}})
+    return {"entrypoint": "experiment-lifecycle", "templates": templates}
+
+
+@activity.defn(name=c.SUBMIT_ARGO_WORKFLOW)
+async def submit_argo_workflow(inp: c.SubmitArgoWorkflowInput) -> c.SubmittedArgoWorkflow:
+    """Create the Workflow, or find the one an earlier attempt created. Permanent: template missing, rejected."""
+    return await asyncio.to_thread(_submit, ActivitySettings(), inp)
+
+
+def _submit(settings: ActivitySettings, inp: c.SubmitArgoWorkflowInput) -> c.SubmittedArgoWorkflow:
+    name = names.argo_workflow_name(inp.experiment.name)
+    namespace = names.ARGO_WORKFLOWS_NAMESPACE
+    with hub_client(settings) as api:
+        custom = CustomObjects(api)
+        try:
+            existing = custom.get(GROUP, VERSION, namespace, "workflows", name)
+            return c.SubmittedArgoWorkflow(name=name, inline="workflowTemplateRef" not in existing.get("spec", {}))
+        except ApiException as exc:
+            if not is_not_found(exc):
+                raise
+        inline = False
+        try:
+            custom.get(GROUP, VERSION, namespace, "workflowtemplates", inp.template)
+        except ApiException as exc:
+            if not is_not_found(exc):
+                raise
+            if inp.template != DEFAULT_TEMPLATE:
+                raise c.ArgoWorkflowRejected(
+                    f"WorkflowTemplate {inp.template!r} not found in namespace {namespace}: "
+                    f"apply experiments/<name>/workflow/template.yaml there, or use {DEFAULT_TEMPLATE!r}"
+                ) from exc
+            inline = True
+        try:
+            custom.create(GROUP, VERSION, namespace, "workflows", build_workflow(inp, inline))
+        except ApiException as exc:
+            if exc.status in (400, 422):
+                raise c.ArgoWorkflowRejected(f"Workflow {name} rejected: {reason_of(exc)}") from exc
+            if not is_conflict(exc):
+                raise
+    return c.SubmittedArgoWorkflow(name=name, inline=inline)
+
+
+@activity.defn(name=c.WAIT_FOR_ARGO_WORKFLOW)
+async def wait_for_argo_workflow(inp: c.WaitForArgoWorkflowInput) -> c.FinishedArgoWorkflow:
+    """Wait until the Workflow is Succeeded, Failed or Error. Permanent: it disappeared."""
+    settings = ActivitySettings()
+
+    def check() -> c.FinishedArgoWorkflow | Waiting:
+        with hub_client(settings) as api:
+            try:
+                wf = CustomObjects(api).get(GROUP, VERSION, names.ARGO_WORKFLOWS_NAMESPACE, "workflows", inp.name)
+            except ApiException as exc:
+                if is_not_found(exc):
+                    raise c.ArgoWorkflowRejected(
+                        f"Workflow {inp.name} disappeared from namespace {names.ARGO_WORKFLOWS_NAMESPACE}"
+                    ) from exc
+                raise
+        status = wf.get("status") or {}
+        phase = status.get("phase") or "Pending"
+        if phase not in TERMINAL:
+            return Waiting(f"Workflow {inp.name}: {phase}")
+        return c.FinishedArgoWorkflow(
+            name=inp.name,
+            phase=c.ArgoWorkflowPhase(phase),
+            message=status.get("message"),
+            started_at=_time(status.get("startedAt")),
+            finished_at=_time(status.get("finishedAt")),
+        )
+
+    return await poll_until(check, settings.activity_poll_seconds)
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None

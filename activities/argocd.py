@@ -1,0 +1,217 @@
+"""ArgoCD: cluster registration Secrets and one multi-source Application per target and layer.
+
+Names, labels and sync policy are the original's (seed §3.2). Additions: the resources finalizer, so
+deleting an Application removes what it deployed (the original orphaned workloads), and
+``managedNamespaceMetadata`` so the destination namespace gets its labels on the target itself (the
+original labelled a namespace on the hub instead). ``deploy_applications`` creates or updates the
+layer's Application and waits until it is healthy — Healthy and Synced by default, or the original's
+lenient rule with ``ARGOCD_HEALTH_RULE=lenient``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from temporalio import activity
+
+from activities import contracts as c
+from activities import target_plumbing
+from activities.claims import experiment_claims, read_kubeconfig
+from activities.components import argocd_sources, read_component
+from activities.kube import (
+    EXPERIMENT_LABEL,
+    LAYER_LABEL,
+    MANAGED_BY,
+    TARGET_LABEL,
+    CustomObjects,
+    Waiting,
+    apply_secret,
+    hub_client,
+    is_conflict,
+    is_not_found,
+    poll_until,
+)
+from activities.observability import layer_refs
+from activities.settings import ActivitySettings, HealthRule
+from api import names
+from api.experiment import ClusterType, Transport
+
+GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "applications"
+IN_CLUSTER = "https://kubernetes.default.svc"
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+NAMESPACE_LABELS = {
+    **MANAGED_BY,
+    "pod-security.kubernetes.io/enforce": "privileged",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
+
+
+def cluster_secret(cluster: str, endpoint: str, kubeconfig: str) -> client.V1Secret:
+    """``argocd/cluster-<cluster>`` in ArgoCD's declarative format, credentials from the current context."""
+    doc = yaml.safe_load(kubeconfig)
+    context = next(x for x in doc["contexts"] if x["name"] == doc["current-context"])["context"]
+    kube_cluster = next(x for x in doc["clusters"] if x["name"] == context["cluster"])["cluster"]
+    user = next(x for x in doc["users"] if x["name"] == context["user"])["user"]
+    tls = {
+        "caData": kube_cluster.get("certificate-authority-data"),
+        "certData": user.get("client-certificate-data"),
+        "keyData": user.get("client-key-data"),
+        "insecure": kube_cluster.get("insecure-skip-tls-verify"),
+    }
+    config: dict[str, Any] = {"tlsClientConfig": {k: v for k, v in tls.items() if v}}
+    if user.get("token"):
+        config["bearerToken"] = user["token"]
+    return client.V1Secret(
+        metadata=client.V1ObjectMeta(
+            name=names.argocd_cluster_secret(cluster),
+            labels={"argocd.argoproj.io/secret-type": "cluster", "experiments.illm.io/cluster": cluster},
+        ),
+        type="Opaque",
+        string_data={"name": cluster, "server": f"https://{endpoint}", "config": json.dumps(config, sort_keys=True)},
+    )
+
+
+def build_application(inp: c.DeployApplicationsInput, server: str, sources: list[dict[str, Any]]) -> dict[str, Any]:
+    experiment, target = inp.experiment.name, inp.target.name
+    labels = {**MANAGED_BY, EXPERIMENT_LABEL: experiment, TARGET_LABEL: target}
+    if inp.layered:
+        labels[LAYER_LABEL] = inp.layer
+    namespace_labels = {**NAMESPACE_LABELS, EXPERIMENT_LABEL: experiment}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Application",
+        "metadata": {
+            "name": names.app_name(experiment, target, inp.layer if inp.layered else "workload"),
+            "namespace": names.ARGOCD_NAMESPACE,
+            "labels": labels,
+            "finalizers": [RESOURCES_FINALIZER],
+        },
+        "spec": {
+            "project": "default",
+            "sources": sources,
+            "destination": {"server": server, "namespace": experiment},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                "syncOptions": ["CreateNamespace=true", "ServerSideApply=true"],
+                "managedNamespaceMetadata": {"labels": namespace_labels},
+            },
+        },
+    }
+
+
+def apply_application(custom: CustomObjects, app: dict[str, Any]) -> None:
+    """Create, or replace spec/labels/finalizers when they differ (an unchanged app is not written)."""
+    name = app["metadata"]["name"]
+    try:
+        custom.create(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, app)
+        return
+    except ApiException as exc:
+        if not is_conflict(exc):
+            raise
+    current = custom.get(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, name)
+    meta = current["metadata"]
+    if current.get("spec") == app["spec"] and (meta.get("labels") or {}) == app["metadata"]["labels"]:
+        return
+    current["spec"] = app["spec"]
+    meta["labels"] = app["metadata"]["labels"]
+    meta["finalizers"] = sorted({*(meta.get("finalizers") or []), RESOURCES_FINALIZER})
+    custom.replace(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, name, current)
+
+
+def health_problem(app: dict[str, Any], rule: HealthRule) -> str | None:
+    """None when healthy under ``rule``; else what is missing, for the heartbeat and the deadline message."""
+    status = app.get("status") or {}
+    health = (status.get("health") or {}).get("status")
+    sync = (status.get("sync") or {}).get("status")
+    errors = [x for x in status.get("conditions") or [] if str(x.get("type", "")).endswith("Error")]
+    if rule == HealthRule.LENIENT:
+        errors = [x for x in errors if x.get("type") == "ComparisonError"]
+        ok = health in ("Healthy", "Degraded", "Progressing") and sync in ("Synced", "Unknown", "OutOfSync")
+    else:
+        ok = health == "Healthy" and sync == "Synced"
+    if ok and not errors:
+        return None
+    message = (status.get("health") or {}).get("message")
+    text = f"health {health or 'unknown'}{f' ({message})' if message else ''}, sync {sync or 'unknown'}"
+    return text + "".join(f"; {x.get('type')}: {x.get('message', '')}" for x in errors)
+
+
+@activity.defn(name=c.DEPLOY_APPLICATIONS)
+async def deploy_applications(inp: c.DeployApplicationsInput) -> c.DeployedApplications:
+    """Create or update the layer's Application and wait until it is healthy.
+
+    Permanent: a Component is missing or invalid, or the layer has components but none resolve to a source.
+    """
+    settings = ActivitySettings()
+    app = await asyncio.to_thread(_prepare, settings, inp)
+    if app is None:
+        return c.DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[])
+    name = app["metadata"]["name"]
+
+    def check() -> list[str] | Waiting:
+        with hub_client(settings) as api:
+            try:
+                current = CustomObjects(api).get(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, name)
+            except ApiException as exc:
+                if is_not_found(exc):
+                    return Waiting(f"Application {name} not found (deleted meanwhile?)")
+                raise
+        problem = health_problem(current, settings.argocd_health_rule)
+        if problem:
+            return Waiting(f"Application {name}: {problem}")
+        resources = (current.get("status") or {}).get("resources") or []
+        return [f"{r.get('kind')}/{r.get('name')}" for r in resources]
+
+    components = await poll_until(check, settings.activity_poll_seconds)
+    return c.DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[name], components=components)
+
+
+def _prepare(settings: ActivitySettings, inp: c.DeployApplicationsInput) -> dict[str, Any] | None:
+    """Resolve components, plumb the target, register it, and apply the Application; None if nothing to deploy."""
+    refs = layer_refs(inp.experiment.name, inp.target, inp.layer, inp.layered, settings)
+    if not refs:
+        return None
+    with hub_client(settings) as api:
+        sources = [s for ref in refs for s in argocd_sources(read_component(api, ref.component_name or ""), ref.params)]
+        if not sources:
+            listed = ", ".join(r.component_name or "?" for r in refs)
+            raise c.ApplicationFailed(f"components {listed} of target {inp.target.name} resolve to no source")
+        server = IN_CLUSTER
+        if inp.target.cluster.type != ClusterType.HUB:
+            server = f"https://{inp.endpoint}"
+            _plumb_remote_target(api, inp)
+        app = build_application(inp, server, sources)
+        apply_application(CustomObjects(api), app)
+    return app
+
+
+def _plumb_remote_target(api: client.ApiClient, inp: c.DeployApplicationsInput) -> None:
+    kubeconfig = read_kubeconfig(api, inp.target.cluster.type, inp.cluster_name)
+    apply_secret(api, names.ARGOCD_NAMESPACE, cluster_secret(inp.cluster_name, inp.endpoint or "", kubeconfig))
+    obs = inp.target.observability
+    if inp.layer == "infra" and obs and obs.transport == Transport.TAILSCALE:
+        target_plumbing.copy_tailscale_secret(api, kubeconfig)
+    if inp.layer == "workload":
+        sources = _other_target_kubeconfigs(api, inp)
+        target_plumbing.write_cross_cluster_kubeconfigs(inp.experiment.name, kubeconfig, sources)
+
+
+def _other_target_kubeconfigs(api: client.ApiClient, inp: c.DeployApplicationsInput) -> dict[str, str]:
+    """target → kubeconfig of every other provisioned target of the experiment (the original's pairs)."""
+    found = {}
+    for claim in experiment_claims(api, inp.experiment.name):
+        target = (claim["metadata"].get("labels") or {}).get(TARGET_LABEL)
+        if not target or target == inp.target.name:
+            continue
+        kind = claim["kind"].removesuffix("Cluster").lower()
+        try:
+            found[target] = read_kubeconfig(api, kind, claim["metadata"]["name"])
+        except ApiException as exc:
+            if not is_not_found(exc):
+                raise
+    return found

@@ -1,0 +1,86 @@
+"""The Crossplane claim kinds and how to find what a claim produced: its kubeconfig, its existence.
+
+Shared by provisioning, deployment (cluster registration), tutorial discovery and cleanup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from temporalio.exceptions import ApplicationError
+
+from activities.kube import EXPERIMENT_LABEL, CustomObjects, is_not_found, secret_text
+from api import names
+from api.experiment import ClusterType
+
+CLAIM_GROUP, CLAIM_VERSION = "illm.io", "v1alpha1"
+CONNECTION_NAMESPACE = "crossplane-system"
+
+
+@dataclass(frozen=True)
+class ClaimKind:
+    kind: str
+    plural: str
+
+
+CLAIM_KINDS = {
+    ClusterType.GKE: ClaimKind("GKECluster", "gkeclusters"),
+    ClusterType.EKS: ClaimKind("EKSCluster", "eksclusters"),
+    ClusterType.AKS: ClaimKind("AKSCluster", "aksclusters"),
+}
+
+
+class ClusterNotBound(ApplicationError):
+    """The claim has no composite resource yet, so there is no connection Secret to read (retryable)."""
+
+    def __init__(self, claim: str) -> None:
+        super().__init__(f"claim {claim} is not bound to a composite resource yet", type="ClusterNotBound")
+
+
+def claim_kind(cluster_type: str) -> ClaimKind:
+    return CLAIM_KINDS[ClusterType(cluster_type)]
+
+
+def read_kubeconfig(api: client.ApiClient, cluster_type: str, cluster_name: str) -> str:
+    """The target's kubeconfig: claim → ``spec.resourceRef.name`` → ``crossplane-system/<xr>-cluster-conn``."""
+    kind = claim_kind(cluster_type)
+    claim = CustomObjects(api).get(CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, kind.plural, cluster_name)
+    xr = ((claim.get("spec") or {}).get("resourceRef") or {}).get("name")
+    if not xr:
+        raise ClusterNotBound(cluster_name)
+    secret = client.CoreV1Api(api).read_namespaced_secret(f"{xr}-cluster-conn", CONNECTION_NAMESPACE)
+    kubeconfig = secret_text(secret, "kubeconfig")
+    if not kubeconfig:
+        raise ApplicationError(f"connection Secret {xr}-cluster-conn has no kubeconfig yet", type="NoKubeconfig")
+    return kubeconfig
+
+
+def delete_claim(api: client.ApiClient, cluster_type: str, cluster_name: str) -> bool:
+    """Ask for deletion; False when the claim is already gone. Waiting is the caller's business."""
+    kind = claim_kind(cluster_type)
+    return CustomObjects(api).delete(CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, kind.plural, cluster_name)
+
+
+def claim_exists(api: client.ApiClient, cluster_type: str, cluster_name: str) -> bool:
+    kind = claim_kind(cluster_type)
+    try:
+        CustomObjects(api).get(CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, kind.plural, cluster_name)
+    except ApiException as exc:
+        if is_not_found(exc):
+            return False
+        raise
+    return True
+
+
+def experiment_claims(api: client.ApiClient, experiment: str) -> list[dict[str, Any]]:
+    """Every claim of the experiment, of any kind (for cross-cluster kubeconfigs)."""
+    custom = CustomObjects(api)
+    selector = f"{EXPERIMENT_LABEL}={experiment}"
+    return [
+        claim
+        for kind in CLAIM_KINDS.values()
+        for claim in custom.list(CLAIM_GROUP, CLAIM_VERSION, kind.plural, names.CLAIM_NAMESPACE, selector)
+    ]

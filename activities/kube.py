@@ -1,0 +1,173 @@
+"""Kubernetes plumbing shared by the activities: clients, error tests, create-or-update, polling.
+
+Activities are ``async def`` and run every blocking kubernetes-client call through
+``asyncio.to_thread``, so the worker needs no thread-pool executor and cancellation arrives as
+``asyncio.CancelledError`` at the next ``await`` (never swallowed here). Long waits poll with
+:func:`poll_until`, which heartbeats on every round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from temporalio import activity
+
+from activities.settings import ActivitySettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "experiment-operator"}
+EXPERIMENT_LABEL = "experiments.illm.io/experiment"
+TARGET_LABEL = "experiments.illm.io/target"
+CLUSTER_LABEL = "experiments.illm.io/cluster"
+LAYER_LABEL = "experiments.illm.io/layer"
+EXPERIMENT_UID_ANNOTATION = "experiments.illm.io/experiment-uid"
+
+
+@contextmanager
+def hub_client(settings: ActivitySettings) -> Iterator[client.ApiClient]:
+    """The hub, from ``HUB_KUBECONFIG``, else the default kubeconfig, else the in-cluster account."""
+    if settings.hub_kubeconfig:
+        api = config.new_client_from_config(config_file=str(settings.hub_kubeconfig))  # type: ignore[no-untyped-call]
+    else:
+        try:
+            api = config.new_client_from_config()  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            api = client.ApiClient()
+    with api:
+        yield api
+
+
+@contextmanager
+def target_client(kubeconfig: str) -> Iterator[client.ApiClient]:
+    """A target cluster from its kubeconfig text (read from a connection Secret, never passed around)."""
+    with config.new_client_from_config_dict(yaml.safe_load(kubeconfig)) as api:  # type: ignore[no-untyped-call]
+        yield api
+
+
+def status_of(exc: BaseException) -> int | None:
+    return exc.status if isinstance(exc, ApiException) else None
+
+
+def is_not_found(exc: BaseException) -> bool:
+    return status_of(exc) == 404
+
+
+def is_conflict(exc: BaseException) -> bool:
+    return status_of(exc) == 409
+
+
+def reason_of(exc: ApiException) -> str:
+    """The API server's message, not the whole HTTP dump."""
+    try:
+        body = yaml.safe_load(exc.body or "") or {}
+        return str(body.get("message") or exc.reason)
+    except yaml.YAMLError:
+        return str(exc.reason)
+
+
+def secret_text(secret: Any, key: str) -> str | None:
+    """A decoded Secret value (``data`` is base64), or None."""
+    value = (secret.data or {}).get(key)
+    return base64.b64decode(value).decode() if value else None
+
+
+def ensure_namespace(api: client.ApiClient, name: str, labels: dict[str, str] | None = None) -> None:
+    core = client.CoreV1Api(api)
+    try:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels or {})))
+    except ApiException as exc:
+        if not is_conflict(exc):
+            raise
+        if labels:
+            core.patch_namespace(name, {"metadata": {"labels": labels}})
+
+
+def apply_secret(api: client.ApiClient, namespace: str, body: client.V1Secret) -> None:
+    """Create the Secret, or replace its data, type, labels and owners if it exists (create-or-update)."""
+    core = client.CoreV1Api(api)
+    meta = body.metadata or client.V1ObjectMeta()
+    try:
+        core.create_namespaced_secret(namespace, body)
+    except ApiException as exc:
+        if not is_conflict(exc):
+            raise
+        current = core.read_namespaced_secret(str(meta.name), namespace)
+        meta.resource_version = (current.metadata or client.V1ObjectMeta()).resource_version
+        core.replace_namespaced_secret(str(meta.name), namespace, body)
+
+
+def delete_ignoring_missing(delete: Callable[[], Any]) -> bool:
+    """Run a delete call; True if something was deleted, False if it was already gone."""
+    try:
+        delete()
+    except ApiException as exc:
+        if is_not_found(exc):
+            return False
+        raise
+    return True
+
+
+class CustomObjects:
+    """``CustomObjectsApi`` with dict results typed as such (the client declares ``object``)."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = client.CustomObjectsApi(api)
+
+    def get(self, group: str, version: str, namespace: str, plural: str, name: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self.api.get_namespaced_custom_object(group, version, namespace, plural, name))
+
+    def get_cluster(self, group: str, version: str, plural: str, name: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self.api.get_cluster_custom_object(group, version, plural, name))
+
+    def list(
+        self, group: str, version: str, plural: str, namespace: str | None = None, selector: str = ""
+    ) -> list[dict[str, Any]]:
+        if namespace is None:
+            result = self.api.list_cluster_custom_object(group, version, plural, label_selector=selector)
+        else:
+            result = self.api.list_namespaced_custom_object(group, version, namespace, plural, label_selector=selector)
+        return list(cast(dict[str, Any], result).get("items", []))
+
+    def create(self, group: str, version: str, namespace: str, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        return cast(dict[str, Any], self.api.create_namespaced_custom_object(group, version, namespace, plural, body))
+
+    def replace(
+        self, group: str, version: str, namespace: str, plural: str, name: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        result = self.api.replace_namespaced_custom_object(group, version, namespace, plural, name, body)
+        return cast(dict[str, Any], result)
+
+    def delete(self, group: str, version: str, namespace: str, plural: str, name: str) -> bool:
+        """True if deleted now, False if it was already gone."""
+        return delete_ignoring_missing(
+            lambda: self.api.delete_namespaced_custom_object(group, version, namespace, plural, name)
+        )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Not there yet; ``note`` becomes the heartbeat detail (what we are waiting for, and why)."""
+
+    note: str
+
+
+async def poll_until(check: Callable[[], T | Waiting], interval: float) -> T:
+    """Run ``check`` in a thread until it returns a result, heartbeating the latest note each round."""
+    while True:
+        outcome = await asyncio.to_thread(check)
+        if not isinstance(outcome, Waiting):
+            return outcome
+        activity.heartbeat(outcome.note)
+        await asyncio.sleep(interval)

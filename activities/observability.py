@@ -1,0 +1,65 @@
+"""Which components a target's Application (or layer) carries, including the injected observability.
+
+With observability enabled the platform adds, as the original did (seed §3.9): ``metrics-agent``
+(Grafana Alloy) stamped with ``experiment=<name>``; for ``transport: tailscale`` also
+``metrics-egress`` (the Tailscale egress Service to the hub) and the ``tailscale-operator`` (infra
+layer). For ``transport: direct`` the agent remote-writes straight to ``METRICS_DIRECT_WRITE_URL``
+through the env var ``REMOTE_WRITE_URL`` (the original injected no route at all, so it was broken).
+"""
+
+from __future__ import annotations
+
+from activities import contracts as c
+from activities.settings import ActivitySettings
+from api.experiment import ComponentRef, Target, Transport
+
+EXPERIMENT_PARAM = "alloy.extraEnv[0].value"
+REMOTE_WRITE_NAME_PARAM = "alloy.extraEnv[1].name"
+REMOTE_WRITE_VALUE_PARAM = "alloy.extraEnv[1].value"
+REMOTE_WRITE_ENV = "REMOTE_WRITE_URL"
+
+
+def infra_refs(target: Target, settings: ActivitySettings) -> list[ComponentRef]:
+    obs = target.observability
+    if not (obs and obs.enabled and obs.transport == Transport.TAILSCALE):
+        return []
+    params: dict[str, str] = {}
+    if settings.tailscale_client_id and settings.tailscale_client_secret:
+        params = {
+            "oauth.clientId": settings.tailscale_client_id,
+            "oauth.clientSecret": settings.tailscale_client_secret.get_secret_value(),
+        }
+    return [ComponentRef(app="tailscale-operator", params=params or None)]
+
+
+def obs_refs(experiment: str, target: Target, settings: ActivitySettings) -> list[ComponentRef]:
+    obs = target.observability
+    if not (obs and obs.enabled):
+        return []
+    agent = {EXPERIMENT_PARAM: experiment}
+    if obs.transport == Transport.DIRECT:
+        if not settings.metrics_direct_write_url:
+            raise c.ApplicationFailed(
+                f"target {target.name} uses observability transport direct, but the platform has no "
+                "METRICS_DIRECT_WRITE_URL (the hub's VictoriaMetrics remote-write URL) configured"
+            )
+        agent |= {
+            REMOTE_WRITE_NAME_PARAM: REMOTE_WRITE_ENV,
+            REMOTE_WRITE_VALUE_PARAM: settings.metrics_direct_write_url,
+        }
+        return [ComponentRef(app="metrics-agent", params=agent)]
+    return [ComponentRef(config="metrics-egress"), ComponentRef(app="metrics-agent", params=agent)]
+
+
+def layer_refs(
+    experiment: str, target: Target, layer: c.Layer, layered: bool, settings: ActivitySettings
+) -> list[ComponentRef]:
+    """The refs of one layer; a non-layered target gets everything in its single Application."""
+    user = list(target.components or [])
+    if not layered:
+        return user + infra_refs(target, settings) + obs_refs(experiment, target, settings)
+    if layer == "infra":
+        return infra_refs(target, settings)
+    if layer == "obs":
+        return obs_refs(experiment, target, settings)
+    return user

@@ -1,0 +1,163 @@
+"""COLLECT_METRICS and STORE_RESULTS: metric snapshot to S3, then summary.json and the report.
+
+Activities are ``async``: PromQL goes through ``httpx.AsyncClient`` on the event loop; blocking boto3 and
+PyGithub calls run in ``asyncio.to_thread``, so heartbeats and other activities keep running and the
+worker needs no thread-pool executor for them. Large data (series, summary) stays in S3; the workflow
+gets keys and the few numbers it decides on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio import activity
+
+from activities import contracts as c
+from activities import github
+from activities.metrics import KubeconfigSource, MetricsCollector
+from activities.metrics_model import MetricsSnapshot
+from activities.report import render_report
+from activities.results_settings import ResultsSettings
+from activities.snippets import fetch_snippets
+from activities.storage import ObjectMissing, ResultsStore
+from activities.summary import build_summary
+from api import names
+
+REPORT_NAME = "report.html"
+
+
+def report_key(experiment: str) -> str:
+    return f"{names.results_prefix(experiment)}{REPORT_NAME}"
+
+
+def public_url(settings: ResultsSettings, key: str) -> str:
+    """HTTP address of an object (the results bucket allows anonymous reads, as the original's analyzer needed)."""
+    base = (settings.results_public_url or settings.s3_url).rstrip("/")
+    return f"{base}/{settings.s3_bucket}/{key}"
+
+
+def temporal_history_url(settings: ResultsSettings, workflow_id: str, run_id: str) -> str | None:
+    if not settings.temporal_ui_url:
+        return None
+    base = settings.temporal_ui_url.rstrip("/")
+    return f"{base}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}/{run_id}/history"
+
+
+def report_links(settings: ResultsSettings, summary: dict[str, Any]) -> dict[str, str]:
+    name = summary["name"]
+    links = {
+        "summary.json": public_url(settings, names.summary_key(name)),
+        "metrics-snapshot.json": public_url(settings, names.metrics_snapshot_key(name)),
+    }
+    temporal = summary.get("temporal") or {}
+    history = temporal.get("historyURL")
+    if history:
+        links["Temporal history"] = history
+    if summary.get("publishPRURL"):
+        links["Results pull request"] = summary["publishPRURL"]
+    return links
+
+
+def write_summary_and_report(store: ResultsStore, settings: ResultsSettings, summary: dict[str, Any]) -> None:
+    """Report first: summary.json names it, so a reader never follows a link to a missing file."""
+    html = render_report(summary, report_links(settings, summary))
+    store.put(report_key(summary["name"]), html.encode(), "text/html; charset=utf-8")
+    store.put_json(names.summary_key(summary["name"]), summary)
+
+
+class ResultsActivities:
+    """The results-pipeline activities, sharing settings, an S3 client and the metrics collector."""
+
+    def __init__(self, settings: ResultsSettings | None = None, kubeconfigs: KubeconfigSource | None = None) -> None:
+        self.settings = settings or ResultsSettings()
+        self._kubeconfigs = kubeconfigs
+        self._store: ResultsStore | None = None
+
+    @property
+    def store(self) -> ResultsStore:
+        if self._store is None:  # lazily: building the worker must not need S3
+            self._store = ResultsStore.from_settings(self.settings)
+        return self._store
+
+    @activity.defn(name=c.COLLECT_METRICS)
+    async def collect_metrics(self, inp: c.CollectMetricsInput) -> c.MetricsCollection:
+        exp = inp.experiment
+        snapshot = await MetricsCollector(self.settings, self._kubeconfigs).collect(
+            experiment=exp.name,
+            namespace=exp.namespace,
+            spec=inp.spec,
+            cluster_names=inp.cluster_names,
+            iteration=inp.iteration,
+            created=exp.creation_timestamp,
+            now=datetime.now(UTC),
+        )
+        if snapshot is None:
+            return c.MetricsCollection()
+        key = names.metrics_snapshot_key(exp.name)
+        await asyncio.to_thread(self.store.put_json, key, snapshot.to_json_dict())
+        missing = sorted(name for name, q in snapshot.queries.items() if not q.has_data)
+        return c.MetricsCollection(
+            snapshot_key=key,
+            source=snapshot.source,
+            total_metrics=len(snapshot.queries),
+            metrics_with_data=len(snapshot.queries) - len(missing),
+            missing_metrics=missing,
+            values=snapshot.representative_values(),
+        )
+
+    @activity.defn(name=c.STORE_RESULTS)
+    async def store_results(self, inp: c.StoreResultsInput) -> c.StoredResults:
+        info = activity.info()
+        workflow_id, run_id = info.workflow_id or "", info.workflow_run_id or ""
+        exp = inp.experiment
+        snapshot = await asyncio.to_thread(self._read_snapshot, inp.snapshot_key)
+        summary = build_summary(
+            experiment=exp,
+            spec=inp.spec,
+            status=inp.status,
+            snapshot=snapshot,
+            criteria=inp.criteria,
+            workflow_id=workflow_id,
+            workflow_run_id=run_id,
+            now=datetime.now(UTC),
+        )
+        history = temporal_history_url(self.settings, workflow_id, run_id)
+        if history or (inp.status.temporal and inp.status.temporal.ui_url):
+            summary["temporal"]["historyURL"] = history or (inp.status.temporal and inp.status.temporal.ui_url)
+        if inp.spec.code_snippets:
+            summary["codeSnippets"] = await asyncio.to_thread(fetch_snippets, self.settings, inp.spec.code_snippets)
+        summary["reportURL"] = public_url(self.settings, report_key(exp.name))
+        await asyncio.to_thread(write_summary_and_report, self.store, self.settings, summary)
+        return c.StoredResults(
+            results_url=names.results_url(exp.name, self.settings.s3_bucket), summary_key=names.summary_key(exp.name)
+        )
+
+    def _read_snapshot(self, key: str | None) -> MetricsSnapshot | None:
+        if not key:
+            return None
+        try:
+            return MetricsSnapshot.model_validate(self.store.get_json(key))
+        except ObjectMissing:
+            return None
+
+    @activity.defn(name=c.PUBLISH_RESULTS)
+    async def publish_results(self, inp: c.PublishResultsInput) -> c.PublishedResults:
+        """Branch + data file + PR; safe to repeat (see activities/github.py)."""
+        summary = await asyncio.to_thread(self.store.get_json, inp.summary_key)
+        return await asyncio.to_thread(github.publish, self.settings, summary, inp.title)
+
+    @activity.defn(name=c.MERGE_RESULTS_PR)
+    async def merge_results_pr(self, inp: c.ResultsPullRequest) -> None:
+        self._require_github("merge", inp.pr_number)
+        await asyncio.to_thread(github.merge, self.settings, inp.pr_number, inp.branch)
+
+    @activity.defn(name=c.CLOSE_RESULTS_PR)
+    async def close_results_pr(self, inp: c.ResultsPullRequest) -> None:
+        self._require_github("close", inp.pr_number)
+        await asyncio.to_thread(github.close, self.settings, inp.pr_number, inp.branch)
+
+    def _require_github(self, action: str, pr_number: int) -> None:
+        if not self.settings.github_enabled:
+            raise c.ReviewActionFailed(f"cannot {action} PR #{pr_number}: GITHUB_TOKEN is not set on the worker")

@@ -1,0 +1,42 @@
+"""Settings of the cluster-facing activities, read from the environment when an activity runs.
+
+Every value is a reference or a knob, never a credential in Temporal history: kubeconfigs are read from
+files or Secrets inside the activity. Read per call (cheap) so a test or an operator can change one
+without restarting the worker.
+
+| Variable | Default | Meaning |
+|---|---|---|
+| ``HUB_KUBECONFIG`` | unset: ``$KUBECONFIG``/``~/.kube/config``, else in-cluster | how the worker reaches the hub |
+| ``METRICS_DIRECT_WRITE_URL`` | unset | remote-write URL of the hub's VictoriaMetrics for ``transport: direct`` |
+| ``TAILSCALE_CLIENT_ID`` / ``TAILSCALE_CLIENT_SECRET`` | unset | OAuth client for the injected tailscale-operator |
+| ``ARGOCD_HEALTH_RULE`` | ``strict`` | ``strict``: Healthy and Synced; ``lenient``: the original's rule |
+| ``ACTIVITY_POLL_SECONDS`` | ``1.0`` | how often long waits re-read the hub |
+| ``CLUSTER_FAILURE_GRACE_SECONDS`` | ``300`` | how long a claim may report ReconcileError before it counts as failed |
+| ``CLEANUP_WAIT_SECONDS`` | ``480`` | how long cleanup waits for claims and apps to disappear |
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HealthRule(StrEnum):
+    STRICT = "strict"
+    LENIENT = "lenient"
+
+
+class ActivitySettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    hub_kubeconfig: Path | None = None
+    metrics_direct_write_url: str | None = None
+    tailscale_client_id: str | None = None
+    tailscale_client_secret: SecretStr | None = None
+    argocd_health_rule: HealthRule = HealthRule.STRICT
+    activity_poll_seconds: float = 1.0
+    cluster_failure_grace_seconds: float = 300.0
+    cleanup_wait_seconds: float = 480.0

@@ -1,0 +1,38 @@
+"""VALIDATE_EXPERIMENT: the admission rules of ``api.validation`` against the cluster's Component catalog.
+
+Invalid input is an answer, not an error: the problems are returned and the workflow fails the
+experiment with them. Only a hub that cannot be read raises (and is retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+
+from activities import contracts as c
+from activities.components import read_catalog
+from activities.kube import hub_client
+from activities.settings import ActivitySettings
+from api.base import ObjectMeta
+from api.experiment import Experiment
+from api.validation import check_experiment, errors
+
+
+@activity.defn(name=c.VALIDATE_EXPERIMENT)
+async def validate_experiment(inp: c.ValidateInput) -> c.ValidationResult:
+    return await asyncio.to_thread(_validate, ActivitySettings(), inp)
+
+
+def _validate(settings: ActivitySettings, inp: c.ValidateInput) -> c.ValidationResult:
+    with hub_client(settings) as api:
+        catalog = read_catalog(api)
+    ref = inp.experiment
+    experiment = Experiment(
+        metadata=ObjectMeta(name=ref.name, namespace=ref.namespace, uid=ref.uid, generation=ref.generation),
+        spec=inp.spec,
+    )
+    problems = errors(check_experiment(experiment, catalog))
+    return c.ValidationResult(
+        problems=[c.ValidationProblem(field=p.path, message=p.message, fix=p.fix or None) for p in problems]
+    )
