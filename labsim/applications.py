@@ -1,0 +1,178 @@
+"""Plays ArgoCD for ``argoproj.io/v1alpha1`` Applications in namespace ``argocd``.
+
+An Application is Progressing/OutOfSync first; after the sync delay its destination namespace is
+created (with ``managedNamespaceMetadata``), one ConfigMap per source stands in for the rendered
+manifests (tracking label ``app.kubernetes.io/instance=<app>``), and it becomes Synced/Healthy with
+``status.resources`` listing them. A destination server that is neither in-cluster nor a registered
+cluster Secret gives an ``InvalidSpecError`` condition, as ArgoCD does. Deleting an Application with
+the resources finalizer deletes its ConfigMaps first; without it they are orphaned. Fault
+``app-degraded`` keeps it Degraded.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import time
+from posixpath import basename
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from labsim.config import Fault, SimulatorConfig
+from labsim.objects import CustomObjects, meta, now_rfc3339, object_meta, set_finalizers, uid_of
+
+GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "applications"
+NAMESPACE = "argocd"
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+TRACKING_LABEL = "app.kubernetes.io/instance"
+IN_CLUSTER = "https://kubernetes.default.svc"
+log = logging.getLogger(__name__)
+
+
+class ApplicationController:
+    def __init__(self, api: client.ApiClient, config: SimulatorConfig) -> None:
+        self.custom = CustomObjects(api)
+        self.core = client.CoreV1Api(api)
+        self.config = config
+        self.first_seen: dict[str, float] = {}
+        self.synced_spec: dict[str, str] = {}
+        """uid → hash of the spec last synced (generation also moves on status writes: no status subresource)."""
+
+    def list_applications(self) -> list[dict[str, Any]]:
+        return self.custom.list(GROUP, VERSION, PLURAL, NAMESPACE)
+
+    def reconcile_all(self, apps: list[dict[str, Any]], faults_for: Any) -> None:
+        for app in apps:
+            try:
+                self.reconcile(app, faults_for(app))
+            except ApiException as exc:
+                if exc.status not in (404, 409):
+                    log.warning("application %s: %s", meta(app).get("name"), exc.reason)
+
+    def reconcile(self, app: dict[str, Any], faults: set[Fault]) -> None:
+        m, uid = meta(app), uid_of(app)
+        if m.get("deletionTimestamp"):
+            self._delete(app)
+            return
+        now = time.monotonic()
+        self.first_seen.setdefault(uid, now)
+        spec_hash = hashlib.sha256(json.dumps(app.get("spec"), sort_keys=True).encode()).hexdigest()
+        if self.synced_spec.get(uid) == spec_hash and self._status_matches(app, faults):
+            return
+        problem = self._destination_problem(app)
+        if problem:
+            self._patch_status(
+                app,
+                {
+                    "sync": {"status": "Unknown"},
+                    "health": {"status": "Unknown"},
+                    "conditions": [{"type": "InvalidSpecError", "message": problem}],
+                },
+            )
+            return
+        slow = self.config.slow_factor if Fault.SLOW in faults else 1.0
+        if now - self.first_seen[uid] < self.config.sync_delay * slow:
+            if not (app.get("status") or {}).get("health"):
+                self._patch_status(app, {"sync": {"status": "OutOfSync"}, "health": {"status": "Progressing"}})
+            return
+        resources = self._apply(app)
+        health = {"status": "Healthy"}
+        if Fault.APP_DEGRADED in faults:
+            health = {"status": "Degraded", "message": "labsim: simulated Deployment exceeded its progress deadline"}
+        self._patch_status(
+            app,
+            {
+                "sync": {"status": "Synced", "revisions": ["labsim"]},
+                "health": health,
+                "resources": resources,
+                "conditions": None,
+                "reconciledAt": now_rfc3339(),
+                "operationState": {"phase": "Succeeded", "message": "successfully synced (labsim)"},
+            },
+        )
+        self.synced_spec[uid] = spec_hash
+
+    def _status_matches(self, app: dict[str, Any], faults: set[Fault]) -> bool:
+        health = ((app.get("status") or {}).get("health") or {}).get("status")
+        return health == ("Degraded" if Fault.APP_DEGRADED in faults else "Healthy")
+
+    def _destination_problem(self, app: dict[str, Any]) -> str | None:
+        server = ((app.get("spec") or {}).get("destination") or {}).get("server")
+        if server == IN_CLUSTER:
+            return None
+        secrets = self.core.list_namespaced_secret(NAMESPACE, label_selector="argocd.argoproj.io/secret-type=cluster")
+        for secret in secrets.items:
+            known = base64.b64decode((secret.data or {}).get("server", "")).decode()
+            if known == server:
+                return None
+        return f"cluster {server!r} has not been configured (no cluster Secret in namespace {NAMESPACE})"
+
+    def _apply(self, app: dict[str, Any]) -> list[dict[str, Any]]:
+        """Create the destination namespace and one ConfigMap per deployable source; return status.resources."""
+        name = meta(app)["name"]
+        spec = app.get("spec") or {}
+        namespace = (spec.get("destination") or {}).get("namespace") or "default"
+        sync = spec.get("syncPolicy") or {}
+        if "CreateNamespace=true" in (sync.get("syncOptions") or []):
+            labels = ((sync.get("managedNamespaceMetadata") or {}).get("labels")) or {}
+            self._ensure_namespace(namespace, labels)
+        resources = []
+        for index, source in enumerate(spec.get("sources") or [spec.get("source") or {}]):
+            if source.get("ref") and not (source.get("chart") or source.get("path")):
+                continue  # a values-only source renders nothing
+            label = source.get("chart") or basename(str(source.get("path") or "").rstrip("/")) or f"source{index}"
+            cm_name = f"{name}-{label}"[:253]
+            body = client.V1ConfigMap(
+                metadata=object_meta(cm_name, {TRACKING_LABEL: name, "labsim.illm.io/simulated": "true"}),
+                data={"source.json": json.dumps(source, sort_keys=True)},
+            )
+            try:
+                self.core.create_namespaced_config_map(namespace, body)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+                self.core.replace_namespaced_config_map(cm_name, namespace, body)
+            resources.append(
+                {
+                    "version": "v1",
+                    "kind": "ConfigMap",
+                    "namespace": namespace,
+                    "name": cm_name,
+                    "status": "Synced",
+                    "health": {"status": "Healthy"},
+                }
+            )
+        return resources
+
+    def _ensure_namespace(self, namespace: str, labels: dict[str, str]) -> None:
+        try:
+            self.core.create_namespace(client.V1Namespace(metadata=object_meta(namespace, labels)))
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            if labels:
+                self.core.patch_namespace(namespace, {"metadata": {"labels": labels}})
+
+    def _patch_status(self, app: dict[str, Any], status: dict[str, Any]) -> None:
+        self.custom.patch((GROUP, VERSION, PLURAL), app, {"status": status})
+
+    def _delete(self, app: dict[str, Any]) -> None:
+        m = meta(app)
+        finalizers = m.get("finalizers") or []
+        if RESOURCES_FINALIZER not in finalizers:
+            return
+        selector = f"{TRACKING_LABEL}={m['name']}"
+        for cm in self.core.list_config_map_for_all_namespaces(label_selector=selector).items:
+            cm_meta = cm.metadata or client.V1ObjectMeta()
+            try:
+                self.core.delete_namespaced_config_map(str(cm_meta.name), str(cm_meta.namespace))
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        set_finalizers(self.custom, (GROUP, VERSION, PLURAL), app, [f for f in finalizers if f != RESOURCES_FINALIZER])
+        self.first_seen.pop(uid_of(app), None)
+        self.synced_spec.pop(uid_of(app), None)

@@ -1,0 +1,111 @@
+"""Plays Argo Workflows: a Workflow runs for a while, then Succeeded (or Failed with fault ``workflow-fail``).
+
+The run time comes from the parameter ``labsim-duration`` (else ``duration``) — a duration such as
+``3s`` or ``2m`` — taken from the Workflow's arguments, else the WorkflowTemplate's defaults, else the
+configured default. A ``workflowTemplateRef`` to a missing template ends in phase Error with Argo's
+message. Inline workflows with a ``suspend`` step and no duration stay Running (``argo resume`` is
+not simulated).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from api.base import parse_duration
+from labsim.config import Fault, SimulatorConfig
+from labsim.objects import CustomObjects, meta, now_rfc3339, uid_of
+
+GROUP, VERSION = "argoproj.io", "v1alpha1"
+DURATION_PARAMETERS = ("labsim-duration", "duration")
+TERMINAL = ("Succeeded", "Failed", "Error")
+log = logging.getLogger(__name__)
+
+
+class WorkflowController:
+    def __init__(self, api: client.ApiClient, config: SimulatorConfig) -> None:
+        self.custom = CustomObjects(api)
+        self.config = config
+        self.run_time: dict[str, tuple[float, float | None]] = {}
+        """uid → (monotonic start, seconds to run or None for "until resumed")."""
+
+    def reconcile_all(self, faults_for: Any) -> None:
+        for wf in self.custom.list(GROUP, VERSION, "workflows"):
+            try:
+                self.reconcile(wf, faults_for(wf))
+            except ApiException as exc:
+                if exc.status not in (404, 409):
+                    log.warning("workflow %s: %s", meta(wf).get("name"), exc.reason)
+
+    def reconcile(self, wf: dict[str, Any], faults: set[Fault]) -> None:
+        status = wf.get("status") or {}
+        uid = uid_of(wf)
+        if status.get("phase") in TERMINAL or meta(wf).get("deletionTimestamp"):
+            self.run_time.pop(uid, None)
+            return
+        if uid not in self.run_time:
+            started = self._start(wf, faults)
+            if started is None:
+                return
+            self.run_time[uid] = started
+        began, seconds = self.run_time[uid]
+        if seconds is None or time.monotonic() - began < seconds:
+            return
+        if Fault.WORKFLOW_FAIL in faults:
+            self._patch(
+                wf,
+                {
+                    "phase": "Failed",
+                    "message": "labsim: simulated step failure (exit code 1)",
+                    "finishedAt": now_rfc3339(),
+                },
+            )
+        else:
+            self._patch(wf, {"phase": "Succeeded", "finishedAt": now_rfc3339()})
+
+    def _start(self, wf: dict[str, Any], faults: set[Fault]) -> tuple[float, float | None] | None:
+        spec = wf.get("spec") or {}
+        slow = self.config.slow_factor if Fault.SLOW in faults else 1.0
+        template_ref = (spec.get("workflowTemplateRef") or {}).get("name")
+        defaults: dict[str, str] = {}
+        if template_ref:
+            try:
+                template = self.custom.get(GROUP, VERSION, meta(wf)["namespace"], "workflowtemplates", template_ref)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                self._patch(
+                    wf,
+                    {
+                        "phase": "Error",
+                        "startedAt": now_rfc3339(),
+                        "finishedAt": now_rfc3339(),
+                        "message": f'workflowtemplates.argoproj.io "{template_ref}" not found',
+                    },
+                )
+                return None
+            defaults = _parameters(template.get("spec") or {})
+        elif _suspends(spec):
+            self._patch(wf, {"phase": "Running", "startedAt": now_rfc3339()})
+            return (time.monotonic(), None)
+        values = defaults | _parameters(spec)
+        text = next((values[n] for n in DURATION_PARAMETERS if values.get(n)), None)
+        seconds = parse_duration(text).total_seconds() if text else self.config.workflow_duration
+        self._patch(wf, {"phase": "Running", "startedAt": now_rfc3339()})
+        return (time.monotonic(), seconds * slow)
+
+    def _patch(self, wf: dict[str, Any], status: dict[str, Any]) -> None:
+        self.custom.patch((GROUP, VERSION, "workflows"), wf, {"status": status})
+
+
+def _parameters(spec: dict[str, Any]) -> dict[str, str]:
+    params = (spec.get("arguments") or {}).get("parameters") or []
+    return {str(p["name"]): str(p.get("value", "")) for p in params if "name" in p}
+
+
+def _suspends(spec: dict[str, Any]) -> bool:
+    return any("suspend" in t and not (t["suspend"] or {}).get("duration") for t in spec.get("templates") or [])

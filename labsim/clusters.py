@@ -1,0 +1,157 @@
+"""Plays Crossplane for the cluster claims (GKECluster, EKSCluster, AKSCluster in group illm.io).
+
+A claim gets a finalizer and a ``spec.resourceRef`` at once, becomes Ready after the provision delay
+with ``status.endpoint`` = the simulator's API server and a connection Secret
+``crossplane-system/<xr>-cluster-conn`` holding a working kubeconfig; deleting it removes the Secret
+and then the finalizer. Fault ``provision-fail`` leaves it Synced=False/ReconcileError forever.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from labsim.config import Fault, SimulatorConfig
+from labsim.kubeconfig import server_of, standalone_kubeconfig
+from labsim.objects import CustomObjects, condition, meta, object_meta, set_finalizers, suffix, uid_of
+
+GROUP, VERSION = "illm.io", "v1alpha1"
+CLAIM_KINDS = {"gkeclusters": "GKECluster", "eksclusters": "EKSCluster", "aksclusters": "AKSCluster"}
+FINALIZER = "finalizer.apiextensions.crossplane.io"
+CONNECTION_NAMESPACE = "crossplane-system"
+log = logging.getLogger(__name__)
+
+
+class ClaimController:
+    def __init__(self, api: client.ApiClient, config: SimulatorConfig) -> None:
+        self.custom = CustomObjects(api)
+        self.core = client.CoreV1Api(api)
+        self.config = config
+        self.endpoint = server_of(config.kubeconfig).removeprefix("https://")
+        self.first_seen: dict[str, float] = {}
+        self.deleting_since: dict[str, float] = {}
+
+    def reconcile_all(self, faults_for: Any) -> None:
+        for plural in CLAIM_KINDS:
+            for claim in self.custom.list(GROUP, VERSION, plural):
+                try:
+                    self.reconcile(plural, claim, faults_for(claim))
+                except ApiException as exc:
+                    if exc.status not in (404, 409):
+                        log.warning("claim %s: %s", meta(claim).get("name"), exc.reason)
+
+    def reconcile(self, plural: str, claim: dict[str, Any], faults: set[Fault]) -> None:
+        m, uid = meta(claim), uid_of(claim)
+        now = time.monotonic()
+        slow = self.config.slow_factor if Fault.SLOW in faults else 1.0
+        if m.get("deletionTimestamp"):
+            self._delete(plural, claim, now, slow)
+            return
+        self.first_seen.setdefault(uid, now)
+        xr = self._xr_name(claim)
+        if FINALIZER not in (m.get("finalizers") or []) or not (claim.get("spec") or {}).get("resourceRef"):
+            self._bind(plural, claim, xr)
+            return
+        status = claim.get("status") or {}
+        if Fault.PROVISION_FAIL in faults:
+            if _condition(status, "Synced") != "False":
+                self._status(
+                    plural,
+                    claim,
+                    {
+                        "conditions": [
+                            condition(
+                                "Synced",
+                                "False",
+                                "ReconcileError",
+                                "labsim: simulated provisioning failure (cannot create cluster: quota exceeded)",
+                            ),
+                            condition("Ready", "False", "Unavailable", "cluster creation failed"),
+                        ]
+                    },
+                )
+            return
+        if _condition(status, "Ready") == "True":
+            return
+        if now - self.first_seen[uid] < self.config.provision_delay * slow:
+            if not status.get("conditions"):
+                self._status(
+                    plural,
+                    claim,
+                    {
+                        "conditions": [
+                            condition("Synced", "True", "ReconcileSuccess"),
+                            condition("Ready", "False", "Creating"),
+                        ]
+                    },
+                )
+            return
+        self._write_connection_secret(xr)
+        self._status(
+            plural,
+            claim,
+            {
+                "endpoint": self.endpoint,
+                "conditions": [
+                    condition("Synced", "True", "ReconcileSuccess"),
+                    condition("Ready", "True", "Available"),
+                ],
+            },
+        )
+
+    def _xr_name(self, claim: dict[str, Any]) -> str:
+        ref = (claim.get("spec") or {}).get("resourceRef") or {}
+        return str(ref.get("name") or f"{meta(claim)['name']}-{suffix(uid_of(claim))}")
+
+    def _bind(self, plural: str, claim: dict[str, Any], xr: str) -> None:
+        m = meta(claim)
+        ref = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "X" + CLAIM_KINDS[plural], "name": xr}
+        finalizers = [*(m.get("finalizers") or []), FINALIZER]
+        version = m["resourceVersion"]
+        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": version}, "spec": {"resourceRef": ref}}
+        self.custom.patch((GROUP, VERSION, plural), claim, patch)
+
+    def _status(self, plural: str, claim: dict[str, Any], status: dict[str, Any]) -> None:
+        self.custom.patch((GROUP, VERSION, plural), claim, {"status": status}, status=True)
+
+    def _write_connection_secret(self, xr: str) -> None:
+        kubeconfig = standalone_kubeconfig(self.config.kubeconfig, xr)
+        body = client.V1Secret(
+            metadata=object_meta(f"{xr}-cluster-conn", {"labsim.illm.io/simulated": "true"}),
+            type="connection.crossplane.io/v1alpha1",
+            data={
+                "kubeconfig": base64.b64encode(kubeconfig.encode()).decode(),
+                "endpoint": base64.b64encode(self.endpoint.encode()).decode(),
+            },
+        )
+        try:
+            self.core.create_namespaced_secret(CONNECTION_NAMESPACE, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+    def _delete(self, plural: str, claim: dict[str, Any], now: float, slow: float) -> None:
+        m, uid = meta(claim), uid_of(claim)
+        finalizers = m.get("finalizers") or []
+        if FINALIZER not in finalizers:
+            return
+        since = self.deleting_since.setdefault(uid, now)
+        if now - since < self.config.delete_delay * slow:
+            return
+        try:
+            self.core.delete_namespaced_secret(f"{self._xr_name(claim)}-cluster-conn", CONNECTION_NAMESPACE)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        set_finalizers(self.custom, (GROUP, VERSION, plural), claim, [f for f in finalizers if f != FINALIZER])
+        self.first_seen.pop(uid, None)
+        self.deleting_since.pop(uid, None)
+
+
+def _condition(status: dict[str, Any], type_: str) -> str | None:
+    return next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == type_), None)

@@ -1,0 +1,202 @@
+"""The activities against the real kube-apiserver with the lab simulator playing Crossplane, ArgoCD and Argo.
+
+``lab`` (session): simulator CRDs and the Component catalog installed, the simulator running in a
+thread, and the activities' settings pointed at the fixture's API server. ``experiment``: a real
+Experiment object (unique name) in the test's namespace, so owner references and fault annotations
+work as in the lab.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from temporalio.testing import ActivityEnvironment
+
+from activities import contracts as c
+from api.base import API_GROUP, API_VERSION
+from api.experiment import ExperimentSpec
+from labctl.catalog import from_directory
+from labctl.controlplane import install_crds
+from labsim import CRD_DIR, Simulator, SimulatorConfig
+from tests.fixtures.kube import KubeCluster
+from tests.fixtures.metrics import VictoriaMetrics
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+SETTINGS_ENV = {
+    "ACTIVITY_POLL_SECONDS": "0.1",
+    "CLUSTER_FAILURE_GRACE_SECONDS": "0.5",
+    "CLEANUP_WAIT_SECONDS": "30",
+}
+
+
+@dataclass
+class Lab:
+    kube: KubeCluster
+    simulator: Simulator
+    victoria_metrics: VictoriaMetrics
+
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.kube.api_client())
+
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.kube.api_client())
+
+
+@pytest.fixture(scope="session")
+def lab(kube: KubeCluster, victoria_metrics: VictoriaMetrics) -> Iterator[Lab]:
+    install_crds(kube.kubeconfig, sorted(CRD_DIR.glob("*.yaml")))
+    _install_components(kube)
+    saved = {k: os.environ.get(k) for k in [*SETTINGS_ENV, "HUB_KUBECONFIG"]}
+    os.environ.update(SETTINGS_ENV | {"HUB_KUBECONFIG": str(kube.kubeconfig)})
+    settings = SimulatorConfig(
+        kubeconfig=kube.kubeconfig,
+        victoria_metrics_url=victoria_metrics.url,
+        provision_delay=0.5,
+        delete_delay=0.3,
+        sync_delay=0.3,
+        workflow_duration=0.5,
+        poll_interval=0.1,
+        metrics_interval=0.5,
+        slow_factor=20,
+    )
+    simulator = Simulator(settings)
+    try:
+        with simulator.running():
+            _warm_up(simulator)
+            yield Lab(kube, simulator, victoria_metrics)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _warm_up(simulator: Simulator) -> None:
+    """The first request for a freshly installed CRD takes about a second; let the simulator pay it."""
+    deadline = time.monotonic() + 30
+    while simulator.rounds < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _install_components(kube: KubeCluster) -> None:
+    custom = client.CustomObjectsApi(kube.api_client())
+    for component in from_directory(REPO / "components").components.values():
+        try:
+            custom.create_cluster_custom_object(API_GROUP, API_VERSION, "components", component.to_wire())
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+
+def unique_name(prefix: str = "e") -> str:
+    """Short enough for the GKE claim limit with any short target name."""
+    return f"{prefix}{uuid.uuid4().hex[:7]}"
+
+
+def create_experiment(
+    lab: Lab, namespace: str, spec: dict[str, Any], annotations: dict[str, str] | None = None
+) -> c.ExperimentRef:
+    name = unique_name()
+    body = {
+        "apiVersion": f"{API_GROUP}/{API_VERSION}",
+        "kind": "Experiment",
+        "metadata": {"name": name, "annotations": annotations or {}},
+        "spec": ExperimentSpec.model_validate(spec).to_wire(),
+    }
+    created: Any = lab.custom().create_namespaced_custom_object(API_GROUP, API_VERSION, namespace, "experiments", body)
+    meta = created["metadata"]
+    return c.ExperimentRef(
+        namespace=namespace,
+        name=name,
+        uid=meta["uid"],
+        creation_timestamp=datetime.fromisoformat(meta["creationTimestamp"].replace("Z", "+00:00")).astimezone(UTC),
+    )
+
+
+async def run(activity_fn: Callable[[Any], Awaitable[T]], arg: Any) -> T:
+    """One activity attempt, as a worker would run it (heartbeats, cancellation)."""
+    result: T = await ActivityEnvironment().run(activity_fn, arg)
+    return result
+
+
+async def crash_after(activity_fn: Callable[[Any], Awaitable[Any]], arg: Any, done: Callable[[], bool]) -> None:
+    """Start an attempt and kill it (cancel) once ``done()`` sees its side effect: a worker crash mid-activity."""
+    task = asyncio.ensure_future(run(activity_fn, arg))
+    for _ in range(200):
+        if await asyncio.to_thread(done):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the attempt never produced its side effect")
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):  # the crashed attempt's outcome does not matter
+        await task
+
+
+async def eventually(check: Callable[[], bool], seconds: float = 15.0) -> None:
+    for _ in range(int(seconds / 0.1)):
+        if await asyncio.to_thread(check):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition never became true")
+
+
+def gke_spec(targets: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "targets": targets or [{"name": "app", "cluster": {"type": "gke"}, "components": [{"app": "hello-app"}]}],
+        "workflow": {"template": "hello-app", "completion": {"mode": "workflow"}},
+        **extra,
+    }
+
+
+async def provisioned(ref: c.ExperimentRef, spec: ExperimentSpec) -> dict[str, c.ReadyCluster]:
+    """Provision and wait for every target, as the workflow's provisioning phase does."""
+    from activities.crossplane import provision_cluster, wait_for_cluster_ready
+
+    async def one(target: Any) -> c.ReadyCluster:
+        made = await run(
+            provision_cluster, c.ProvisionClusterInput(experiment=ref, target=target.name, cluster=target.cluster)
+        )
+        wait = c.WaitForClusterInput(
+            experiment=ref, target=target.name, cluster_type=target.cluster.type, cluster_name=made.cluster_name
+        )
+        ready = await run(wait_for_cluster_ready, wait)
+        return ready.model_copy(update={"kubeconfig_secret": made.cluster_name})  # carries the cluster name
+
+    results = await asyncio.gather(*(one(t) for t in spec.targets))
+    return {r.target: r for r in results}
+
+
+def deploy_input(
+    ref: c.ExperimentRef, spec: ExperimentSpec, target: str, ready: c.ReadyCluster, layer: c.Layer = "workload"
+) -> c.DeployApplicationsInput:
+    t = spec.target(target)
+    assert t is not None
+    obs = t.observability
+    return c.DeployApplicationsInput(
+        experiment=ref,
+        target=t,
+        cluster_name=ready.kubeconfig_secret or "hub",
+        endpoint=ready.endpoint,
+        layer=layer,
+        layered=bool(obs and obs.enabled and t.cluster.type != "hub"),
+    )
+
+
+def application(lab: Lab, name: str) -> dict[str, Any]:
+    found: Any = lab.custom().get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", name)
+    return dict(found)

@@ -1,0 +1,97 @@
+"""Argo Workflows: submission from a WorkflowTemplate, status, the missing-template rule and the inline fallback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from activities import contracts as c
+from activities.argo_workflows import submit_argo_workflow, wait_for_argo_workflow
+from tests.activities.conftest import Lab, create_experiment, gke_spec, run, unique_name
+
+pytestmark = pytest.mark.kube
+
+
+def make_template(lab: Lab, duration: str = "1s") -> str:
+    name = unique_name("tmpl-")
+    body = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": name},
+        "spec": {
+            "entrypoint": "main",
+            "arguments": {"parameters": [{"name": "experiment-name"}, {"name": "labsim-duration", "value": duration}]},
+            "templates": [{"name": "main", "container": {"image": "alpine:3.19"}}],
+        },
+    }
+    lab.custom().create_namespaced_custom_object("argoproj.io", "v1alpha1", "argo-workflows", "workflowtemplates", body)
+    return name
+
+
+def workflow(lab: Lab, name: str) -> dict[str, Any]:
+    found: Any = lab.custom().get_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", "argo-workflows", "workflows", name
+    )
+    return dict(found)
+
+
+def submit_input(ref: c.ExperimentRef, template: str, mode: str = "workflow") -> c.SubmitArgoWorkflowInput:
+    params = {"experiment-name": ref.name, "target-name": "app", "target-endpoint": "10.0.0.1"}
+    return c.SubmitArgoWorkflowInput(experiment=ref, template=template, mode=mode, parameters=params)
+
+
+@pytest.mark.asyncio
+async def test_workflow_from_template_runs_to_success_with_the_original_parameters(
+    lab: Lab, kube_namespace: str
+) -> None:
+    ref = create_experiment(lab, kube_namespace, gke_spec())
+    template = make_template(lab)
+
+    submitted = await run(submit_argo_workflow, submit_input(ref, template))
+    again = await run(submit_argo_workflow, submit_input(ref, template))  # a retry finds it
+    finished = await run(wait_for_argo_workflow, c.WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
+
+    assert submitted == again == c.SubmittedArgoWorkflow(name=f"{ref.name}-validation", inline=False)
+    wf = workflow(lab, submitted.name)
+    assert wf["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "experiment-operator",
+        "experiments.illm.io/experiment": ref.name,
+    }
+    assert wf["spec"]["serviceAccountName"] == "argo-workflow"
+    assert wf["spec"]["workflowTemplateRef"] == {"name": template}
+    assert wf["spec"]["arguments"]["parameters"] == [
+        {"name": "experiment-name", "value": ref.name},
+        {"name": "target-endpoint", "value": "10.0.0.1"},
+        {"name": "target-name", "value": "app"},
+    ]
+    assert finished.phase == c.ArgoWorkflowPhase.SUCCEEDED
+    assert finished.started_at and finished.finished_at and finished.finished_at >= finished.started_at
+
+
+@pytest.mark.asyncio
+async def test_failed_workflow_is_reported_with_its_message(lab: Lab, kube_namespace: str) -> None:
+    ref = create_experiment(lab, kube_namespace, gke_spec(), annotations={"labsim.illm.io/fault": "workflow-fail"})
+    submitted = await run(submit_argo_workflow, submit_input(ref, make_template(lab, "0s")))
+    finished = await run(wait_for_argo_workflow, c.WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
+    assert finished.phase == c.ArgoWorkflowPhase.FAILED
+    assert "simulated step failure" in (finished.message or "")
+
+
+@pytest.mark.asyncio
+async def test_missing_template_fails_naming_the_template_and_namespace(lab: Lab, kube_namespace: str) -> None:
+    ref = create_experiment(lab, kube_namespace, gke_spec())
+    with pytest.raises(c.ArgoWorkflowRejected, match="'logging-comparison-v3' not found in namespace argo-workflows"):
+        await run(submit_argo_workflow, submit_input(ref, "logging-comparison-v3"))
+
+
+@pytest.mark.asyncio
+async def test_default_template_name_keeps_the_inline_fallback(lab: Lab, kube_namespace: str) -> None:
+    ref = create_experiment(lab, kube_namespace, gke_spec())
+    submitted = await run(submit_argo_workflow, submit_input(ref, "experiment-lifecycle", mode="manual"))
+
+    assert submitted.inline
+    spec = workflow(lab, submitted.name)["spec"]
+    assert spec["entrypoint"] == "experiment-lifecycle"
+    assert [t["name"] for t in spec["templates"]] == ["experiment-lifecycle", "log-ready", "wait-for-complete"]
+    assert spec["templates"][2] == {"name": "wait-for-complete", "suspend": {}}

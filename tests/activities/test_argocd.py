@@ -1,0 +1,243 @@
+"""ArgoCD: registration, Applications per target and layer, health rules, idempotency and dependency order."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from activities import contracts as c
+from activities.argocd import deploy_applications
+from activities.components import argocd_sources
+from api.component import Component
+from api.experiment import ExperimentSpec
+from tests.activities.conftest import (
+    Lab,
+    application,
+    crash_after,
+    create_experiment,
+    deploy_input,
+    eventually,
+    gke_spec,
+    provisioned,
+    run,
+)
+
+pytestmark = pytest.mark.kube
+
+
+@pytest.mark.asyncio
+async def test_hub_application_has_the_original_shape_plus_the_resources_finalizer(
+    lab: Lab, kube_namespace: str
+) -> None:
+    doc = gke_spec([{"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "hello-app"}]}])
+    ref = create_experiment(lab, kube_namespace, doc)
+    spec = ExperimentSpec.model_validate(doc)
+    ready = await provisioned(ref, spec)
+
+    deployed = await run(deploy_applications, deploy_input(ref, spec, "hub", ready["hub"]))
+
+    app = application(lab, f"{ref.name}-hub")
+    assert deployed.applications == [f"{ref.name}-hub"]
+    assert deployed.components == [f"ConfigMap/{ref.name}-hub-podinfo"]
+    assert app["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "experiment-operator",
+        "experiments.illm.io/experiment": ref.name,
+        "experiments.illm.io/target": "hub",
+    }
+    assert app["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
+    assert app["spec"]["project"] == "default"
+    assert app["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": ref.name}
+    assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert app["spec"]["syncPolicy"]["syncOptions"] == ["CreateNamespace=true", "ServerSideApply=true"]
+    assert app["spec"]["sources"] == [
+        {
+            "repoURL": "https://stefanprodan.github.io/podinfo",
+            "targetRevision": "6.7.1",
+            "chart": "podinfo",
+            "helm": {"releaseName": "hello-app", "parameters": [{"name": "ui.message", "value": "hello from the lab"}]},
+        }
+    ]
+
+
+@pytest.mark.asyncio
+async def test_remote_target_is_registered_and_deploys_infra_and_obs_before_workload(
+    lab: Lab, kube_namespace: str
+) -> None:
+    doc = gke_spec(
+        [
+            {
+                "name": "app",
+                "cluster": {"type": "gke"},
+                "components": [{"app": "hello-app"}],
+                "observability": {"enabled": True, "transport": "tailscale"},
+            }
+        ]
+    )
+    ref = create_experiment(lab, kube_namespace, doc)
+    spec = ExperimentSpec.model_validate(doc)
+    ready = (await provisioned(ref, spec))["app"]
+
+    infra, obs = await asyncio.gather(
+        run(deploy_applications, deploy_input(ref, spec, "app", ready, "infra")),
+        run(deploy_applications, deploy_input(ref, spec, "app", ready, "obs")),
+    )
+    workload = await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"))
+
+    assert [infra.applications, obs.applications, workload.applications] == [
+        [f"{ref.name}-app-infra"],
+        [f"{ref.name}-app-obs"],
+        [f"{ref.name}-app"],
+    ]
+    assert application(lab, f"{ref.name}-app-obs")["metadata"]["labels"]["experiments.illm.io/layer"] == "obs"
+    secret = lab.core().read_namespaced_secret(f"cluster-{ref.name}-app", "argocd")
+    assert secret.metadata.labels == {
+        "argocd.argoproj.io/secret-type": "cluster",
+        "experiments.illm.io/cluster": f"{ref.name}-app",
+    }
+    data = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
+    assert data["name"] == f"{ref.name}-app" and data["server"] == f"https://{ready.endpoint}"
+    assert set(json.loads(data["config"])) == {"tlsClientConfig", "bearerToken"}
+    [agent] = [s for s in application(lab, f"{ref.name}-app-obs")["spec"]["sources"] if s.get("chart") == "alloy"]
+    assert {"name": "alloy.extraEnv[0].value", "value": ref.name} in agent["helm"]["parameters"]
+
+
+@pytest.mark.asyncio
+async def test_applications_are_never_created_twice_when_the_worker_crashes(lab: Lab, kube_namespace: str) -> None:
+    doc = gke_spec()
+    ref = create_experiment(lab, kube_namespace, doc)
+    spec = ExperimentSpec.model_validate(doc)
+    ready = (await provisioned(ref, spec))["app"]
+    inp = deploy_input(ref, spec, "app", ready)
+
+    def created() -> bool:
+        try:
+            return bool(application(lab, f"{ref.name}-app"))
+        except ApiException:
+            return False
+
+    await crash_after(deploy_applications, inp, created)
+    first = application(lab, f"{ref.name}-app")
+    await run(deploy_applications, inp)
+
+    again = application(lab, f"{ref.name}-app")
+    assert again["metadata"]["uid"] == first["metadata"]["uid"]
+    assert again["spec"] == first["spec"]
+
+
+@pytest.mark.asyncio
+async def test_degraded_app_is_not_healthy_by_default_but_is_under_the_lenient_rule(
+    lab: Lab, kube_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = gke_spec([{"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "hello-app"}]}])
+    ref = create_experiment(lab, kube_namespace, doc, annotations={"labsim.illm.io/fault": "app-degraded"})
+    spec = ExperimentSpec.model_validate(doc)
+    inp = deploy_input(ref, spec, "hub", (await provisioned(ref, spec))["hub"])
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(run(deploy_applications, inp), timeout=3)
+    assert application(lab, f"{ref.name}-hub")["status"]["health"]["status"] == "Degraded"
+
+    monkeypatch.setenv("ARGOCD_HEALTH_RULE", "lenient")
+    deployed = await asyncio.wait_for(run(deploy_applications, inp), timeout=10)
+    assert deployed.applications == [f"{ref.name}-hub"]
+
+
+@pytest.mark.asyncio
+async def test_missing_component_fails_permanently_naming_it(lab: Lab, kube_namespace: str) -> None:
+    doc = gke_spec([{"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "no-such-component"}]}])
+    ref = create_experiment(lab, kube_namespace, doc)
+    spec = ExperimentSpec.model_validate(doc)
+    inp = deploy_input(ref, spec, "hub", (await provisioned(ref, spec))["hub"])
+    with pytest.raises(c.ApplicationFailed, match="no-such-component"):
+        await run(deploy_applications, inp)
+
+
+@pytest.mark.asyncio
+async def test_three_targets_deploy_in_dependency_order_with_cross_cluster_kubeconfigs(
+    lab: Lab, kube_namespace: str
+) -> None:
+    doc = gke_spec(
+        [
+            {"name": "db", "cluster": {"type": "gke"}, "components": [{"app": "hello-app"}]},
+            {"name": "app", "cluster": {"type": "eks"}, "components": [{"app": "metrics-app"}], "depends": ["db"]},
+            {"name": "load", "cluster": {"type": "aks"}, "components": [{"app": "hello-app"}], "depends": ["app"]},
+        ]
+    )
+    ref = create_experiment(lab, kube_namespace, doc)
+    spec = ExperimentSpec.model_validate(doc)
+    ready = await provisioned(ref, spec)
+    healthy_at: dict[str, str] = {}
+    created_at: dict[str, str] = {}
+
+    async def deploy(target: str) -> None:  # the workflow's rule: wait for every dependency to be healthy
+        deps = spec.target(target).depends or []  # type: ignore[union-attr]
+        await eventually(lambda: all(d in healthy_at for d in deps), seconds=30)
+        await run(deploy_applications, deploy_input(ref, spec, target, ready[target]))
+        app = application(lab, f"{ref.name}-{target}")
+        created_at[target] = app["metadata"]["creationTimestamp"]
+        healthy_at[target] = app["status"]["reconciledAt"]
+
+    await asyncio.gather(*(deploy(t.name) for t in reversed(spec.targets)))
+
+    assert created_at["db"] <= healthy_at["db"] <= created_at["app"] <= healthy_at["app"] <= created_at["load"]
+    secrets = lab.core().list_namespaced_secret(ref.name, label_selector=f"experiment={ref.name}")
+    assert sorted(s.metadata.name for s in secrets.items) == [
+        "app-cluster-kubeconfig",
+        "db-cluster-kubeconfig",
+        "load-cluster-kubeconfig",
+    ]
+
+
+@pytest.mark.asyncio
+async def test_deleting_an_application_removes_its_workloads(lab: Lab, kube_namespace: str) -> None:
+    doc = gke_spec([{"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "hello-app"}]}])
+    ref = create_experiment(lab, kube_namespace, doc)
+    spec = ExperimentSpec.model_validate(doc)
+    await run(deploy_applications, deploy_input(ref, spec, "hub", (await provisioned(ref, spec))["hub"]))
+    selector = f"app.kubernetes.io/instance={ref.name}-hub"
+    assert lab.core().list_config_map_for_all_namespaces(label_selector=selector).items
+
+    lab.custom().delete_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", f"{ref.name}-hub")
+
+    await eventually(lambda: not lab.core().list_config_map_for_all_namespaces(label_selector=selector).items)
+
+
+def test_params_reach_git_path_sources_in_a_stable_order() -> None:
+    component = Component.model_validate(
+        {
+            "metadata": {"name": "nginx"},
+            "spec": {
+                "type": "app",
+                "sources": [
+                    {"repoURL": "https://example.com/charts.git", "path": "bitnami/nginx"},
+                    {
+                        "repoURL": "https://charts.example.com",
+                        "chart": "nginx",
+                        "targetRevision": "1.0.0",
+                        "helm": {"parameters": [{"name": "z", "value": "1"}, {"name": "a", "value": "2"}]},
+                    },
+                ],
+            },
+        }
+    )
+    sources: list[dict[str, Any]] = argocd_sources(component, {"b": "x", "z": "9", "a2": "y"})
+
+    assert sources[0] == {
+        "repoURL": "https://example.com/charts.git",
+        "targetRevision": "HEAD",
+        "path": "bitnami/nginx",
+        "helm": {
+            "parameters": [{"name": "a2", "value": "y"}, {"name": "b", "value": "x"}, {"name": "z", "value": "9"}]
+        },
+    }
+    assert sources[1]["helm"]["parameters"] == [
+        {"name": "z", "value": "9"},
+        {"name": "a", "value": "2"},
+        {"name": "a2", "value": "y"},
+        {"name": "b", "value": "x"},
+    ]

@@ -1,0 +1,94 @@
+"""Cleanup: after a full run nothing labelled with the experiment is left anywhere on the hub; retries are harmless."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from activities import contracts as c
+from activities.argo_workflows import submit_argo_workflow
+from activities.argocd import deploy_applications
+from activities.cleanup import cleanup_experiment
+from api import names
+from api.experiment import ExperimentSpec
+from tests.activities.conftest import Lab, create_experiment, deploy_input, gke_spec, provisioned, run
+
+pytestmark = pytest.mark.kube
+
+
+def labelled_anywhere(lab: Lab, experiment: str) -> list[str]:
+    """Every object of every listable kind on the hub that carries the experiment's label (either spelling)."""
+    kinds = lab.kube.kubectl("api-resources", "--verbs=list", "-o", "name", check=True).stdout.split()
+    kinds = [k for k in kinds if k not in ("events", "events.events.k8s.io")]
+    found = []
+    for label in (f"experiments.illm.io/experiment={experiment}", f"experiment={experiment}"):
+        out = lab.kube.kubectl("get", ",".join(kinds), "-A", "-l", label, "-o", "name", check=True).stdout
+        found += out.split()
+    return found
+
+
+def full_spec() -> ExperimentSpec:
+    return ExperimentSpec.model_validate(
+        gke_spec(
+            [
+                {
+                    "name": "app",
+                    "cluster": {"type": "gke"},
+                    "components": [{"app": "hello-app"}],
+                    "observability": {"enabled": True, "transport": "tailscale"},
+                },
+                {"name": "load", "cluster": {"type": "eks"}, "components": [{"app": "hello-app"}], "depends": ["app"]},
+                {"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "metrics-app"}]},
+            ],
+            tutorial={"exposeKubeconfig": True},
+        )
+    )
+
+
+def cleanup_input(ref: c.ExperimentRef, spec: ExperimentSpec, secrets: list[str]) -> c.CleanupInput:
+    targets = [
+        c.CleanupTarget(
+            name=t.name,
+            cluster_type=t.cluster.type,
+            cluster_name=names.cluster_name(ref.name, t.name, t.cluster.type),
+        )
+        for t in spec.targets
+    ]
+    return c.CleanupInput(
+        experiment=ref, targets=targets, argo_workflow=names.argo_workflow_name(ref.name), kubeconfig_secrets=secrets
+    )
+
+
+@pytest.mark.asyncio
+async def test_cleanup_leaves_nothing_labelled_with_the_experiment_on_the_hub(lab: Lab, kube_namespace: str) -> None:
+    spec = full_spec()
+    ref = create_experiment(lab, kube_namespace, spec.to_wire())
+    ready = await provisioned(ref, spec)
+    deploys = [
+        deploy_input(ref, spec, "app", ready["app"], "infra"),
+        deploy_input(ref, spec, "app", ready["app"], "obs"),
+        deploy_input(ref, spec, "app", ready["app"], "workload"),
+        deploy_input(ref, spec, "load", ready["load"]),
+        deploy_input(ref, spec, "hub", ready["hub"]),
+    ]
+    await asyncio.gather(*(run(deploy_applications, d) for d in deploys))
+    await run(
+        submit_argo_workflow,
+        c.SubmitArgoWorkflowInput(experiment=ref, template="experiment-lifecycle", mode="manual", parameters={}),
+    )
+    secrets = [f"{ref.name}-app-kubeconfig", f"{ref.name}-load-kubeconfig"]
+    before = labelled_anywhere(lab, ref.name)
+    assert len(before) > 8, before
+
+    report = await run(cleanup_experiment, cleanup_input(ref, spec, secrets))
+
+    assert report.not_deleted == []
+    assert f"GKECluster/{ref.name}-app" in report.deleted and f"Namespace/{ref.name}" in report.deleted
+    assert f"Workflow/{ref.name}-validation" in report.deleted
+    assert labelled_anywhere(lab, ref.name) == []
+    tracked = lab.core().list_config_map_for_all_namespaces(label_selector="app.kubernetes.io/instance")
+    assert not [cm for cm in tracked.items if cm.metadata.name.startswith(ref.name)]
+
+    again = await run(cleanup_experiment, cleanup_input(ref, spec, secrets))  # a retry finds nothing to do
+    assert again == c.CleanupReport()
