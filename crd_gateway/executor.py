@@ -1,0 +1,148 @@
+"""Performs a plan's actions in order; the first failure stops the plan (the next reconcile re-plans).
+
+Thin on purpose: every decision was made by the planner. The only judgement here is turning a
+workflow's answer to an update into the request condition the user sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from api.experiment import COMPLETE_ANNOTATION, REVIEW_ANNOTATION, ConditionStatus, ExperimentStatus
+from crd_gateway import metrics
+from crd_gateway.kube import KubeApi
+from crd_gateway.logs import experiment_context, log
+from crd_gateway.observe import ObservedExperiment
+from crd_gateway.planner import (
+    COMPLETE_REQUEST,
+    REVIEW_REQUEST,
+    Action,
+    AddFinalizer,
+    CancelWorkflow,
+    ConditionUpdate,
+    PatchStatus,
+    Plan,
+    RemoveFinalizer,
+    SendComplete,
+    SendReview,
+    StartWorkflow,
+    WaitForWorkflowClose,
+    annotation_marker,
+)
+from crd_gateway.status_writer import StatusWriter, apply_conditions, now
+from crd_gateway.temporal import UpdateRefused, Workflows
+from workflows.messages import CompleteRequest, ReviewRequest
+
+REQUESTED_BY = "annotation"
+
+
+class Executor:
+    def __init__(
+        self,
+        kube: KubeApi,
+        workflows: Workflows,
+        writer: StatusWriter,
+        on_workflow_closed: Callable[[str], None],
+    ) -> None:
+        self.kube = kube
+        self.workflows = workflows
+        self.writer = writer
+        self.on_workflow_closed = on_workflow_closed
+        self._closing: dict[str, asyncio.Task[None]] = {}
+
+    async def execute(self, plan: Plan, experiment: ObservedExperiment, obj: dict[str, Any]) -> None:
+        for action in plan.actions:
+            log.log(
+                logging.DEBUG if isinstance(action, WaitForWorkflowClose) else logging.INFO,
+                "executing %s",
+                type(action).__name__,
+                extra={
+                    **experiment_context(experiment.namespace, experiment.name, experiment.workflow_id),
+                    "action": type(action).__name__,
+                },
+            )
+            await self._perform(action, experiment, obj)
+            metrics.ACTIONS.labels(type(action).__name__).inc()
+
+    async def _perform(self, action: Action, experiment: ObservedExperiment, obj: dict[str, Any]) -> None:
+        match action:
+            case AddFinalizer():
+                await self.kube.add_finalizer(obj)
+            case StartWorkflow():
+                started = await self.workflows.start(experiment.workflow_id, experiment.workflow_input())
+                metrics.WORKFLOW_STARTS.labels("started" if started else "already_started").inc()
+            case SendReview(value=value, decision=decision):
+                review = ReviewRequest(decision=decision, reviewer=REQUESTED_BY)
+                await self._request(
+                    experiment,
+                    REVIEW_REQUEST,
+                    REVIEW_ANNOTATION,
+                    value,
+                    lambda uid: self.workflows.review(experiment.workflow_id, uid, review),
+                )
+            case SendComplete(value=value):
+                complete = CompleteRequest(requested_by=REQUESTED_BY, reason=f"{COMPLETE_ANNOTATION}={value}")
+                await self._request(
+                    experiment,
+                    COMPLETE_REQUEST,
+                    COMPLETE_ANNOTATION,
+                    value,
+                    lambda uid: self.workflows.complete(experiment.workflow_id, uid, complete),
+                )
+            case CancelWorkflow():
+                await self.workflows.cancel(experiment.workflow_id)
+            case WaitForWorkflowClose():
+                self._watch_close(experiment)
+            case PatchStatus(conditions=conditions, phase=phase):
+                await self._patch(experiment, conditions, phase)
+            case RemoveFinalizer():
+                await self.kube.remove_finalizer(obj)
+
+    async def _request(
+        self,
+        experiment: ObservedExperiment,
+        condition_type: str,
+        annotation: str,
+        value: str,
+        send: Callable[[str], Any],
+    ) -> None:
+        """Send an update once per annotation value (the update id dedupes a resend) and record the answer."""
+        update_id = f"{annotation.rsplit('/', 1)[-1]}-{value}"
+        marker = annotation_marker(annotation, value)
+        try:
+            answer = await send(update_id)
+            result = ConditionUpdate(condition_type, ConditionStatus.TRUE, "Accepted", marker + str(answer))
+        except UpdateRefused as refused:
+            result = ConditionUpdate(condition_type, ConditionStatus.FALSE, "Refused", marker + str(refused))
+        await self._patch(experiment, (result,), None)
+
+    async def _patch(self, experiment: ObservedExperiment, conditions: tuple[ConditionUpdate, ...], phase: Any) -> None:
+        def change(current: ExperimentStatus) -> ExperimentStatus:
+            return apply_conditions(current, conditions, experiment.generation, now(), phase)
+
+        await self.writer.update_status(experiment.namespace, experiment.name, experiment.uid, change)
+
+    def _watch_close(self, experiment: ObservedExperiment) -> None:
+        """One background wait per workflow: reconcile the moment it closes instead of at the next poll."""
+        workflow_id = experiment.workflow_id
+        if workflow_id in self._closing:
+            return
+
+        async def wait() -> None:
+            try:
+                await self.workflows.wait_closed(workflow_id)
+            finally:
+                self._closing.pop(workflow_id, None)
+            self.on_workflow_closed(experiment.key)
+
+        self._closing[workflow_id] = asyncio.create_task(wait(), name=f"wait-closed-{workflow_id}")
+
+    async def aclose(self) -> None:
+        tasks = list(self._closing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._closing.clear()

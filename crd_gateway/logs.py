@@ -1,0 +1,51 @@
+"""Structured JSON logs: one object per line, with the experiment and workflow ids when known.
+
+Call sites pass ``extra={"experiment": "ns/name", "workflow_id": ...}``; nothing else is special.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+log = logging.getLogger("crd_gateway")
+
+_CONTEXT_FIELDS = ("experiment", "workflow_id", "action", "namespace", "identity", "sequence", "phase")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in _CONTEXT_FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure(level: str = "INFO") -> None:
+    """JSON to stderr for the gateway's loggers (and temporalio's), replacing earlier handlers."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in ("crd_gateway", "temporalio"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False
+
+
+def experiment_context(namespace: str, name: str, workflow_id: str | None = None) -> dict[str, str]:
+    context = {"experiment": f"{namespace}/{name}"}
+    if workflow_id:
+        context["workflow_id"] = workflow_id
+    return context

@@ -1,0 +1,29 @@
+"""Prometheus metrics of the gateway (served on /metrics by health.py)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+WATCH_RESTARTS = Counter(
+    "crd_gateway_watch_restarts_total",
+    "Watch streams re-opened, by cause (timeout, stall, gone, error).",
+    ["cause"],
+)
+WATCH_EVENTS = Counter("crd_gateway_watch_events_total", "Watch events received, by type.", ["type"])
+RELISTS = Counter("crd_gateway_relists_total", "Full lists of Experiments (start, 410 Gone).")
+RECONCILES = Counter("crd_gateway_reconciles_total", "Reconciles, by result (ok, error).", ["result"])
+ACTIONS = Counter("crd_gateway_actions_total", "Planned actions executed, by kind.", ["action"])
+WORKFLOW_STARTS = Counter(
+    "crd_gateway_workflow_starts_total", "StartWorkflow outcomes (started, already_started).", ["result"]
+)
+STATUS_WRITES = Counter(
+    "crd_gateway_status_writes_total", "Status reports, by result (written, stale, gone, conflict_retry).", ["result"]
+)
+STATUS_WRITE_SECONDS = Histogram(
+    "crd_gateway_status_write_seconds",
+    "Time to patch one status report onto the Experiment, conflict retries included.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+ERRORS = Counter("crd_gateway_errors_total", "Errors, by where they happened.", ["where"])
+IS_LEADER = Gauge("crd_gateway_leader", "1 while this replica holds the Lease.")
+QUEUE_DEPTH = Gauge("crd_gateway_queue_depth", "Experiments waiting to be reconciled.")

@@ -1,0 +1,222 @@
+"""The gateway's decisions: (Experiment as observed, workflow as described) → actions. Pure.
+
+No I/O, no clock, no randomness: every input is in the arguments, so the whole decision table is
+tested without a cluster (tests/gateway/test_planner.py). The executor performs the actions in
+order and stops at the first failure; the next reconcile plans again from what is then observed.
+
+Rules, in order:
+1. Deleting: no finalizer → nothing. Workflow unreachable → keep the finalizer, retry. Workflow
+   running → cancel it once and wait until it closes (its cleanup runs before it closes). Workflow
+   closed or never started → remove the finalizer at once.
+2. Temporal unreachable → only add the finalizer; retry later.
+3. No workflow yet → fail an unparsable spec (no workflow); otherwise add the finalizer, then start.
+   A workflow that ran and vanished, with the Experiment unfinished, is reported lost.
+4. Workflow alive → re-add a removed finalizer; pass new review/complete annotations on as updates.
+   Workflow closed while the Experiment is unfinished (terminated, or its last report lost) → Failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from api.experiment import (
+    COMPLETE_ANNOTATION,
+    REVIEW_ANNOTATION,
+    ConditionStatus,
+    ExperimentPhase,
+    ExperimentStatus,
+)
+from crd_gateway.observe import ObservedExperiment, ObservedWorkflow, WorkflowState
+from workflows.messages import ReviewDecision
+
+READY = "Ready"
+REVIEW_REQUEST = "ReviewRequest"
+COMPLETE_REQUEST = "CompleteRequest"
+GATEWAY_CONDITIONS = (REVIEW_REQUEST, COMPLETE_REQUEST)
+"""Condition types only the gateway writes; status reports from the workflow keep them."""
+
+TERMINAL = (ExperimentPhase.COMPLETE, ExperimentPhase.FAILED)
+REVIEW_VALUES = {"approved": ReviewDecision.APPROVE, "rejected": ReviewDecision.REJECT}
+COMPLETE_VALUES = ("true",)
+
+
+# ------------------------------------------------------------------------------------ actions
+
+
+@dataclass(frozen=True)
+class AddFinalizer:
+    pass
+
+
+@dataclass(frozen=True)
+class StartWorkflow:
+    pass
+
+
+@dataclass(frozen=True)
+class SendReview:
+    value: str
+    decision: ReviewDecision
+
+
+@dataclass(frozen=True)
+class SendComplete:
+    value: str
+
+
+@dataclass(frozen=True)
+class CancelWorkflow:
+    pass
+
+
+@dataclass(frozen=True)
+class WaitForWorkflowClose:
+    """Reconcile again as soon as the workflow closes (and, as a fallback, every deletion poll)."""
+
+
+@dataclass(frozen=True)
+class ConditionUpdate:
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PatchStatus:
+    """Set conditions (and the phase); a phase is only set while the stored phase is unfinished."""
+
+    conditions: tuple[ConditionUpdate, ...]
+    phase: ExperimentPhase | None = None
+
+
+@dataclass(frozen=True)
+class RemoveFinalizer:
+    pass
+
+
+Action = (
+    AddFinalizer
+    | StartWorkflow
+    | SendReview
+    | SendComplete
+    | CancelWorkflow
+    | WaitForWorkflowClose
+    | PatchStatus
+    | RemoveFinalizer
+)
+
+
+class Requeue(StrEnum):
+    NO = "no"
+    CLEANUP_POLL = "cleanup-poll"
+    """Waiting for a cancelled workflow's cleanup."""
+    BACKOFF = "backoff"
+    """Something we depend on did not answer; retry with the per-key error backoff."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...] = ()
+    requeue: Requeue = Requeue.NO
+
+
+# ------------------------------------------------------------------------------------ planner
+
+
+def plan(experiment: ObservedExperiment, workflow: ObservedWorkflow) -> Plan:
+    if experiment.deleting:
+        return _plan_deletion(experiment, workflow)
+    if workflow.state == WorkflowState.UNREACHABLE:
+        guard = () if experiment.has_finalizer or experiment.spec is None else (AddFinalizer(),)
+        return Plan(guard, Requeue.BACKOFF)
+    if workflow.state == WorkflowState.NOT_FOUND:
+        return _plan_start(experiment)
+    actions: list[Action] = []
+    if workflow.state == WorkflowState.RUNNING and not experiment.has_finalizer:
+        actions.append(AddFinalizer())
+    if workflow.state == WorkflowState.CLOSED and experiment.status.phase not in TERMINAL:
+        actions.append(_closed_without_report(experiment, workflow))
+    actions += _annotation_actions(experiment, workflow)
+    return Plan(tuple(actions))
+
+
+def _plan_deletion(experiment: ObservedExperiment, workflow: ObservedWorkflow) -> Plan:
+    if not experiment.has_finalizer:
+        return Plan()
+    if workflow.state == WorkflowState.UNREACHABLE:
+        return Plan((), Requeue.BACKOFF)
+    if workflow.state == WorkflowState.RUNNING:
+        cancel: tuple[Action, ...] = () if workflow.cancel_requested else (CancelWorkflow(),)
+        return Plan((*cancel, WaitForWorkflowClose()), Requeue.CLEANUP_POLL)
+    return Plan((RemoveFinalizer(),))
+
+
+def _plan_start(experiment: ObservedExperiment) -> Plan:
+    status = experiment.status
+    if status.phase in TERMINAL:
+        return Plan()
+    if status.temporal is not None and status.temporal.workflow_id == experiment.workflow_id:
+        lost = f"workflow {experiment.workflow_id} no longer exists in Temporal; the experiment cannot continue"
+        return Plan((_fail("WorkflowLost", lost),))
+    if experiment.spec is None:
+        return Plan((_fail("InvalidSpec", f"the stored spec cannot be read: {experiment.spec_error}"),))
+    guard = () if experiment.has_finalizer else (AddFinalizer(),)
+    return Plan((*guard, StartWorkflow()))
+
+
+def _closed_without_report(experiment: ObservedExperiment, workflow: ObservedWorkflow) -> PatchStatus:
+    how = workflow.close_status or "Closed"
+    return _fail(
+        f"Workflow{how}",
+        f"workflow {experiment.workflow_id} ended {how} without reporting a final status",
+    )
+
+
+def _fail(reason: str, message: str) -> PatchStatus:
+    return PatchStatus((ConditionUpdate(READY, ConditionStatus.FALSE, reason, message),), ExperimentPhase.FAILED)
+
+
+# -------------------------------------------------------------------------------- annotations
+
+
+def annotation_marker(annotation: str, value: str) -> str:
+    """How a request condition's message starts; it records which annotation value was handled."""
+    return f"{annotation}={value}: "
+
+
+def already_handled(status: ExperimentStatus, condition_type: str, annotation: str, value: str) -> bool:
+    condition = status.condition(condition_type)
+    return condition is not None and condition.message.startswith(annotation_marker(annotation, value))
+
+
+def _annotation_actions(experiment: ObservedExperiment, workflow: ObservedWorkflow) -> list[Action]:
+    actions: list[Action] = []
+    review = experiment.annotations.get(REVIEW_ANNOTATION)
+    if review is not None and not already_handled(experiment.status, REVIEW_REQUEST, REVIEW_ANNOTATION, review):
+        decision = REVIEW_VALUES.get(review.strip().lower())
+        if decision is None:
+            actions.append(
+                _refuse(REVIEW_REQUEST, REVIEW_ANNOTATION, review, "InvalidValue", "use approved or rejected")
+            )
+        elif workflow.state == WorkflowState.CLOSED:
+            actions.append(_refuse(REVIEW_REQUEST, REVIEW_ANNOTATION, review, "WorkflowClosed", "the workflow ended"))
+        else:
+            actions.append(SendReview(review, decision))
+    complete = experiment.annotations.get(COMPLETE_ANNOTATION)
+    if complete is not None and not already_handled(experiment.status, COMPLETE_REQUEST, COMPLETE_ANNOTATION, complete):
+        if complete.strip().lower() not in COMPLETE_VALUES:
+            actions.append(_refuse(COMPLETE_REQUEST, COMPLETE_ANNOTATION, complete, "InvalidValue", "use true"))
+        elif workflow.state == WorkflowState.CLOSED:
+            actions.append(
+                _refuse(COMPLETE_REQUEST, COMPLETE_ANNOTATION, complete, "WorkflowClosed", "the workflow ended")
+            )
+        else:
+            actions.append(SendComplete(complete))
+    return actions
+
+
+def _refuse(condition_type: str, annotation: str, value: str, reason: str, why: str) -> PatchStatus:
+    message = annotation_marker(annotation, value) + why
+    return PatchStatus((ConditionUpdate(condition_type, ConditionStatus.FALSE, reason, message),))

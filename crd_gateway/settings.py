@@ -1,0 +1,88 @@
+"""The gateway's one settings object, read from ``GATEWAY_*`` environment variables.
+
+Every knob names the failure it guards against; the defaults are client-go's and kopf's numbers
+(reference/practices.md §C) unless a comment says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from activities.contracts import EXPERIMENTS_TASK_QUEUE, GATEWAY_TASK_QUEUE
+
+
+def _default_identity() -> str:
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    # Kubernetes
+    kubeconfig: str | None = Field(None, description="Kubeconfig file; unset: in-cluster, then ~/.kube/config.")
+    namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated namespaces to watch; empty: all namespaces."
+    )
+    kube_request_timeout: float = Field(10.0, gt=0, description="One API call; a hung call must not hang a worker.")
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("GATEWAY_TEMPORAL_UI_URL", "TEMPORAL_UI_URL"),
+        description="Base URL of the Temporal UI for status.temporal.uiURL; unset: no link.",
+    )
+    workflow_task_queue: str = EXPERIMENTS_TASK_QUEUE
+    gateway_task_queue: str = GATEWAY_TASK_QUEUE
+
+    # Watch (practices §C.1)
+    watch_timeout_seconds: int = Field(300, gt=0, description="Server-side watch timeout; then resume from the RV.")
+    watch_stall_seconds: float = Field(
+        70.0, gt=0, description="No byte (not even a bookmark, sent ~every 60 s) for this long: the stream is dead."
+    )
+    reconnect_backoff_initial: float = Field(0.1, gt=0)
+    reconnect_backoff_max: float = Field(30.0, gt=0)
+    resync_seconds: float = Field(300.0, gt=0, description="Re-reconcile every cached Experiment this often.")
+
+    # Reconcile
+    workers: int = Field(4, ge=1, description="Experiments reconciled concurrently (one key is never concurrent).")
+    error_backoff_initial: float = Field(0.5, gt=0)
+    error_backoff_max: float = Field(
+        60.0, gt=0, description="Temporal or the API server down: retry at most this often."
+    )
+    deletion_poll_seconds: float = Field(5.0, gt=0, description="Re-check a cancelled workflow's cleanup this often.")
+
+    # Leader election (client-go defaults: failover ≤ lease + retry ≈ 17 s)
+    leader_election: bool = True
+    lease_name: str = "crd-gateway"
+    lease_namespace: str = "experiment-operator-system"
+    lease_duration_seconds: float = Field(15.0, gt=0)
+    renew_deadline_seconds: float = Field(10.0, gt=0)
+    retry_period_seconds: float = Field(2.0, gt=0)
+    identity: str = Field(default_factory=_default_identity)
+
+    # Operability
+    health_port: int = Field(8081, ge=0, le=65535, description="/healthz /readyz /metrics; 0: any free port.")
+    health_host: str = "0.0.0.0"
+    log_level: str = "INFO"
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("renew_deadline_seconds")
+    @classmethod
+    def _renew_before_expiry(cls, value: float, info: object) -> float:
+        data = getattr(info, "data", {})
+        if value >= data.get("lease_duration_seconds", float("inf")):
+            raise ValueError("renew_deadline_seconds must be shorter than lease_duration_seconds")
+        return value

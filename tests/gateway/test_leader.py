@@ -1,0 +1,59 @@
+"""High availability: two replicas, one Lease, only the leader acts, the follower takes over."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.gateway.conftest import Cluster, Gateways, eventually
+from tests.workflow.fakes import FakeLab
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.kube]
+
+
+async def failover_seconds(cluster: Cluster, gateways: Gateways, **timing: float) -> float:
+    leader = await gateways.start(identity="replica-a", **timing)
+    await gateways.leading(leader)
+    follower = await gateways.start(identity="replica-b", **timing)
+    await eventually(lambda: follower._readyz() == (True, "standby"), timeout=5)
+    before = cluster.create()["metadata"]["name"]
+    await eventually(lambda: cluster.phase(before) == "Complete", timeout=30)
+    assert not follower.leading and follower.watchers == []
+
+    await gateways.kill(leader)  # no release: the Lease must expire
+    killed = time.monotonic()
+    await eventually(lambda: follower.leading, timeout=40, interval=0.05, what="follower leading")
+    took = time.monotonic() - killed
+    after = cluster.create()["metadata"]["name"]
+    await eventually(lambda: cluster.phase(after) == "Complete", timeout=30)
+    return took
+
+
+async def test_follower_takes_over_when_the_leader_dies(cluster: Cluster, gateways: Gateways, lab: FakeLab) -> None:
+    took = await failover_seconds(cluster, gateways)  # lease 3 s, retry 0.5 s
+    print(f"\nfailover with a 3 s lease: {took:.1f} s")
+    assert took < 3 + 0.5 + 1.5
+
+
+@pytest.mark.slow
+async def test_failover_with_production_timings_is_within_20_seconds(
+    cluster: Cluster, gateways: Gateways, lab: FakeLab
+) -> None:
+    took = await failover_seconds(
+        cluster, gateways, lease_duration_seconds=15.0, renew_deadline_seconds=10.0, retry_period_seconds=2.0
+    )
+    print(f"\nfailover with client-go timings (15 s lease, 2 s retry): {took:.1f} s")
+    assert took < 20
+
+
+async def test_a_leader_that_stops_cleanly_hands_over_at_once(
+    cluster: Cluster, gateways: Gateways, lab: FakeLab
+) -> None:
+    leader = await gateways.start(identity="replica-a", lease_duration_seconds=15.0, renew_deadline_seconds=10.0)
+    await gateways.leading(leader)
+    follower = await gateways.start(identity="replica-b", lease_duration_seconds=15.0, renew_deadline_seconds=10.0)
+    await gateways.stop(leader)
+    began = time.monotonic()
+    await eventually(lambda: follower.leading, timeout=10, interval=0.05)
+    assert time.monotonic() - began < 2
