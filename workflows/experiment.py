@@ -9,13 +9,17 @@ The TTL and cancellation (the Experiment was deleted) interrupt any stage; clean
 end in a non-cancellable scope. Deadlines are the activities' schedule-to-close timeouts, taken from
 the remaining phase budget, so waiting costs no timer events. Deterministic code only: no I/O, no
 clocks, no randomness outside the SDK.
+
+Running workflows replay this code: a change that issues other commands (activities, timers, their
+order) must branch on ``workflow.patched("<change-id>")``. tests/workflow/test_replay.py replays the
+committed histories in tests/histories/ (recorded by ``python -m tests.workflow.record_histories``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Coroutine, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -95,9 +99,9 @@ class PhaseBudget:
         return self.ends_at - workflow.now()
 
 
-async def _uncancellable(coro: Coroutine[Any, Any, T]) -> T:
+async def _uncancellable(work: Awaitable[T]) -> T:
     """Run to the end even if the workflow is cancelled meanwhile (a non-cancellable scope)."""
-    task = asyncio.ensure_future(coro)
+    task = asyncio.ensure_future(work)
     while True:
         try:
             return await asyncio.shield(task)
@@ -117,7 +121,14 @@ async def _all_or_first_failure(coros: Sequence[Awaitable[None]]) -> None:
     tasks = [asyncio.ensure_future(x) for x in coros]
     if not tasks:
         return
-    await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    try:
+        await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except asyncio.CancelledError:  # stopped from outside (TTL, deletion): stop the children too
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            await _uncancellable(_settle(task))
+        raise
     failed = next((t for t in tasks if t.done() and not t.cancelled() and t.exception()), None)
     if failed is None:
         return
@@ -228,6 +239,10 @@ class ExperimentWorkflow:
             text = "; ".join(f"{x.field}: {x.message}" + (f" (fix: {x.fix})" if x.fix else "") for x in result.problems)
             self._condition(st.VALIDATED, ConditionStatus.FALSE, "InvalidSpec", text)
             raise ExperimentFailed("InvalidSpec", text)
+        cycle = _dependency_problem(self._spec.targets)
+        if cycle:  # before any cluster is paid for, not after provisioning
+            self._condition(st.VALIDATED, ConditionStatus.FALSE, "InvalidSpec", cycle)
+            raise ExperimentFailed("InvalidSpec", cycle)
         self._condition(st.VALIDATED, ConditionStatus.TRUE, "Valid", "spec and components are valid")
 
     async def _provision(self) -> None:
@@ -282,9 +297,6 @@ class ExperimentWorkflow:
 
     async def _deploy(self) -> None:
         self._enter(ExperimentPhase.READY, "Deploying", "clusters ready; deploying applications")
-        cycle = _dependency_problem(self._spec.targets)
-        if cycle:
-            raise ExperimentFailed("InvalidSpec", cycle)
         budget = PhaseBudget("deploying", self._spec.deadline("deploying"))
         try:
             await _all_or_first_failure([self._deploy_target(t, budget) for t in self._spec.targets])
@@ -783,9 +795,15 @@ class ExperimentWorkflow:
         budget: PhaseBudget,
         waiting_for: str,
     ) -> T:
-        """Execute an activity; map its permanent error or the phase deadline to ExperimentFailed."""
+        """Execute an activity; map its permanent error or the phase deadline to ExperimentFailed.
+
+        A short call is never cancelled: when the stage is stopped (sibling failure, TTL, deletion) the
+        call in flight finishes first, so cleanup cannot race a create that is still running, and no
+        cancel request can name an activity that completed meanwhile (the time-skipping test server
+        fails the workflow task on such a request and the run hangs). Polling waits are abandoned.
+        """
         try:
-            result = await workflow.execute_activity(
+            call = workflow.execute_activity(
                 activity,
                 arg,
                 result_type=result_type,
@@ -796,6 +814,7 @@ class ExperimentWorkflow:
                 heartbeat_timeout=options.heartbeat_timeout,
                 cancellation_type=_cancellation(options),
             )
+            result = await (call if options.abandon_on_cancel else _uncancellable(call))
         except ActivityError as err:
             raise _failure_from(err, budget, waiting_for) from err
         return cast(T, result)
@@ -835,7 +854,7 @@ class ExperimentWorkflow:
     @workflow.update(name=REVIEW_UPDATE)
     async def review(self, request: ReviewRequest) -> str:
         self._review = self._review or request
-        if self._review_open or self._book.status.review_phase is None:
+        if not self._review_open and self._book.status.review_phase is None:
             return f"{request.decision} recorded; applied when the review gate opens"
         return f"{request.decision} recorded"
 
@@ -857,7 +876,8 @@ class ExperimentWorkflow:
         if not self._spec.publish:
             return "this experiment does not publish results; there is no review"
         if self._review and self._review.decision != request.decision:
-            return f"already {self._review.decision}d by {self._review.reviewer}"
+            done = "approved" if self._review.decision == ReviewDecision.APPROVE else "rejected"
+            return f"already {done} by {self._review.reviewer}"
         phase = self._book.status.review_phase
         if phase in (ReviewPhase.APPROVED, ReviewPhase.REJECTED, ReviewPhase.SKIPPED) and not self._review:
             return f"the review gate is closed ({phase})"

@@ -104,3 +104,15 @@ async def test_failed_argo_workflow_fails_and_on_success_policy_keeps_clusters_u
         s for s in lab.statuses if (cond := s.status.condition(st.CLEANUP)) and cond.reason == "RetainedForDebugging"
     ]
     assert retained and status.resources_cleaned is True
+
+
+async def test_a_depends_cycle_fails_validation_before_anything_is_provisioned(env) -> None:
+    cyclic = [{**TWO_TARGETS[0], "depends": ["loadgen"]}, TWO_TARGETS[1]]
+    lab = FakeLab()
+    async with running(env, lab, spec(ttl_days=0, targets=cyclic)) as run:
+        outcome = await run.result()
+        status = await run.status()
+    assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "InvalidSpec"
+    assert "spec.targets depends has a cycle: app → loadgen → app" in outcome.message
+    assert status.condition(st.VALIDATED).reason == "InvalidSpec"  # type: ignore[union-attr]
+    assert lab.called(c.PROVISION_CLUSTER) == [] and lab.called(c.CLEANUP_EXPERIMENT) == []

@@ -1,0 +1,94 @@
+"""Manual mode: the experiment runs until someone completes it (update or signal) or its TTL ends it."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from activities import contracts as c
+from api.experiment import ConditionStatus, ExperimentPhase, ExperimentStatus
+from tests.workflow.conftest import MANUAL, running, spec
+from tests.workflow.fakes import FakeLab
+from workflows import status as st
+from workflows.experiment import ExperimentWorkflow
+from workflows.messages import CompleteRequest
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def awaiting_completion(status: ExperimentStatus) -> bool:
+    ready = status.condition(st.READY)
+    return ready is not None and ready.reason == "AwaitingCompletion"
+
+
+async def test_manual_experiment_ends_at_seven_day_ttl(env) -> None:
+    lab = FakeLab()
+    async with running(env, lab, spec(ttl_days=7, workflow=MANUAL)) as run:
+        outcome = await run.result()  # seven days of workflow time; the server skips them
+        status = await run.status()
+        deleted_at = await run.scheduled(c.DELETE_EXPERIMENT)
+    assert outcome.phase == ExperimentPhase.COMPLETE and outcome.reason == "TTLExpired"
+    assert "ttlDays 7 reached; manual experiment ended at its TTL" in outcome.message
+    assert lab.called(c.COLLECT_METRICS) == ["0"] and lab.called(c.STORE_RESULTS) == ["Complete"]
+    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"] and lab.claims == set() and lab.apps == set()
+    assert status.resources_cleaned is True and outcome.results_url
+    assert [d.reason for d in lab.deleted_experiments] == ["TTLExpired"]
+    names = [n for n, _ in lab.calls]
+    assert names.index(c.STORE_RESULTS) < names.index(c.CLEANUP_EXPERIMENT) < names.index(c.DELETE_EXPERIMENT)
+    assert len(deleted_at) == 1 and (deleted_at[0] - run.ref.creation_timestamp).days == 7
+
+
+async def test_manual_experiment_completes_by_update(env) -> None:
+    lab = FakeLab()
+    async with running(env, lab, spec(ttl_days=0, workflow=MANUAL)) as run:
+        waiting = await run.until(awaiting_completion)
+        assert waiting.phase == ExperimentPhase.RUNNING and lab.called(c.COLLECT_METRICS) == []
+        answer = await run.handle.execute_update(ExperimentWorkflow.complete, CompleteRequest(requested_by="alice"))
+        outcome = await run.result()
+    assert answer == "completion of hello-app-x1 requested by alice"
+    assert outcome.phase == ExperimentPhase.COMPLETE and outcome.reason == "Succeeded"
+    assert lab.called(c.STORE_RESULTS) == ["Complete"] and lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
+    assert lab.deleted_experiments == []  # ttlDays 0: the object stays
+
+
+async def test_manual_experiment_completes_by_signal_twin(env) -> None:
+    lab = FakeLab()
+    async with running(env, lab, spec(ttl_days=0, workflow=MANUAL)) as run:
+        await run.until(awaiting_completion)
+        await run.handle.signal(ExperimentWorkflow.request_complete, CompleteRequest(requested_by="temporal-ui"))
+        outcome = await run.result()
+    assert outcome.phase == ExperimentPhase.COMPLETE and outcome.reason == "Succeeded"
+    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
+
+
+async def test_complete_update_is_rejected_in_workflow_mode(env) -> None:
+    lab = FakeLab(hang_clusters={"app"})  # keeps the experiment open while we ask
+    async with running(env, lab, spec(ttl_days=0, deadlines={"provisioning": "5m"})) as run:
+        await run.until(lambda s: s.phase == ExperimentPhase.PROVISIONING)
+        with pytest.raises(WorkflowUpdateFailedError) as rejected:
+            await run.handle.execute_update(ExperimentWorkflow.complete, CompleteRequest(requested_by="bob"))
+        await run.handle.signal(ExperimentWorkflow.request_complete, CompleteRequest(requested_by="bob"))  # ignored
+        outcome = await run.result()
+    assert isinstance(rejected.value.cause, ApplicationError)
+    assert rejected.value.cause.message == (
+        "this experiment runs in workflow mode; it completes when its Argo workflow succeeds"
+    )
+    assert outcome.reason == "DeadlineExceeded"
+
+
+async def test_complete_update_is_rejected_after_the_experiment_finished(env) -> None:
+    lab = FakeLab()
+    async with running(env, lab, spec(ttl_days=3, workflow=MANUAL)) as run:
+        await run.until(awaiting_completion)
+        await run.handle.execute_update(ExperimentWorkflow.complete, CompleteRequest(requested_by="alice"))
+        finished = await run.until(lambda s: s.phase == ExperimentPhase.COMPLETE and s.resources_cleaned is True)
+        assert await run.is_open()  # lingering until its TTL
+        with pytest.raises(WorkflowUpdateFailedError) as rejected:
+            await run.handle.execute_update(ExperimentWorkflow.complete, CompleteRequest(requested_by="carol"))
+        outcome = await run.result()
+    assert isinstance(rejected.value.cause, ApplicationError)
+    assert rejected.value.cause.message == "the experiment already finished (Complete)"
+    ready = finished.condition(st.READY)
+    assert ready and ready.status == ConditionStatus.TRUE and ready.reason == "Succeeded"
+    assert outcome.reason == "Succeeded" and [d.reason for d in lab.deleted_experiments] == ["TTLExpired"]

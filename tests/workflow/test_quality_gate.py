@@ -1,0 +1,64 @@
+"""The quality gate re-collects metrics that lack data, waiting between tries, and gives up bounded."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+
+from activities import contracts as c
+from api.experiment import ConditionStatus, ExperimentPhase
+from tests.workflow.conftest import running, spec
+from tests.workflow.fakes import FakeLab
+from workflows import status as st
+from workflows.experiment import ExperimentWorkflow
+from workflows.messages import ReviewDecision, ReviewRequest
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+GATE = {"enabled": True, "maxIterations": 2, "recollectDelaySeconds": 600}
+
+
+async def test_collections_without_data_stop_after_max_iterations_plus_one_and_fail(env) -> None:
+    lab = FakeLab(coverage=[(0, 0)])
+    async with running(env, lab, spec(ttl_days=0, publish=True, quality_gate=GATE)) as run:
+        outcome = await run.result()
+        status = await run.status()
+        collected_at = await run.scheduled(c.COLLECT_METRICS)
+        timers = await run.timers()
+    assert lab.called(c.COLLECT_METRICS) == ["0", "1", "2"]  # maxIterations + 1 evaluations
+    assert timers == [timedelta(seconds=600)] * 2
+    gaps = [later - earlier for earlier, later in itertools.pairwise(collected_at)]
+    assert all(gap >= timedelta(seconds=600) for gap in gaps) and len(gaps) == 2
+    assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "QualityGateExhausted"
+    gate = status.condition(st.QUALITY_GATE)
+    assert gate and gate.status == ConditionStatus.FALSE and gate.reason == "Exhausted"
+    assert "quality gate exhausted after 3 evaluations: no metrics were collected" in gate.message
+    iterations = status.iteration_status
+    assert iterations and iterations.phase == "Exhausted" and iterations.max_iterations == 2
+    assert [r.passed for r in iterations.quality_results or []] == [False, False, False]
+    assert lab.called(c.STORE_RESULTS) == ["Failed"] and lab.called(c.PUBLISH_RESULTS) == []
+    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
+
+
+async def test_a_gate_that_passes_on_the_second_evaluation_publishes(env) -> None:
+    lab = FakeLab(coverage=[(4, 1), (4, 4)])
+    async with running(env, lab, spec(ttl_days=0, publish=True, quality_gate=GATE)) as run:
+        await run.until(lambda s: (gate := s.condition(st.QUALITY_GATE)) is not None and gate.reason == "Recollecting")
+        await env.sleep(timedelta(seconds=600))  # time skips only while the test waits on the server
+        opened = await run.until(lambda s: s.review_phase == "Pending")
+        await run.handle.execute_update(
+            ExperimentWorkflow.review, ReviewRequest(decision=ReviewDecision.APPROVE, reviewer="alice")
+        )
+        outcome = await run.result()
+        timers = await run.timers()
+    assert lab.called(c.COLLECT_METRICS) == ["0", "1"]
+    assert timers == [timedelta(seconds=600), timedelta(days=7)]  # one re-collect delay, then the review deadline
+    assert outcome.phase == ExperimentPhase.COMPLETE
+    gate = opened.condition(st.QUALITY_GATE)
+    assert gate and gate.status == ConditionStatus.TRUE and gate.reason == "Passed"
+    iterations = opened.iteration_status
+    assert iterations and iterations.phase == "Passed" and iterations.current_iteration == 1
+    assert [r.passed for r in iterations.quality_results or []] == [False, True]
+    assert lab.called(c.PUBLISH_RESULTS) and lab.prs == {1: "merged"}

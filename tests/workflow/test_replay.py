@@ -1,0 +1,54 @@
+"""The committed histories (tests/histories/*.json) replay against today's ExperimentWorkflow.
+
+A failure here means a change would break workflows already running: guard the new behaviour with
+``workflow.patched("<change-id>")`` instead (see tests/workflow/record_histories.py, which also
+says when and how to re-record).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from tests.workflow.record_histories import HISTORIES, SCENARIOS
+from workflows.experiment import ExperimentWorkflow
+from workflows.messages import ExperimentInput
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def committed(scenario: str) -> WorkflowHistory:
+    path = HISTORIES / f"{scenario}.json"
+    return WorkflowHistory.from_json(f"replay-{scenario}", path.read_text())
+
+
+async def test_every_scenario_has_a_committed_history() -> None:
+    assert sorted(p.stem for p in Path(HISTORIES).glob("*.json")) == sorted(SCENARIOS)
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+async def test_committed_history_replays(scenario: str) -> None:
+    replayer = Replayer(workflows=[ExperimentWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(committed(scenario))
+    assert result.replay_failure is None
+
+
+@workflow.defn(name="ExperimentWorkflow", sandboxed=False)
+class ChangedExperimentWorkflow:
+    """Same name, different first command (a timer where the original upserts and validates)."""
+
+    @workflow.run
+    async def run(self, inp: ExperimentInput) -> None:
+        await workflow.sleep(60)
+
+
+async def test_replay_catches_a_changed_workflow() -> None:
+    replayer = Replayer(workflows=[ChangedExperimentWorkflow], data_converter=pydantic_data_converter)
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(committed("workflow_mode"))
