@@ -1,6 +1,6 @@
 # The front door: `make test` passes on a fresh machine; `make lab` runs the main job.
 export PATH := $(HOME)/.cache/k8s-ai-cloud-testbed/bin:$(PATH)
-.PHONY: setup test lint crds format
+.PHONY: setup test lint crds format lab
 
 setup:
 	@bash scripts/setup.sh
@@ -19,3 +19,8 @@ crds: setup
 format: setup
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
+
+# The main job: bring up the embedded lab, run hello-app to Complete, show timeline, results,
+# report and the Temporal UI link; the lab stops afterwards unless LAB_KEEP=1.
+lab: setup
+	.venv/bin/labctl lab demo $(if $(LAB_KEEP),--keep,)

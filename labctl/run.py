@@ -127,6 +127,10 @@ class Progress:
             facts[f"condition/{condition.type}"] = f"condition {condition_text(condition)}"
         if status.temporal and status.temporal.ui_url:
             facts["temporal"] = f"workflow {status.temporal.ui_url}"
+        if status.results_url:
+            facts["results"] = f"results {status.results_url}"
+        if status.resources_cleaned:
+            facts["cleaned"] = "resources cleaned up"
         return facts
 
 
@@ -137,11 +141,19 @@ def follow(experiments: Experiments, name: str, timeout: float, out: TextIO) -> 
     for obj in experiments.follow(name, timeout):
         last = obj
         progress.observe(obj)
-        if phase_of(obj) in TERMINAL_PHASES:
+        if _settled(obj):
             _print_outcome(obj, out)
             return obj
     phase = phase_of(last) if last else "unknown"
     raise LabctlError(f"timed out after {elapsed(timeout)}: experiment {name} is still {phase}")
+
+
+def _settled(obj: Obj) -> bool:
+    """Failed, or Complete with its results stored (the workflow stores them right after Complete)."""
+    phase = phase_of(obj)
+    if phase == ExperimentPhase.COMPLETE:
+        return bool(status_of(obj).results_url)
+    return phase in TERMINAL_PHASES
 
 
 def _print_outcome(obj: Obj, out: TextIO) -> None:

@@ -62,6 +62,7 @@ def start_prometheus(root: Path, port: int, log_path: Path) -> ServerProcess:
 
 def start_temporal(db_file: Path, port: int, ui_port: int, log_path: Path) -> ServerProcess:
     """The Temporal dev server with its UI; the SQLite file keeps history across restarts."""
+    db_file.parent.mkdir(parents=True, exist_ok=True)
     ports = {"--port": port, "--ui-port": ui_port, "--http-port": port + 10, "--metrics-port": port + 20}
     argv = [
         find_binary("temporal", "TEMPORAL_CLI"),

@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--provision-delay", type=float, default=1.0, help="seconds until a claim is Ready")
     parser.add_argument("--delete-delay", type=float, default=0.3, help="seconds a deleted claim lingers")
     parser.add_argument("--sync-delay", type=float, default=0.5, help="seconds an Application stays Progressing")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="factor on template run times (fast mode)")
     parser.add_argument("--workflow-duration", type=float, default=1.0, help="default Workflow run time, seconds")
     parser.add_argument("--poll-interval", type=float, default=0.2, help="seconds between rounds")
     parser.add_argument("--metrics-interval", type=float, default=2.0, help="seconds between agent writes")
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         delete_delay=args.delete_delay,
         sync_delay=args.sync_delay,
         workflow_duration=args.workflow_duration,
+        time_scale=args.time_scale,
         poll_interval=args.poll_interval,
         metrics_interval=args.metrics_interval,
         slow_factor=args.slow_factor,

@@ -39,6 +39,8 @@ class SimulatorConfig:
     """Seconds an Application stays Progressing before it is Synced/Healthy."""
     workflow_duration: float = 1.0
     """Run time of a Workflow whose template sets no ``labsim-duration``/``duration`` parameter."""
+    time_scale: float = 1.0
+    """Factor on run times taken from WorkflowTemplate parameters (0.1 = ten times faster: the fast mode)."""
     poll_interval: float = 0.2
     metrics_interval: float = 2.0
     slow_factor: float = 10.0

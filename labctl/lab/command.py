@@ -34,6 +34,9 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     commands.add_parser("env", help="print export lines for KUBECONFIG, Temporal, S3, metrics").set_defaults(
         handler=lab_env
     )
+    from labctl.lab.demo import register_demo
+
+    register_demo(commands)
 
 
 def lab_root(args: argparse.Namespace) -> Path:
@@ -55,7 +58,8 @@ def lab_up(args: argparse.Namespace) -> int:
             f"a lab is already running in {root} (pid {state.supervisor_pid}); `labctl lab down` stops it"
         )
     if args.detach:
-        return _up_detached(root, args.time_scale)
+        print_endpoints(start_detached(root, args.time_scale))
+        return 0
     state.ports = state.ports or choose_ports()
     state.supervisor_pid, state.ready, state.error = os.getpid(), False, None
     state.save()
@@ -82,7 +86,8 @@ def lab_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _up_detached(root: Path, time_scale: float) -> int:
+def start_detached(root: Path, time_scale: float) -> LabState:
+    """Start the lab supervisor in its own session; return once everything is ready."""
     root.mkdir(parents=True, exist_ok=True)
     log = root / "supervisor.log"
     argv = [sys.executable, "-m", "labctl", "lab", "--lab-dir", str(root), "up", "--time-scale", str(time_scale)]
@@ -94,8 +99,7 @@ def _up_detached(root: Path, time_scale: float) -> int:
     while time.monotonic() < deadline:
         state = LabState.load(root)
         if state and state.ready and state.supervisor_pid == proc.pid:
-            print_endpoints(state)
-            return 0
+            return state
         if proc.poll() is not None:
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
             raise LabctlError(f"the lab did not start: {tail[0]} (log: {log})")
@@ -111,11 +115,11 @@ def lab_down(args: argparse.Namespace) -> int:
         return 0
     assert state.supervisor_pid is not None
     os.kill(state.supervisor_pid, signal.SIGTERM)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     while state.supervisor_alive() and time.monotonic() < deadline:
         time.sleep(0.2)
     if state.supervisor_alive():
-        raise LabctlError(f"the lab supervisor (pid {state.supervisor_pid}) did not stop within 90 s")
+        raise LabctlError(f"the lab supervisor (pid {state.supervisor_pid}) did not stop within 180 s")
     print("lab stopped")
     return 0
 

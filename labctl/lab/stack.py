@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,10 +57,12 @@ class LabStack:
     def stop(self) -> None:
         while self._stoppers:
             name, stop = self._stoppers.pop()
+            began = time.monotonic()
             try:
                 stop()
-            except Exception as exc:
+            except Exception as exc:  # keep stopping the rest
                 self.say(f"  {name}: stop failed: {exc}")
+            self.say(f"  {name:<24} stopped in {time.monotonic() - began:.1f} s")
 
     def _started(self, name: str, stop: Callable[[], None], seconds: float) -> None:
         self._stoppers.append((name, stop))
@@ -108,7 +111,10 @@ class LabStack:
             "WORKER_HEALTH_PORT": str(p["worker_health"]),
             "WORKER_HEALTH_HOST": "127.0.0.1",
             "GATEWAY_HEALTH_HOST": "127.0.0.1",
-            "LABSIM_TIME_SCALE": str(self.time_scale),
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{p['temporal']}",
+            "METRICS_DIRECT_WRITE_URL": f"http://127.0.0.1:{p['victoria_metrics']}/api/v1/write",
+            "ACTIVITY_POLL_SECONDS": "0.25",
+            "LOG_LEVEL": "INFO",
         }
         return env
 

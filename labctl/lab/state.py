@@ -111,6 +111,8 @@ class LabState:
             "TEMPORAL_ADDRESS": f"127.0.0.1:{p['temporal']}",
             "TEMPORAL_UI_URL": f"http://127.0.0.1:{p['temporal_ui']}",
             "S3_ENDPOINT": f"http://127.0.0.1:{p['s3.port']}",
+            "S3_ACCESS_KEY": "lab-key",
+            "S3_SECRET_KEY": "lab-secret",
             "AWS_ACCESS_KEY_ID": "lab-key",
             "AWS_SECRET_ACCESS_KEY": "lab-secret",
             "METRICS_URL": f"http://127.0.0.1:{p['victoria_metrics']}",
@@ -141,8 +143,22 @@ class LabState:
     def supervisor_alive(self) -> bool:
         if not self.supervisor_pid:
             return False
+        try:  # reap it if this process started it: a zombie still answers kill(pid, 0)
+            if os.waitpid(self.supervisor_pid, os.WNOHANG)[0] == self.supervisor_pid:
+                return False
+        except ChildProcessError:
+            pass
         try:
             os.kill(self.supervisor_pid, 0)
         except OSError:
             return False
-        return True
+        return not _is_zombie(self.supervisor_pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """An exited child nobody reaped yet (its parent is another process) still answers kill(pid, 0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"

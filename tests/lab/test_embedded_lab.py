@@ -1,0 +1,116 @@
+"""The embedded lab end to end: every process for real, driven through `labctl` as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labctl.lab.command import start_detached
+from labctl.lab.state import LabState
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+TIME_SCALE = 0.5  # hello-app's 60 s observation window becomes 30 s: long enough for range queries
+
+
+def labctl(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "labctl", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
+    )
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
+    root = tmp_path_factory.mktemp("lab")
+    try:
+        yield start_detached(root, TIME_SCALE)
+    finally:
+        labctl("lab", "--lab-dir", str(root), "down")
+
+
+@pytest.fixture(scope="module")
+def lab_env(lab: LabState) -> dict[str, str]:
+    return dict(os.environ) | lab.env()
+
+
+def test_lab_env_prints_exports_other_tools_can_use(lab: LabState) -> None:
+    result = labctl("lab", "--lab-dir", str(lab.root), "env")
+    assert result.returncode == 0, result.stderr
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines())
+    assert exports["KUBECONFIG"] == str(lab.kubeconfig)
+    assert exports["TEMPORAL_ADDRESS"] == f"127.0.0.1:{lab.ports['temporal']}"
+    status = labctl("lab", "--lab-dir", str(lab.root), "status")
+    assert status.returncode == 0, status.stdout
+    assert "DOWN" not in status.stdout
+
+
+def test_demo_runs_hello_app_to_complete_with_results(lab: LabState) -> None:
+    result = labctl("lab", "--lab-dir", str(lab.root), "demo", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "phase Complete" in out
+    assert "Timeline:" in out and "Running" in out
+    assert "cpu_total" in out  # default metrics collected from hub VictoriaMetrics
+    report = Path(out.split("Report:", 1)[1].split()[0])
+    assert report.exists() and "<svg" in report.read_text()
+    assert "Temporal UI: http://127.0.0.1:" in out
+    reloaded = LabState.load(lab.root)
+    assert reloaded is not None and reloaded.ready
+
+
+def test_kubectl_get_experiments_shows_the_original_columns(lab: LabState, lab_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "kubectl"), "get", "experiments", "-n", "experiments", "-o", "wide"],
+        capture_output=True,
+        text=True,
+        env=lab_env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.splitlines()[0].split()
+    assert header[:3] == ["NAME", "PHASE", "REASON"] and "RESULTS" in header
+
+
+def test_manual_experiment_runs_until_labctl_complete(lab: LabState, lab_env: dict[str, str], tmp_path: Path) -> None:
+    experiment = yaml.safe_load((REPO / "experiments/hello-app/experiment.yaml").read_text())
+    experiment["metadata"]["generateName"] = "manual-lab-"
+    experiment["spec"]["workflow"]["completion"]["mode"] = "manual"
+    experiment["spec"]["workflow"]["params"] = {"duration": "4s"}
+    path = tmp_path / "manual.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    created = labctl("run", str(path), "--json", env=lab_env)
+    assert created.returncode == 0, created.stderr
+    name = json.loads(created.stdout)["metadata"]["name"]
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        shown = json.loads(labctl("status", name, "-o", "json", env=lab_env).stdout)
+        status = shown.get("status") or {}
+        if status.get("phase") == "Running" and (status.get("workflowStatus") or {}).get("phase") == "Succeeded":
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"{name} never reached Running with its Argo workflow Succeeded: {status}")
+    time.sleep(2)
+    still = json.loads(labctl("status", name, "-o", "json", env=lab_env).stdout)
+    assert still["status"]["phase"] == "Running"  # manual mode waits for a human
+
+    completed = labctl("complete", name, env=lab_env)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        status = json.loads(labctl("status", name, "-o", "json", env=lab_env).stdout).get("status") or {}
+        if status.get("phase") == "Complete" and status.get("resultsURL"):
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"{name} did not complete after `labctl complete`: {status}")
+    assert status["resultsURL"] == f"s3://experiment-results/{name}/"
