@@ -18,9 +18,11 @@ from temporalio.exceptions import ApplicationError
 from api.experiment import (
     AnalyzerSection,
     ClusterSpec,
+    DiscoveredService,
     ExperimentSpec,
     ExperimentStatus,
     Target,
+    TutorialServiceRef,
 )
 
 # ------------------------------------------------------------------------------ task queues
@@ -44,6 +46,7 @@ PUBLISH_RESULTS = "publish_results"
 RUN_ANALYSIS = "run_analysis"
 MERGE_RESULTS_PR = "merge_results_pr"
 CLOSE_RESULTS_PR = "close_results_pr"
+DISCOVER_TUTORIAL_SERVICES = "discover_tutorial_services"
 CLEANUP_EXPERIMENT = "cleanup_experiment"
 REPORT_STATUS = "report_status"
 DELETE_EXPERIMENT = "delete_experiment"
@@ -174,6 +177,27 @@ class FinishedArgoWorkflow(Contract):
     message: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+# ---------------------------------------------------------------------------------- tutorials
+
+
+class TutorialTarget(Contract):
+    name: str
+    cluster_type: str
+    cluster_name: str
+
+
+class DiscoverTutorialServicesInput(Contract):
+    """Resolve each tutorial service to an endpoint on its target, hub or remote."""
+
+    experiment: ExperimentRef
+    services: list[TutorialServiceRef]
+    targets: list[TutorialTarget]
+
+
+class DiscoveredTutorialServices(Contract):
+    services: list[DiscoveredService]
 
 
 # ------------------------------------------------------------------------------------ results

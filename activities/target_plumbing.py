@@ -130,32 +130,14 @@ def service_endpoint(service: client.V1Service, port: int | None) -> str | None:
 
 # ------------------------------------------------------------------------ tutorial discovery activity
 
-DISCOVER_TUTORIAL_SERVICES = "discover_tutorial_services"
 
-
-class TutorialTarget(c.Contract):
-    name: str
-    cluster_type: str
-    cluster_name: str
-
-
-class DiscoverTutorialServicesInput(c.Contract):
-    experiment: c.ExperimentRef
-    services: list[TutorialServiceRef]
-    targets: list[TutorialTarget]
-
-
-class DiscoveredTutorialServices(c.Contract):
-    services: list[DiscoveredService]
-
-
-@activity.defn(name=DISCOVER_TUTORIAL_SERVICES)
-async def discover_tutorial_services(inp: DiscoverTutorialServicesInput) -> DiscoveredTutorialServices:
+@activity.defn(name=c.DISCOVER_TUTORIAL_SERVICES)
+async def discover_tutorial_services(inp: c.DiscoverTutorialServicesInput) -> c.DiscoveredTutorialServices:
     """Resolve each tutorial service on its target, hub or remote (the original skipped remote targets)."""
     return await asyncio.to_thread(_discover, ActivitySettings(), inp)
 
 
-def _discover(settings: ActivitySettings, inp: DiscoverTutorialServicesInput) -> DiscoveredTutorialServices:
+def _discover(settings: ActivitySettings, inp: c.DiscoverTutorialServicesInput) -> c.DiscoveredTutorialServices:
     targets = {t.name: t for t in inp.targets}
     found = []
     with hub_client(settings) as hub:
@@ -174,7 +156,7 @@ def _discover(settings: ActivitySettings, inp: DiscoverTutorialServicesInput) ->
                 if not is_not_found(exc):
                     raise
             found.append(DiscoveredService(name=ref.name, endpoint=endpoint, ready=endpoint is not None))
-    return DiscoveredTutorialServices(services=found)
+    return c.DiscoveredTutorialServices(services=found)
 
 
 def _endpoint_on(api: client.ApiClient, ref: TutorialServiceRef) -> str | None:

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         CleanupPolicy,
         CompletionMode,
         ConditionStatus,
+        DiscoveredService,
         ExperimentPhase,
         ExperimentStatus,
         HypothesisVerdict,
@@ -46,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewPhase,
         Target,
         TemporalRef,
+        TutorialStatus,
         WorkflowStatus,
     )
     from workflows import hypothesis, quality_gate
@@ -346,6 +348,7 @@ class ExperimentWorkflow:
 
     async def _run_validation_workflow(self) -> None:
         budget = PhaseBudget("running", self._spec.deadline("running"))
+        await self._discover_tutorial_services(budget)
         endpoints = {t.name: t.endpoint for t in self._book.status.targets or []}
         submitted = await self._call(
             c.SUBMIT_ARGO_WORKFLOW,
@@ -395,6 +398,45 @@ class ExperimentWorkflow:
                 "manual mode: running until `labctl complete` (update 'complete', signal 'request_complete') or TTL",
             )
             await workflow.wait_condition(lambda: self._complete is not None)
+
+    async def _discover_tutorial_services(self, budget: PhaseBudget) -> None:
+        """Tutorial endpoints and kubeconfig Secrets into status, for hub and remote targets alike.
+
+        Best effort, as in the original: a service that cannot be resolved is listed not ready.
+        """
+        tutorial = self._spec.tutorial
+        targets = self._book.status.targets or []
+        secrets = {t.name: t.kubeconfig_secret for t in targets if t.kubeconfig_secret}
+        if not tutorial or not (tutorial.services or secrets):
+            return
+        services: list[DiscoveredService] = []
+        if tutorial.services:
+            by_name = {t.name: t for t in self._spec.targets}
+            discovery = c.DiscoverTutorialServicesInput(
+                experiment=self._exp,
+                services=tutorial.services,
+                targets=[
+                    c.TutorialTarget(
+                        name=t.name, cluster_type=by_name[t.name].cluster.type, cluster_name=t.cluster_name
+                    )
+                    for t in targets
+                    if t.cluster_name and t.name in by_name
+                ],
+            )
+            try:
+                found = await self._call(
+                    c.DISCOVER_TUTORIAL_SERVICES,
+                    discovery,
+                    c.DiscoveredTutorialServices,
+                    p.cloud_call(min(budget.remaining(), timedelta(minutes=5))),
+                    budget,
+                    "tutorial services to be discovered",
+                )
+                services = found.services
+            except ExperimentFailed as failure:
+                services = [DiscoveredService(name=ref.name, ready=False) for ref in tutorial.services]
+                workflow.logger.warning("tutorial service discovery failed: %s", failure)
+        self._book.update(tutorial_status=TutorialStatus(services=services or None, kubeconfig_secrets=secrets or None))
 
     async def _collect_and_store(self, gate: bool) -> None:
         budget = PhaseBudget("results", self._spec.deadline("results"))

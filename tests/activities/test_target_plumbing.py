@@ -7,12 +7,8 @@ import base64
 import pytest
 from kubernetes import client
 
-from activities.target_plumbing import (
-    DiscoverTutorialServicesInput,
-    TutorialTarget,
-    copy_tailscale_secret,
-    discover_tutorial_services,
-)
+from activities.contracts import DiscoverTutorialServicesInput, TutorialTarget
+from activities.target_plumbing import copy_tailscale_secret, discover_tutorial_services
 from api.experiment import DiscoveredService, ExperimentSpec, TutorialServiceRef
 from tests.activities.conftest import Lab, create_experiment, gke_spec, provisioned, run
 

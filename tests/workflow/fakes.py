@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
 from api import names
+from api.experiment import DiscoveredService
 
 
 @dataclass
@@ -88,6 +89,13 @@ class FakeLab:
             lab.argo_workflows.add(name)
             return c.SubmittedArgoWorkflow(name=name)
 
+        @activity.defn(name=c.DISCOVER_TUTORIAL_SERVICES)
+        async def discover(inp: c.DiscoverTutorialServicesInput) -> c.DiscoveredTutorialServices:
+            lab.record(c.DISCOVER_TUTORIAL_SERVICES, ",".join(s.name for s in inp.services))
+            found = [DiscoveredService(name=s.name, endpoint=f"http://{s.service}.{s.namespace}", ready=True)
+                     for s in inp.services]  # fmt: skip
+            return c.DiscoveredTutorialServices(services=found)
+
         @activity.defn(name=c.WAIT_FOR_ARGO_WORKFLOW)
         async def wait_argo(inp: c.WaitForArgoWorkflowInput) -> c.FinishedArgoWorkflow:
             lab.record(c.WAIT_FOR_ARGO_WORKFLOW, inp.name)
@@ -152,7 +160,7 @@ class FakeLab:
             return c.CleanupReport(deleted=deleted)
 
         return [
-            validate, provision, wait_ready, deploy, submit, wait_argo, collect,
+            validate, provision, wait_ready, deploy, discover, submit, wait_argo, collect,
             store, publish, analyse, merge, close, cleanup,
         ]  # fmt: skip
 

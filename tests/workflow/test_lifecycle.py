@@ -116,3 +116,16 @@ async def test_a_depends_cycle_fails_validation_before_anything_is_provisioned(e
     assert "spec.targets depends has a cycle: app → loadgen → app" in outcome.message
     assert status.condition(st.VALIDATED).reason == "InvalidSpec"  # type: ignore[union-attr]
     assert lab.called(c.PROVISION_CLUSTER) == [] and lab.called(c.CLEANUP_EXPERIMENT) == []
+
+
+async def test_tutorial_services_are_discovered_before_the_argo_workflow(env) -> None:
+    lab = FakeLab()
+    tutorial = {"services": [{"name": "grafana", "target": "app", "service": "grafana", "namespace": "monitoring"}]}
+    async with running(env, lab, spec(ttl_days=0, tutorial=tutorial)) as run:
+        outcome = await run.result()
+        status = await run.status()
+    assert outcome.phase == ExperimentPhase.COMPLETE
+    names = [name for name, _ in lab.calls]
+    assert names.index(c.DISCOVER_TUTORIAL_SERVICES) < names.index(c.SUBMIT_ARGO_WORKFLOW)
+    services = status.tutorial_status.services if status.tutorial_status else None
+    assert services and services[0].name == "grafana" and services[0].ready
