@@ -19,6 +19,7 @@ from activities.metrics_model import MetricsSnapshot, TargetMetrics, TimeWindow
 from activities.promql import PromQLClient, ResolvedQuery
 from activities.results_settings import ResultsSettings
 from activities.target_prometheus import TargetAccess, discover_prometheus
+from api.base import format_duration
 from api.experiment import ClusterType, ExperimentSpec, MetricsQuery, MetricType
 
 MIN_WINDOW = timedelta(seconds=30)
@@ -38,16 +39,6 @@ def substitute(query: str, variables: Mapping[str, str]) -> str:
     return _VARIABLE.sub(lambda m: variables[m.group(1) or m.group(2)], query)
 
 
-def prom_duration(delta: timedelta) -> str:
-    """``1h5m10s`` with zero parts omitted; negative made positive; under a second is ``0s``."""
-    seconds = int(abs(delta.total_seconds()))
-    if seconds == 0:
-        return "0s"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return "".join(f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)
-
-
 def step_seconds(length: timedelta) -> int:
     if length < timedelta(minutes=5):
         return 15
@@ -60,8 +51,8 @@ def duration_variable(iteration: int, length: timedelta) -> str:
     """The ``$DURATION`` of a quality-gate iteration: the whole run first, then 10m, 5m, 2m."""
     shrinking = {1: timedelta(minutes=10), 2: timedelta(minutes=5)}
     if iteration <= 0:
-        return prom_duration(length)
-    return prom_duration(shrinking.get(iteration, timedelta(minutes=2)))
+        return format_duration(length)
+    return format_duration(shrinking.get(iteration, timedelta(minutes=2)))
 
 
 def time_window(created: datetime, now: datetime) -> TimeWindow | None:
@@ -69,7 +60,7 @@ def time_window(created: datetime, now: datetime) -> TimeWindow | None:
     length = now - created
     if length < MIN_WINDOW:
         return None
-    return TimeWindow(start=created, end=now, duration=prom_duration(length), step_seconds=step_seconds(length))
+    return TimeWindow(start=created, end=now, duration=format_duration(length), step_seconds=step_seconds(length))
 
 
 _EXCLUDED_NAMESPACES = "kube-system|gke-managed-system|gmp-system|gmp-public|kube-node-lease|kube-public|observability"

@@ -13,13 +13,13 @@ from activities.metrics import (
     MetricsCollector,
     default_queries,
     duration_variable,
-    prom_duration,
     resolve,
     substitute,
     time_window,
 )
 from activities.metrics_model import TimeWindow
 from activities.promql import PromQLClient, ResolvedQuery
+from api.base import format_duration
 from api.experiment import MetricType
 from tests.fakes.kube_proxy import FakeKubeApi, FakeService, serve
 from tests.fixtures.metrics import Prometheus, VictoriaMetrics
@@ -52,7 +52,7 @@ def test_query_without_variables_is_unchanged() -> None:
     ],
 )
 def test_prometheus_duration_text(seconds: float, text: str) -> None:
-    assert prom_duration(timedelta(seconds=seconds)) == text
+    assert format_duration(timedelta(seconds=seconds)) == text
 
 
 def test_window_rules_match_the_original() -> None:
