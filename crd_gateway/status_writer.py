@@ -87,10 +87,17 @@ def status_events(before: ExperimentStatus, after: ExperimentStatus) -> list[tup
     """(type, reason, message) of the Events a status change deserves: phase changes and new failures."""
     events: list[tuple[str, str, str]] = []
     ready = after.condition(READY)
-    if after.phase and after.phase != before.phase:
-        detail = f": {ready.reason}: {ready.message}" if ready else ""
-        kind = "Warning" if after.phase == ExperimentPhase.FAILED else "Normal"
-        events.append((kind, f"Phase{after.phase}", f"{before.phase or 'New'} → {after.phase}{detail}"))
+    # Reports coalesce (the workflow sends the latest status), so a report can skip a phase; the
+    # timeline cannot, so every phase entered since the last write gets its Event.
+    entered = [t.phase for t in (after.timeline or [])[len(before.timeline or []) :]]
+    if not entered and after.phase and after.phase != before.phase:
+        entered = [after.phase]
+    previous = before.phase
+    for i, phase in enumerate(entered):
+        detail = f": {ready.reason}: {ready.message}" if ready and i == len(entered) - 1 else ""
+        kind = "Warning" if phase == ExperimentPhase.FAILED else "Normal"
+        events.append((kind, f"Phase{phase}", f"{previous or 'New'} → {phase}{detail}"))
+        previous = phase
     for condition in after.conditions or []:
         if condition.type == READY or condition.status != ConditionStatus.FALSE:
             continue
