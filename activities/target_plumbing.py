@@ -142,6 +142,12 @@ def _discover(settings: ActivitySettings, inp: c.DiscoverTutorialServicesInput) 
     found = []
     with hub_client(settings) as hub:
         for ref in inp.services:
+            # Workloads run in a namespace named after the generated experiment, which a file cannot
+            # spell: `$EXPERIMENT` / `${EXPERIMENT}` in the namespace stand for it.
+            namespace = ref.namespace.replace("${EXPERIMENT}", inp.experiment.name).replace(
+                "$EXPERIMENT", inp.experiment.name
+            )
+            ref = ref.model_copy(update={"namespace": namespace})
             target = targets.get(ref.target)
             endpoint: str | None = None
             try:

@@ -125,7 +125,7 @@ class TutorialServiceRef(ApiModel):
     name: str
     target: str
     service: str
-    namespace: str
+    namespace: str = Field(description="Namespace of the Service; $EXPERIMENT stands for the experiment's name.")
     port: int | None = Field(None, ge=1, le=65535)
 
 

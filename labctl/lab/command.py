@@ -60,7 +60,7 @@ def lab_up(args: argparse.Namespace) -> int:
     if args.detach:
         print_endpoints(start_detached(root, args.time_scale))
         return 0
-    state.ports = state.ports or choose_ports()
+    state.ports = state.ports or choose_ports(memorable=root == default_lab_dir())
     state.supervisor_pid, state.ready, state.error = os.getpid(), False, None
     state.save()
     stop = threading.Event()

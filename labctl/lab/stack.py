@@ -45,6 +45,14 @@ class LabStack:
     state: LabState
     time_scale: float = 1.0
     say: Callable[[str], None] = print
+    labsim_args: list[str] = field(default_factory=list)
+    """Extra ``python -m labsim`` flags (e.g. ``--provision-delay 0``), appended after the defaults."""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """Added to the Python services' environment (tests point the worker at local GitHub/Claude fakes)."""
+    processes: dict[str, ServerProcess] = field(default_factory=dict)
+    """The started processes by name, for resilience tests that kill or restart one."""
+    control_plane: ControlPlane | None = None
+    seaweedfs: SeaweedFS | None = None
     _stoppers: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -70,15 +78,20 @@ class LabStack:
 
     def _start_all(self) -> None:
         s, p, logs = self.state, self.state.ports, self.state.logs
-        plane = ControlPlane(s.root / "kube", etcd_port=p["etcd"], apiserver_port=p["apiserver"]).start()
+        plane = self.control_plane = ControlPlane(
+            s.root / "kube", etcd_port=p["etcd"], apiserver_port=p["apiserver"]
+        ).start()
         self._started("kubernetes", plane.stop, sum(plane.startup_seconds().values()))
         install_crds(plane.kubeconfig_path, crd_files())
         self._seed_hub()
         temporal = start_temporal(
             s.root / "temporal" / "temporal.db", p["temporal"], p["temporal_ui"], logs / "temporal.log"
         )
+        self.processes["temporal"] = temporal
         self._started("temporal", temporal.stop, temporal.startup_seconds)
-        seaweed = SeaweedFS(s.root / "seaweedfs", logs / "seaweedfs.log", ports={f: p[f] for f in PORT_FLAGS})
+        seaweed = self.seaweedfs = SeaweedFS(
+            s.root / "seaweedfs", logs / "seaweedfs.log", ports={f: p[f] for f in PORT_FLAGS}
+        )
         seaweed.data_dir.mkdir(parents=True, exist_ok=True)
         self._started("seaweedfs", seaweed.stop, seaweed.start())
         vm = start_victoria_metrics(s.root / "victoria-metrics", p["victoria_metrics"], logs / "victoria-metrics.log")
@@ -89,7 +102,7 @@ class LabStack:
         self._started("prometheus", prom.stop, prom.startup_seconds)
         for name, module, args, ready in self._python_services():
             proc = ServerProcess(name, [sys.executable, "-m", module, *args], logs / f"{name}.log", env=self._env())
-            proc.start(ready, timeout=60)
+            self.processes[name] = proc.start(ready, timeout=60)
             self._started(name, proc.stop, proc.startup_seconds)
 
     def _seed_hub(self) -> None:
@@ -116,7 +129,7 @@ class LabStack:
             "ACTIVITY_POLL_SECONDS": "0.25",
             "LOG_LEVEL": "INFO",
         }
-        return env
+        return env | self.extra_env
 
     def _python_services(self) -> list[tuple[str, str, list[str], Callable[[], bool]]]:
         p = self.state.ports
@@ -126,7 +139,10 @@ class LabStack:
             (
                 "lab-controllers",
                 "labsim",
-                ["--kubeconfig", kubeconfig, "--victoria-metrics", vm, "--time-scale", str(self.time_scale)],
+                [
+                    *("--kubeconfig", kubeconfig, "--victoria-metrics", vm, "--time-scale", str(self.time_scale)),
+                    *self.labsim_args,
+                ],
                 lambda: True,
             ),
             ("worker", "worker", [], _http_ready(f"http://127.0.0.1:{p['worker_health']}/readyz")),

@@ -56,12 +56,17 @@ def _pick(preferred: int | None, taken: set[int]) -> int:
             return port
 
 
-def choose_ports() -> dict[str, int]:
+def choose_ports(memorable: bool = True) -> dict[str, int]:
+    """Ports for a new lab: the memorable defaults where free (the default lab), else any free port.
+
+    Labs in other folders (tests, benchmarks) take random ports, so two labs starting at the same
+    time can never answer each other's readiness probes.
+    """
     names = [*PREFERRED_PORTS, *(f for f in PORT_FLAGS if f not in PREFERRED_PORTS)]
     taken: set[int] = set()
     ports: dict[str, int] = {}
     for name in names:
-        ports[name] = _pick(PREFERRED_PORTS.get(name), taken)
+        ports[name] = _pick(PREFERRED_PORTS.get(name) if memorable else None, taken)
         taken.add(ports[name])
     # The Temporal CLI derives its HTTP and metrics ports from the gRPC port.
     for offset in (10, 20):

@@ -1,0 +1,132 @@
+"""Every scenario of experiments/ runs to its final phase in the embedded lab, all at once, in fast mode.
+
+One lab for the module with a small time scale (a 25-minute observation window becomes under a minute).
+All scenarios are created together with `labctl run --json` and followed concurrently; manual-mode
+tutorials are ended with `labctl complete` once they are Running with their Argo workflow Succeeded,
+which is what a user does. Each scenario's time from creation to its final phase is recorded and printed
+as a table at the end of the session (tests/catalog/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client, config
+
+from labctl.lab.command import start_detached
+from labctl.lab.state import LabState
+from tests.catalog.durations import DURATIONS, ScenarioRun
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+TIME_SCALE = 0.03  # 25m → 45 s: past the 30 s minimum metrics window, so published comparisons collect data
+DEADLINE_SECONDS = 360
+SCENARIOS = sorted(p.name for p in (REPO / "experiments").iterdir() if (p / "experiment.yaml").is_file())
+
+
+def labctl(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "labctl", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
+    )
+
+
+@dataclass
+class Run:
+    scenario: str
+    mode: str
+    name: str = ""
+    created: float = 0.0
+    phase: str = ""
+    finished: float | None = None
+    completed_by_hand: bool = False
+    status: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
+    root = tmp_path_factory.mktemp("catalog-lab")
+    try:
+        yield start_detached(root, TIME_SCALE)
+    finally:
+        labctl("lab", "--lab-dir", str(root), "down", timeout=300)
+
+
+@pytest.fixture(scope="module")
+def runs(lab: LabState) -> dict[str, Run]:
+    env = dict(os.environ) | lab.env()
+    result: dict[str, Run] = {}
+    procs: dict[str, subprocess.Popen[str]] = {}
+    for scenario in SCENARIOS:
+        exp = yaml.safe_load((REPO / "experiments" / scenario / "experiment.yaml").read_text())
+        result[scenario] = Run(scenario, exp["spec"]["workflow"]["completion"]["mode"])
+        argv = [sys.executable, "-m", "labctl", "run", f"experiments/{scenario}/experiment.yaml", "--json"]
+        procs[scenario] = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
+        )
+    for scenario, proc in procs.items():
+        out, err = proc.communicate(timeout=180)
+        run = result[scenario]
+        if proc.returncode != 0:
+            run.error = f"labctl run exited {proc.returncode}: {err.strip()}"
+            continue
+        run.name = json.loads(out)["metadata"]["name"]
+        run.created = time.monotonic()
+    _follow(lab, env, result)
+    for run in result.values():
+        if run.finished is not None:
+            DURATIONS.append(ScenarioRun(run.scenario, run.mode, run.phase, run.finished - run.created))
+    return result
+
+
+def _follow(lab: LabState, env: dict[str, str], result: dict[str, Run]) -> None:
+    api = client.CustomObjectsApi(config.new_client_from_config(str(lab.kubeconfig)))
+    by_name = {r.name: r for r in result.values() if r.name}
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline and any(r.finished is None for r in by_name.values()):
+        listing: Any = api.list_namespaced_custom_object(
+            "experiments.illm.io", "v1alpha1", "experiments", "experiments"
+        )
+        for item in listing.get("items", []):
+            run = by_name.get(item["metadata"]["name"])
+            if run is None or run.finished is not None:
+                continue
+            run.status = item.get("status") or {}
+            run.phase = run.status.get("phase") or ""
+            workflow_phase = (run.status.get("workflowStatus") or {}).get("phase")
+            if run.phase in ("Complete", "Failed"):
+                run.finished = time.monotonic()
+            elif (
+                run.mode == "manual"
+                and run.phase == "Running"
+                and workflow_phase == "Succeeded"
+                and not run.completed_by_hand
+            ):
+                done = labctl("complete", run.name, env=env)
+                assert done.returncode == 0, done.stdout + done.stderr
+                run.completed_by_hand = True
+        time.sleep(1)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_scenario_reaches_its_final_phase(runs: dict[str, Run], scenario: str) -> None:
+    run = runs[scenario]
+    assert not run.error, run.error
+    assert run.finished is not None, (
+        f"{scenario} ({run.name}) still {run.phase!r} after {DEADLINE_SECONDS}s: {run.status}"
+    )
+    conditions = {c["type"]: c.get("message") for c in run.status.get("conditions") or []}
+    assert run.phase == "Complete", f"{scenario} ({run.name}) ended {run.phase}: {conditions}"
+    assert (run.status.get("workflowStatus") or {}).get("phase") == "Succeeded"
+    if run.mode == "manual":
+        assert run.completed_by_hand, "a manual-mode scenario must wait for `labctl complete`"
