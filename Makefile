@@ -11,7 +11,7 @@ test: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy .
+	.venv/bin/mypy
 
 crds: setup
 	.venv/bin/python -m api.crd

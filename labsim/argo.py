@@ -94,7 +94,9 @@ class WorkflowController:
             return (time.monotonic(), None)
         values = defaults | _parameters(spec)
         text = next((values[n] for n in DURATION_PARAMETERS if values.get(n)), None)
-        seconds = parse_duration(text).total_seconds() * self.config.time_scale if text else self.config.workflow_duration
+        seconds = (
+            parse_duration(text).total_seconds() * self.config.time_scale if text else self.config.workflow_duration
+        )
         self._patch(wf, {"phase": "Running", "startedAt": now_rfc3339()})
         return (time.monotonic(), seconds * slow)
 

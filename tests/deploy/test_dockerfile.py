@@ -6,8 +6,6 @@ import re
 import tomllib
 from pathlib import Path
 
-import pytest
-
 from tests.deploy.conftest import REPO
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
