@@ -389,6 +389,19 @@ PERMANENT_ERRORS: tuple[type[PermanentError], ...] = (
 PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(e.error_type for e in PERMANENT_ERRORS)
 
 
+class ResultsStoreUnavailable(ApplicationError):
+    """The results store did not answer: retried by Temporal until the results deadline, then Failed."""
+
+    error_type: ClassVar[str] = "ResultsStoreUnavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type=self.error_type, non_retryable=False)
+
+
+TRANSIENT_ERROR_REASONS: dict[str, str] = {ResultsStoreUnavailable.error_type: ResultsStorageFailed.reason}
+"""Retryable errors that, when they outlast a deadline, name the failure better than DeadlineExceeded."""
+
+
 def reason_for(error_type: str | None) -> str:
     """The condition reason for an error type an activity raised; unknown types are generic."""
     return next((e.reason for e in PERMANENT_ERRORS if e.error_type == error_type), "ActivityFailed")

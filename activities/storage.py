@@ -2,7 +2,8 @@
 
 Blocking boto3 calls; activities run them with ``asyncio.to_thread`` so the worker's event loop (and
 heartbeats) keep going. Every write is retried with back-off; a store that stays down raises
-:class:`ResultsStorageFailed` naming the endpoint and the object, so the experiment fails with a
+:class:`ResultsStoreUnavailable` (retried by Temporal until the results deadline) naming the endpoint and
+the object; a refusal (access denied) is :class:`ResultsStorageFailed` at once. Either way the experiment fails with a
 clear condition instead of losing its results silently. The bucket is created when missing (the
 original relied on a platform Job having done it).
 """
@@ -20,7 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from activities.contracts import ResultsStorageFailed
+from activities.contracts import ResultsStorageFailed, ResultsStoreUnavailable
 from activities.results_settings import ResultsSettings
 
 if TYPE_CHECKING:
@@ -119,8 +120,8 @@ class ResultsStore:
             except (BotoCoreError, ClientError) as err:
                 if isinstance(err, ClientError) and _code(err) in ("AccessDenied", "InvalidAccessKeyId"):
                     raise ResultsStorageFailed(f"S3 {self.settings.s3_url} refused to {what}: {err}") from err
-                if attempt == attempts:
-                    raise ResultsStorageFailed(
+                if attempt == attempts:  # Temporal retries this one until the results deadline
+                    raise ResultsStoreUnavailable(
                         f"results store S3 {self.settings.s3_url} (bucket {self.bucket}) unavailable: could not "
                         f"{what} after {attempts} attempts: {err}"
                     ) from err

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v victoria-metrics >/dev/null || need_apt+=(victoria-metrics)
+command -v chromium >/dev/null || need_apt+=(chromium)  # renders the HTML report in tests
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "missing Debian packages: ${need_apt[*]} — run: sudo apt-get install -y ${need_apt[*]}" >&2

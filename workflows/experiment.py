@@ -933,13 +933,27 @@ def _cancellation(options: p.CallOptions) -> ActivityCancellationType:
 def _failure_from(err: ActivityError, budget: PhaseBudget, waiting_for: str) -> ExperimentFailed:
     cause = err.cause
     if isinstance(cause, ActivityTimeout) or err.retry_state == RetryState.TIMEOUT:
+        last = _last_application_error(err)
+        detail = f"; last error: {last.message}" if last else ""
+        reason = c.TRANSIENT_ERROR_REASONS.get(last.type or "", "DeadlineExceeded") if last else "DeadlineExceeded"
         return ExperimentFailed(
-            "DeadlineExceeded",
-            f"{budget.name} deadline of {format_duration(budget.deadline)} exceeded while waiting for {waiting_for}",
+            reason,
+            f"{budget.name} deadline of {format_duration(budget.deadline)} exceeded while waiting for {waiting_for}"
+            + detail,
         )
     if isinstance(cause, ApplicationError):
         return ExperimentFailed(c.reason_for(cause.type), f"{waiting_for}: {cause.message}")
     return ExperimentFailed("ActivityFailed", f"{waiting_for}: {err}")
+
+
+def _last_application_error(err: BaseException) -> ApplicationError | None:
+    """The last attempt's failure behind a timeout, if an activity raised one."""
+    node: BaseException | None = err
+    while node is not None:
+        if isinstance(node, ApplicationError):
+            return node
+        node = getattr(node, "cause", None) or node.__cause__
+    return None
 
 
 def _dependency_problem(targets: Sequence[Target]) -> str | None:

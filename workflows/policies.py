@@ -14,8 +14,9 @@ from temporalio.common import RetryPolicy
 
 from activities.contracts import PERMANENT_ERROR_TYPES
 
-HEARTBEAT_TIMEOUT = timedelta(minutes=2)
-"""A polling activity heartbeats every poll (≤ 30 s); two minutes of silence means the worker died."""
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+"""A polling activity heartbeats every poll (about a second); 30 s of silence means its worker died and
+another worker takes the wait over (the SDK sends heartbeats at most every 0.8 x this)."""
 
 CLOUD_CALL_TIMEOUT = timedelta(minutes=2)
 """One attempt of a single Kubernetes/cloud API call (create claim, submit workflow, delete)."""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import CollectMetricsInput, ResultsStorageFailed, StoreResultsInput
+from activities.contracts import CollectMetricsInput, ResultsStoreUnavailable, StoreResultsInput
 from activities.results import ResultsActivities, report_key
 from activities.results_settings import ResultsSettings
 from activities.storage import ResultsStore
@@ -155,15 +155,15 @@ async def test_bucket_is_created_when_missing(s3_settings: ResultsSettings) -> N
 
 
 @on_session_loop
-async def test_a_store_that_stays_down_fails_with_a_clear_error(
+async def test_a_store_that_stays_down_raises_a_retryable_error_naming_it(
     s3_settings: ResultsSettings, seaweedfs: SeaweedFS
 ) -> None:
     exp = experiment_ref("down")
     acts = ResultsActivities(s3_settings)
     inp = StoreResultsInput(experiment=exp, spec=comparison_spec(), status=finished_status(exp.creation_timestamp))
-    with seaweedfs.down(), pytest.raises(ResultsStorageFailed) as failure:
+    with seaweedfs.down(), pytest.raises(ResultsStoreUnavailable) as failure:
         await activity_env().run(acts.store_results, inp)
     assert "unavailable" in str(failure.value) and s3_settings.s3_url in str(failure.value)
-    assert failure.value.non_retryable
+    assert not failure.value.non_retryable  # Temporal retries it until the results deadline
     stored = await activity_env().run(acts.store_results, inp)  # back up: the retry of the workflow succeeds
     assert json.loads(acts.store.get(stored.summary_key))["name"] == "down"

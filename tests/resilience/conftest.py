@@ -1,0 +1,277 @@
+"""One embedded lab for the whole resilience suite, started in-process so tests can kill and restart its parts.
+
+The worker talks to local GitHub and Claude fakes (so publish/analysis storms can be injected), gives up
+on a claim in ReconcileError after 2 s instead of 5 min; everything else is the lab
+as ``labctl lab up`` runs it. Helpers here observe from the outside only: the Experiment's status, every
+claim ever ADDED (by uid), every object on the hub labelled with an experiment, every Temporal history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from kubernetes import client, watch
+
+from activities.claims import CLAIM_GROUP, CLAIM_KINDS, CLAIM_VERSION
+from api.names import workflow_id
+from labctl import kube
+from labctl.lab.stack import LabStack
+from labctl.lab.state import LabState, choose_ports
+from labctl.supervisor import find_binary
+from labsim.config import FAULT_ANNOTATION
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.github_server import FakeGitHub
+
+REPO = Path(__file__).resolve().parents[2]
+HELLO_APP = REPO / "experiments" / "hello-app" / "experiment.yaml"
+NAMESPACE = "experiments"
+TIME_SCALE = 0.5
+RESULTS_REPO = "lab/results"
+Obj = dict[str, Any]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "resilience: kills, restarts and faults against a whole embedded lab")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.resilience)
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
+    """The first truthy value of ``check()``; fails with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except Exception as exc:  # a restarting server answers with errors for a while
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    pytest.fail(f"not within {timeout:.0f} s: {what} (last: {last!r})")
+
+
+class ClaimLog:
+    """Every ADDED claim event of the run, per claim name; a second uid would mean a second cluster."""
+
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.uids: dict[str, set[str]] = defaultdict(set)
+        self._api = client.CustomObjectsApi(api_client)
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._follow, args=(kind.plural,), daemon=True) for kind in CLAIM_KINDS.values()
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _follow(self, plural: str) -> None:
+        while not self._stop.is_set():  # every reconnect lists again: same uid, no new entry
+            try:
+                stream = watch.Watch().stream(
+                    self._api.list_cluster_custom_object, CLAIM_GROUP, CLAIM_VERSION, plural, timeout_seconds=5
+                )
+                for event in stream:
+                    meta = event["object"]["metadata"]
+                    if event["type"] == "ADDED":
+                        self.uids[meta["name"]].add(meta["uid"])
+            except Exception:
+                time.sleep(0.3)  # API server restarting
+
+    def created(self, experiment: str) -> dict[str, set[str]]:
+        return {name: uids for name, uids in self.uids.items() if name.startswith(f"{experiment}-")}
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class ResilienceLab:
+    def __init__(self, stack: LabStack, github: FakeGitHub, anthropic: FakeAnthropic) -> None:
+        self.stack = stack
+        self.state = stack.state
+        self.github = github
+        self.anthropic = anthropic
+        self.api_client = kube.connect(self.state.kubeconfig)
+        self.custom = client.CustomObjectsApi(self.api_client)
+        self.claims = ClaimLog(kube.connect(self.state.kubeconfig))
+
+    # ---------------------------------------------------------------- experiments
+
+    def create(
+        self,
+        prefix: str,
+        *,
+        duration: str = "6s",
+        faults: tuple[str, ...] = (),
+        change: Callable[[Obj], None] | None = None,
+    ) -> str:
+        body = self.experiment_body(prefix, duration=duration, faults=faults)
+        if change:
+            change(body)
+        created: Obj = self.custom.create_namespaced_custom_object(  # type: ignore[assignment]  # the client is untyped
+            "experiments.illm.io", "v1alpha1", NAMESPACE, "experiments", body
+        )
+        return str(created["metadata"]["name"])
+
+    @staticmethod
+    def experiment_body(prefix: str, *, duration: str = "6s", faults: tuple[str, ...] = ()) -> Obj:
+        body: Obj = yaml.safe_load(HELLO_APP.read_text())
+        body["metadata"]["generateName"] = f"{prefix}-"
+        if faults:
+            body["metadata"]["annotations"] = {FAULT_ANNOTATION: ",".join(faults)}
+        body["spec"]["workflow"]["params"] = {"duration": duration}
+        return body
+
+    def get(self, name: str) -> Obj | None:
+        try:
+            obj: Obj = self.custom.get_namespaced_custom_object(  # type: ignore[assignment]  # the client is untyped
+                "experiments.illm.io", "v1alpha1", NAMESPACE, "experiments", name
+            )
+            return obj
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def status(self, name: str) -> Obj:
+        obj = self.get(name) or {}
+        return dict(obj.get("status") or {})
+
+    def wait_for(self, name: str, check: Callable[[Obj], bool], timeout: float, what: str) -> Obj:
+        seen: list[Obj] = [{}]
+
+        def reached() -> Obj | None:
+            seen[0] = self.status(name)
+            return seen[0] if seen[0] and check(seen[0]) else None
+
+        try:
+            return dict(eventually(reached, timeout, f"{name}: {what}"))
+        except pytest.fail.Exception as exc:
+            raise AssertionError(f"{exc}; last status: {_summary(seen[0])}") from None
+
+    def wait_final(self, name: str, phase: str, timeout: float = 180) -> Obj:
+        """The final phase with cleanup reported: ``resourcesCleaned`` is written after the cleanup step."""
+        status = self.wait_for(
+            name,
+            lambda s: (
+                s.get("phase") in ("Complete", "Failed")
+                and (s.get("resourcesCleaned") is not None or not _provisioned(s))
+            ),
+            timeout,
+            f"phase {phase} with cleanup done",
+        )
+        assert status["phase"] == phase, _summary(status)
+        return status
+
+    def workflow_id(self, name: str) -> str:
+        obj = self.get(name)
+        assert obj is not None
+        meta = obj["metadata"]
+        return workflow_id(meta["namespace"], meta["name"], meta["uid"])
+
+    # ---------------------------------------------------------------- what is left
+
+    def leftovers(self, experiment: str) -> list[str]:
+        """Every object of every listable kind on the hub labelled with the experiment (either spelling)."""
+        kinds = self.kubectl("api-resources", "--verbs=list", "-o", "name").split()
+        kinds = [k for k in kinds if k not in ("events", "events.events.k8s.io")]
+        found = []
+        for label in (f"experiments.illm.io/experiment={experiment}", f"experiment={experiment}"):
+            found += self.kubectl("get", ",".join(kinds), "-A", "-l", label, "-o", "name").split()
+        return found
+
+    def assert_nothing_left(self, experiment: str, timeout: float = 30) -> None:
+        eventually(lambda: not self.leftovers(experiment), timeout, f"nothing labelled {experiment} left")
+
+    def assert_one_claim_ever(self, experiment: str) -> None:
+        created = self.claims.created(experiment)
+        assert len(created) == 1, created
+        assert all(len(uids) == 1 for uids in created.values()), f"a claim was created twice: {created}"
+
+    def kubectl(self, *args: str) -> str:
+        argv = [find_binary("kubectl", "KUBECTL"), f"--kubeconfig={self.state.kubeconfig}", *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True).stdout
+
+    # ---------------------------------------------------------------- processes
+
+    def kill(self, name: str) -> None:
+        self.stack.processes[name].kill()
+
+    def start(self, name: str) -> None:
+        """Start a stopped or killed service again on its ports (Temporal keeps its SQLite history)."""
+        p = self.state.ports
+        ready = {
+            "worker": f"http://127.0.0.1:{p['worker_health']}/readyz",
+            "crd-gateway": f"http://127.0.0.1:{p['gateway_health']}/readyz",
+            "temporal": f"http://127.0.0.1:{p['temporal_ui']}/api/v1/namespaces",
+        }[name]
+        self.stack.processes[name].start(lambda: httpx.get(ready, timeout=1).status_code == 200, timeout=60)
+
+    def restart_apiserver(self) -> None:
+        assert self.stack.control_plane is not None
+        self.stack.control_plane.restart_apiserver()
+
+
+def _summary(status: Obj) -> str:
+    conditions = [
+        (c.get("type"), c.get("status"), c.get("reason"), c.get("message")) for c in status.get("conditions") or []
+    ]
+    return f"phase {status.get('phase')}: {conditions}"
+
+
+def _provisioned(status: Obj) -> bool:
+    """Whether provisioning started: only then is there a cleanup to wait for."""
+    return any(c.get("type") == "Provisioned" for c in status.get("conditions") or [])
+
+
+def condition(status: Obj, type_: str) -> Obj:
+    found = [c for c in status.get("conditions") or [] if c.get("type") == type_]
+    assert found, f"no {type_} condition: {_summary(status)}"
+    return dict(found[0])
+
+
+def run_async(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResilienceLab]:
+    root = tmp_path_factory.mktemp("resilience-lab")
+    state = LabState(root, ports=choose_ports())
+    with FakeGitHub() as github, FakeAnthropic() as anthropic:
+        github.add_repo(RESULTS_REPO)
+        env = {
+            "CLUSTER_FAILURE_GRACE_SECONDS": "2",
+            "CLEANUP_WAIT_SECONDS": "60",
+            "GITHUB_TOKEN": github.token,
+            "GITHUB_API_URL": github.url,
+            "GITHUB_REPO": RESULTS_REPO,
+            "GITHUB_SECONDS_BETWEEN_REQUESTS": "0",
+            "GITHUB_SECONDS_BETWEEN_WRITES": "0",
+            "ANTHROPIC_API_KEY": anthropic.api_key,
+            "ANTHROPIC_BASE_URL": anthropic.url,
+            "ANALYZER_RETRY_INITIAL_SECONDS": "0.2",
+        }
+        stack = LabStack(state, time_scale=TIME_SCALE, say=lambda _: None, extra_env=env)
+        stack.start()
+        resilience_lab = ResilienceLab(stack, github, anthropic)
+        try:
+            yield resilience_lab
+        finally:
+            resilience_lab.claims.stop()
+            stack.stop()

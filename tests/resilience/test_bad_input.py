@@ -1,0 +1,86 @@
+"""Invalid Experiments through the real path: the API server's schema rejects them naming the field (422/400),
+or the workflow's validate step ends them Failed naming the field, before any cluster claim is made.
+
+The cases are the one-mistake files of tests/validation_corpus (each says the line `labctl validate` prints).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from tests.resilience.conftest import NAMESPACE, ResilienceLab
+
+CORPUS = Path(__file__).resolve().parents[1] / "validation_corpus"
+NOT_SUBMITTABLE = {
+    "duplicate-key": "a YAML loader keeps the last value, so the object sent is valid",
+    "experiment-no-name": "names no field; the API server answers metadata.name: Required value",
+}
+
+
+def invalid_experiments() -> dict[str, tuple[dict[str, Any], str]]:
+    """file stem -> (body, the field the problem names), for every Experiment the validator rejects."""
+    cases = {}
+    for path in sorted(CORPUS.glob("*.yaml")):
+        text = path.read_text()
+        if "# exit: 1" not in text or path.stem in NOT_SUBMITTABLE:
+            continue
+        try:
+            body = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        if not isinstance(body, dict) or body.get("kind") != "Experiment":
+            continue
+        expect = next(line.removeprefix("# expect:").strip() for line in text.splitlines() if "# expect:" in line)
+        cases[path.stem] = (body, expect.split(":", 1)[0].strip())
+    return cases
+
+
+CASES = invalid_experiments()
+
+
+def leaf(field: str) -> str:
+    """The last segment of a field path, as the API server and the condition both spell it."""
+    return field.rsplit(".", 1)[-1].split("[", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def submitted(lab: ResilienceLab) -> dict[str, tuple[str, str]]:
+    """file stem -> ("rejected", API message) or ("created", name); all submitted at once."""
+    outcome = {}
+    for stem, (body, _) in CASES.items():
+        body = dict(body) | {"metadata": {**(body.get("metadata") or {}), "namespace": NAMESPACE}}
+        try:
+            created: dict[str, Any] = lab.custom.create_namespaced_custom_object(  # type: ignore[assignment]  # the client is untyped
+                "experiments.illm.io", "v1alpha1", NAMESPACE, "experiments", body, field_validation="Strict"
+            )
+        except client.ApiException as exc:
+            assert exc.status in (400, 422), f"{stem}: {exc.status} {exc.body}"
+            outcome[stem] = ("rejected", str(exc.body))
+        else:
+            outcome[stem] = ("created", str(created["metadata"]["name"]))
+    return outcome
+
+
+def test_at_least_thirty_invalid_experiments_are_tried() -> None:
+    assert len(CASES) >= 30, sorted(CASES)
+
+
+@pytest.mark.parametrize("stem", sorted(CASES))
+def test_an_invalid_experiment_is_rejected_naming_the_field_and_no_claim_is_made(
+    lab: ResilienceLab, submitted: dict[str, tuple[str, str]], stem: str
+) -> None:
+    field = CASES[stem][1]
+    how, detail = submitted[stem]
+    if how == "rejected":
+        assert leaf(field) in detail, f"{stem}: the API server's answer does not name {field}: {detail}"
+        return
+    status = lab.wait_final(detail, "Failed", timeout=90)
+    messages = " ".join(c.get("message", "") for c in status.get("conditions") or [])
+    assert leaf(field) in messages, f"{stem}: no condition names {field}: {messages}"
+    assert lab.claims.created(detail) == {}, "a cluster claim was made for an invalid experiment"
+    lab.assert_nothing_left(detail)

@@ -1,0 +1,44 @@
+"""SeaweedFS down during the results step: retried until it is back; down for good, Failed and clean."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.resilience.conftest import ResilienceLab, condition
+
+
+def _results_deadline(value: str) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        body["spec"]["deadlines"] = {"results": value}
+
+    return change
+
+
+def test_seaweedfs_staying_down_fails_the_experiment_with_a_clear_condition_and_cleans_up(lab: ResilienceLab) -> None:
+    assert lab.stack.seaweedfs is not None
+    name = lab.create("s3-down", duration="4s", change=_results_deadline("40s"))
+    lab.wait_for(name, lambda s: s.get("phase") == "Running", 60, "Running")
+    with lab.stack.seaweedfs.down():
+        failed = lab.wait_final(name, "Failed", timeout=120)
+
+    ready = condition(failed, "Ready")
+    assert ready["reason"] == "ResultsFailed" and "results to be stored in S3" in ready["message"], ready
+    assert "unavailable" in ready["message"], ready
+    assert failed["resourcesCleaned"] is True, condition(failed, "Cleanup")
+    lab.assert_nothing_left(name)
+
+
+def test_results_are_stored_once_seaweedfs_is_back_after_an_outage(lab: ResilienceLab) -> None:
+    assert lab.stack.seaweedfs is not None
+    name = lab.create("s3-back", duration="4s")
+    lab.wait_for(name, lambda s: s.get("phase") == "Running", 60, "Running")
+    with lab.stack.seaweedfs.down():
+        lab.wait_for(name, lambda s: s.get("phase") == "Complete" and not s.get("resultsURL"), 60, "storing")
+        time.sleep(30)
+
+    stored = lab.wait_final(name, "Complete", timeout=120)
+    assert stored["resultsURL"] == f"s3://experiment-results/{name}/"
+    assert stored["resourcesCleaned"] is True
+    lab.assert_nothing_left(name)

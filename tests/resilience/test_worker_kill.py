@@ -1,0 +1,41 @@
+"""kill -9 of the worker while one experiment provisions, one runs its Argo workflow and one stores results.
+
+One kill covers the three stages at once: an activity in flight on a dead worker is only retried after its
+heartbeat or start-to-close timeout (2 min), so three separate kills would cost three times that. SeaweedFS
+is stopped before the kill so the results stage is reliably in flight; it is back before the worker is.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.resilience.conftest import ResilienceLab, eventually
+
+
+def test_worker_killed_during_provisioning_argo_run_and_results_completes_each_with_one_claim_ever(
+    lab: ResilienceLab,
+) -> None:
+    assert lab.stack.seaweedfs is not None
+    running = lab.create("kill-run", duration="60s")  # 30 s of Argo run at the lab's time scale
+    results = lab.create("kill-results", duration="2s")
+    lab.wait_for(running, lambda s: s.get("phase") == "Running", 60, "Running")
+    lab.wait_for(results, lambda s: s.get("phase") == "Running", 60, "Running")
+    lab.stack.seaweedfs.stop()
+    try:
+        provisioning = lab.create("kill-prov", faults=("slow",))  # the claim takes 10 s to become Ready
+        lab.wait_for(provisioning, lambda s: s.get("phase") == "Provisioning", 30, "Provisioning")
+        lab.wait_for(results, lambda s: s.get("phase") == "Complete" and not s.get("resultsURL"), 30, "storing results")
+        time.sleep(1)  # the store attempt is in flight, retrying against the stopped S3 (~15 s of attempts)
+        assert lab.status(running)["phase"] == "Running" and lab.status(provisioning)["phase"] == "Provisioning"
+        lab.kill("worker")
+    finally:
+        lab.stack.seaweedfs.start()  # back before the killed attempt times out and is retried
+    lab.start("worker")
+
+    for name in (provisioning, running, results):
+        status = lab.wait_final(name, "Complete", timeout=240)
+        assert status["resultsURL"] == f"s3://experiment-results/{name}/"
+        assert status["resourcesCleaned"] is True
+        lab.assert_one_claim_ever(name)
+        lab.assert_nothing_left(name)
+    eventually(lambda: lab.status(running).get("workflowStatus", {}).get("phase") == "Succeeded", 5, "Argo Succeeded")
