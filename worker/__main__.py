@@ -42,6 +42,9 @@ async def serve(settings: WorkerSettings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
+        # Activities run blocking client calls through asyncio.to_thread: give them as many threads
+        # as activities may run at once (the default pool is min(32, cores + 4) = 6 here).
+        loop.set_default_executor(executor)
         worker = build_worker(
             client,
             all_activities(),
