@@ -21,6 +21,7 @@ from activities.results_settings import ResultsSettings
 from activities.target_prometheus import TargetAccess, discover_prometheus
 from api.base import format_duration
 from api.experiment import ClusterType, ExperimentSpec, MetricsQuery, MetricType
+from api.validation import QUERY_VARIABLES
 
 MIN_WINDOW = timedelta(seconds=30)
 """Shorter experiments have no meaningful range; the original skipped collection below this."""
@@ -28,7 +29,8 @@ HUB_SOURCE = "hub"
 HUB_FALLBACK_KEY = "hub"
 """Where hub-VictoriaMetrics results land when a remote target had no Prometheus of its own."""
 
-_VARIABLE = re.compile(r"\$(?:\{(EXPERIMENT|NAMESPACE|DURATION)\}|(EXPERIMENT|NAMESPACE|DURATION))")
+_KNOWN = "|".join(QUERY_VARIABLES)
+_VARIABLE = re.compile(rf"\$(?:\{{({_KNOWN})\}}|({_KNOWN}))")
 
 KubeconfigSource = Callable[[str, str, str], Awaitable[str | None]]
 """``(target, cluster_type, cluster_name) → kubeconfig YAML`` of a remote target, or None when unknown."""

@@ -7,7 +7,6 @@ while the Component's own file reports why it is invalid.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,23 +62,16 @@ def from_directory(root: Path) -> Catalog:
 
 def from_cluster(kubeconfig: str | None, context: str | None) -> Catalog:
     """The Components in a cluster; the default kubeconfig (``$KUBECONFIG``) when none is named."""
-    from kubernetes import client, config  # slow to import: only when a cluster is asked for
+    from kubernetes import client  # slow to import: only when a cluster is asked for
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
-    where = f"kubeconfig {kubeconfig or os.environ.get('KUBECONFIG') or '~/.kube/config'}"
-    where += f", context {context}" if context else ""
-    configuration = client.Configuration()
-    try:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, context=context, client_configuration=configuration
-        )
-    except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
-        raise LabctlError(f"cannot use {where}: {exc}") from exc
-    configuration.retries = 1
+    from labctl import kube
+
+    where = kube.describe(kubeconfig, context)
     catalog = Catalog(source=f"the cluster ({where})")
     try:
-        with client.ApiClient(configuration) as api_client:
+        with kube.connect(kubeconfig, context, retries=1) as api_client:
             listing = client.CustomObjectsApi(api_client).list_cluster_custom_object(
                 API_GROUP, API_VERSION, "components", _request_timeout=_REQUEST_TIMEOUT_SECONDS
             )

@@ -25,7 +25,10 @@ def describe(kubeconfig: str | None, context: str | None) -> str:
     return where + (f", context {context}" if context else "")
 
 
-def connect(kubeconfig: str | Path | None = None, context: str | None = None) -> client.ApiClient:
+def connect(
+    kubeconfig: str | Path | None = None, context: str | None = None, *, retries: int | None = None
+) -> client.ApiClient:
+    """``retries``: connection retries per request (1 makes an unreachable cluster fail fast)."""
     # $KUBECONFIG is read now: the kubernetes package reads it once, when it is first imported.
     kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
     configuration = client.Configuration()
@@ -35,6 +38,8 @@ def connect(kubeconfig: str | Path | None = None, context: str | None = None) ->
         )
     except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
         raise LabctlError(f"cannot use {describe(str(kubeconfig) if kubeconfig else None, context)}: {exc}") from exc
+    if retries is not None:
+        configuration.retries = retries
     return client.ApiClient(configuration)
 
 

@@ -58,16 +58,10 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    report = validate_paths([str(path)], _catalog_near(path))
-    if report.exit_code != EXIT_OK:
-        for line in report.problem_lines():
-            print(line, file=sys.stderr)
-        print(f"labctl run: {path} is not valid; nothing was created", file=sys.stderr)
-        return report.exit_code
-    body = _read_experiment(path)
-    experiments = Experiments.connect(args, file_namespace=(body.get("metadata") or {}).get("namespace"))
-    body.setdefault("metadata", {})["namespace"] = experiments.namespace
-    created = experiments.create(body)
+    invalid = validate_file(path)
+    if invalid:
+        return invalid
+    experiments, created = create_from_file(args, path)
     name = created["metadata"]["name"]
     progress = sys.stderr if args.json else sys.stdout
     print(f"experiment {experiments.namespace}/{name} created", file=progress)
@@ -79,6 +73,24 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(final, indent=2))
     return EXIT_OK if phase_of(final) == ExperimentPhase.COMPLETE else EXIT_INVALID
+
+
+def validate_file(path: Path) -> int:
+    """The same checks as `labctl validate`; prints its lines and returns its exit code when invalid."""
+    report = validate_paths([str(path)], _catalog_near(path))
+    if report.exit_code != EXIT_OK:
+        for line in report.problem_lines():
+            print(line, file=sys.stderr)
+        print(f"labctl run: {path} is not valid; nothing was created", file=sys.stderr)
+    return report.exit_code
+
+
+def create_from_file(args: argparse.Namespace, path: Path) -> tuple[Experiments, Obj]:
+    """Create the file's Experiment (kubectl-create semantics) in the namespace ``Experiments.connect`` picks."""
+    body = _read_experiment(path)
+    experiments = Experiments.connect(args, file_namespace=(body.get("metadata") or {}).get("namespace"))
+    body.setdefault("metadata", {})["namespace"] = experiments.namespace
+    return experiments, experiments.create(body)
 
 
 def _read_experiment(path: Path) -> Obj:

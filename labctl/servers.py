@@ -7,10 +7,14 @@ test fixtures start them the same way.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.common import SearchAttributeKey
 
 from labctl.supervisor import ServerProcess, find_binary
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 PROMETHEUS_CONFIG = """\
 global:
@@ -21,12 +25,12 @@ storage:
     out_of_order_time_window: 30d  # remote-written samples may be older than the newest one
 """
 
-SEARCH_ATTRIBUTES = {
-    "ExperimentPhase": "Keyword",
-    "ExperimentName": "Keyword",
-    "ExperimentNamespace": "Keyword",
-    "TargetTypes": "KeywordList",
-}
+
+def _cli_type(key: SearchAttributeKey[Any]) -> str:
+    """``INDEXED_VALUE_TYPE_KEYWORD_LIST`` → ``KeywordList``, as ``temporal server start-dev`` spells it."""
+    name = IndexedValueType.Name(IndexedValueType.ValueType(int(key.indexed_value_type)))
+    name = name.removeprefix("INDEXED_VALUE_TYPE_")
+    return "".join(part.capitalize() for part in name.split("_"))
 
 
 def _http_ok(url: str) -> bool:
@@ -74,7 +78,7 @@ def start_temporal(db_file: Path, port: int, ui_port: int, log_path: Path) -> Se
         "--ui-disable-news-fetch",
         "--log-level=warn",
         *(f"{flag}={value}" for flag, value in ports.items()),
-        *(arg for name, kind in SEARCH_ATTRIBUTES.items() for arg in ("--search-attribute", f"{name}={kind}")),
+        *(arg for key in SEARCH_ATTRIBUTES for arg in ("--search-attribute", f"{key.name}={_cli_type(key)}")),
     ]
     return ServerProcess("Temporal", argv, log_path).start(
         lambda: _http_ok(f"http://127.0.0.1:{ui_port}/api/v1/namespaces"), timeout=60

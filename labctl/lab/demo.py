@@ -15,12 +15,12 @@ from pathlib import Path
 
 from api.experiment import ExperimentPhase
 from labctl.command import EXIT_INVALID, EXIT_OK, LabctlError
-from labctl.experiments import Experiments, phase_of, status_of
+from labctl.experiments import phase_of, status_of
 from labctl.inspect import status_lines
 from labctl.lab import command as lab
 from labctl.lab.state import LabState
 from labctl.results import read_object, results_lines, results_location, s3_endpoint
-from labctl.run import follow
+from labctl.run import create_from_file, follow, validate_file
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO_APP = REPO / "experiments" / "hello-app" / "experiment.yaml"
@@ -53,14 +53,14 @@ def lab_demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, state: LabState) -> int:
-    import yaml
-
-    body = yaml.safe_load(Path(args.file).read_text())
+    path = Path(args.file)
+    invalid = validate_file(path)
+    if invalid:
+        return invalid
     connection = argparse.Namespace(kubeconfig=None, context=None, namespace=None)
-    experiments = Experiments.connect(connection, file_namespace=(body.get("metadata") or {}).get("namespace"))
-    body.setdefault("metadata", {})["namespace"] = experiments.namespace
-    name = experiments.create(body)["metadata"]["name"]
-    print(f"\nexperiment {experiments.namespace}/{name} created from {args.file}", flush=True)
+    experiments, created = create_from_file(connection, path)
+    name = created["metadata"]["name"]
+    print(f"\nexperiment {experiments.namespace}/{name} created from {path}", flush=True)
     final = follow(experiments, name, args.timeout, sys.stdout)
     print("")
     for line in status_lines(final, datetime.now(UTC)):

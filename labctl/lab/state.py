@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from labctl.seaweedfs import PORT_FLAGS
+from labctl.supervisor import free_port
 
 PREFERRED_PORTS = {
     "etcd": 12379,
@@ -48,12 +49,9 @@ def _port_free(port: int) -> bool:
 def _pick(preferred: int | None, taken: set[int]) -> int:
     if preferred and preferred not in taken and _port_free(preferred):
         return preferred
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in taken:
-            return port
+    while (port := free_port()) in taken:
+        pass
+    return port
 
 
 def choose_ports(memorable: bool = True) -> dict[str, int]:
