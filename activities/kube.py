@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,17 +38,31 @@ EXPERIMENT_UID_ANNOTATION = "experiments.illm.io/experiment-uid"
 
 @contextmanager
 def hub_client(settings: ActivitySettings) -> Iterator[client.ApiClient]:
-    """The hub, from ``HUB_KUBECONFIG``, else the default kubeconfig, else the in-cluster account."""
+    """The hub, from ``HUB_KUBECONFIG``, else the default kubeconfig, else the in-cluster account.
+
+    One client per kubeconfig for the worker's life: polls run every fraction of a second, and a new
+    client each time re-read the kubeconfig and opened a new TLS connection (the main cost at scale).
+    """
+    key = str(settings.hub_kubeconfig) if settings.hub_kubeconfig else f"default:{os.environ.get('KUBECONFIG')}"
+    with _HUB_CLIENTS_LOCK:
+        api = _HUB_CLIENTS.get(key)
+        if api is None:
+            api = _HUB_CLIENTS[key] = _new_hub_client(settings)
+    yield api
+
+
+_HUB_CLIENTS: dict[str, client.ApiClient] = {}
+_HUB_CLIENTS_LOCK = threading.Lock()
+
+
+def _new_hub_client(settings: ActivitySettings) -> client.ApiClient:
     if settings.hub_kubeconfig:
-        api = config.new_client_from_config(config_file=str(settings.hub_kubeconfig))  # type: ignore[no-untyped-call]
-    else:
-        try:
-            api = config.new_client_from_config()  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-            api = client.ApiClient()
-    with api:
-        yield api
+        return cast(client.ApiClient, config.new_client_from_config(config_file=str(settings.hub_kubeconfig)))  # type: ignore[no-untyped-call]
+    try:
+        return cast(client.ApiClient, config.new_client_from_config())  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        return client.ApiClient()
 
 
 @contextmanager
