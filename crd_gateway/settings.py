@@ -57,6 +57,15 @@ class GatewaySettings(BaseSettings):
         60.0, gt=0, description="Temporal or the API server down: retry at most this often."
     )
     deletion_poll_seconds: float = Field(5.0, gt=0, description="Re-check a cancelled workflow's cleanup this often.")
+    deletion_grace_seconds: float = Field(
+        900.0,
+        ge=0,
+        description="A deleted Experiment's finalizer is held at most its cleanup deadline (spec.deadlines.cleanup, "
+        "default 30 m) plus this, then released with what may be left recorded in an Event and the log. Guards "
+        "against a deletion that never ends while Temporal, the worker or the hub is down: kubectl delete, the "
+        "namespace's deletion and re-creating the name all wait on the finalizer. The grace covers the rest of "
+        "the workflow's end (closing a pending PR, the last status report); the default gives 45 m in all.",
+    )
 
     # Leader election (client-go defaults: failover ≤ lease + retry ≈ 17 s)
     leader_election: bool = True
