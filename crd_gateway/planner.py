@@ -170,7 +170,7 @@ def _plan_deletion(
         return Plan((RemoveFinalizer(),))
     running = workflow.state == WorkflowState.RUNNING
     cancel: tuple[Action, ...] = (CancelWorkflow(),) if running and not workflow.cancel_requested else ()
-    release_at = deletion_release_time(experiment, since, grace)
+    release_at = _release_time(experiment, since, grace)
     if now >= release_at:
         return Plan((*cancel, RecordLeftovers(_leftovers(experiment, workflow, since)), RemoveFinalizer()))
     hold = _hold_condition(experiment, workflow, since, release_at)
@@ -179,7 +179,7 @@ def _plan_deletion(
     return Plan((*hold, *cancel, WaitForWorkflowClose()), Requeue.CLEANUP_POLL)
 
 
-def deletion_release_time(experiment: ObservedExperiment, since: datetime, grace: timedelta) -> datetime:
+def _release_time(experiment: ObservedExperiment, since: datetime, grace: timedelta) -> datetime:
     """When a deleted Experiment's finalizer goes even if its workflow has not closed: by its cleanup
     deadline the workflow has given up on cleanup and reported what is left; ``grace`` covers the rest
     of its end (closing a pending PR, the last status report)."""
@@ -224,6 +224,7 @@ def _what_may_be_left(experiment: ObservedExperiment) -> str:
     parts = [f"cluster claim {CLAIM_NAMESPACE}/{claim}" for claim in claims]
     parts.append(f"ArgoCD Applications {ARGOCD_NAMESPACE}/{name}-*")
     parts.append(f"Argo workflow {ARGO_WORKFLOWS_NAMESPACE}/{argo_workflow_name(name)}")
+    parts.append(f"hub namespace {name}")
     return "possibly left: " + "; ".join(parts)
 
 

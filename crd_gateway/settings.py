@@ -52,9 +52,13 @@ class GatewaySettings(BaseSettings):
 
     # Reconcile
     workers: int = Field(4, ge=1, description="Experiments reconciled concurrently (one key is never concurrent).")
-    error_backoff_initial: float = Field(0.5, gt=0)
+    error_backoff_initial: float = Field(0.5, gt=0, description="First retry after a failed reconcile or close wait.")
     error_backoff_max: float = Field(
-        60.0, gt=0, description="Temporal or the API server down: retry at most this often."
+        60.0,
+        gt=0,
+        description="Temporal or the API server down: retry at most this often. Doubles per failure, each delay "
+        "jittered down to half, so keys that failed together do not retry together; a failed long poll for a "
+        "workflow's close is retried at this pace too (it once returned at once and spun the key).",
     )
     deletion_poll_seconds: float = Field(5.0, gt=0, description="Re-check a cancelled workflow's cleanup this often.")
     deletion_grace_seconds: float = Field(

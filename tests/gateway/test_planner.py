@@ -121,7 +121,7 @@ HOLD = deleting("WaitingForCleanup", f"waiting for workflow {WID} to delete what
 HOLD_BLIND = deleting("TemporalUnreachable", f"Temporal does not answer; whether workflow {WID} cleaned up is unknown")
 MAY_BE_LEFT = (
     "possibly left: cluster claim experiments/exp-app; ArgoCD Applications argocd/exp-*;"
-    " Argo workflow argo-workflows/exp-validation"
+    " Argo workflow argo-workflows/exp-validation; hub namespace exp"
 )
 LEFT = RecordLeftovers(
     "finalizer released, deleting since 2026-01-01T01:00:00Z:"
