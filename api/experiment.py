@@ -377,6 +377,11 @@ class ExperimentStatus(StatusModel):
     review_phase: ReviewPhase | None = None
     iteration_status: IterationStatus | None = None
     temporal: TemporalRef | None = None
+    report_sequence: int | None = Field(
+        None,
+        description="Sequence number of the workflow's status report this status was written from. "
+        "Written in the same update as that status, so every gateway replica drops an older report.",
+    )
     timeline: list[PhaseTransition] | None = None
     conditions: list[Condition] | None = Field(
         None,

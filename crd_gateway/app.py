@@ -17,6 +17,7 @@ from kubernetes import client as k8s
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from crd_gateway.backoff import Backoff
 from crd_gateway.controller import Controller
 from crd_gateway.executor import Executor
 from crd_gateway.health import HealthServer
@@ -46,7 +47,9 @@ class Gateway:
         self.pool = ThreadPoolExecutor(max_workers=settings.workers + 8, thread_name_prefix="gateway-kube")
         self.kube = KubeApi(self.api_client, self.pool, settings.kube_request_timeout)
         self.writer = StatusWriter(self.kube, temporal.namespace, settings.temporal_ui_url, settings.identity)
-        self.workflows = TemporalWorkflows(temporal, settings.workflow_task_queue)
+        self.workflows = TemporalWorkflows(
+            temporal, settings.workflow_task_queue, Backoff(settings.error_backoff_initial, settings.error_backoff_max)
+        )
         self.executor = Executor(self.kube, self.workflows, self.writer, self._on_workflow_closed)
         self.controller = Controller(settings, self.workflows, self.executor)
         self.elector = LeaderElector(self.kube, settings)

@@ -2,7 +2,7 @@
 
 One reconcile = observe (cached object + Temporal describe) → plan (pure) → execute. A key is
 never reconciled by two workers at once; a key that changes meanwhile is reconciled again after.
-Failures requeue the key with a per-key exponential backoff; success forgets it. Every cached
+Failures requeue the key with a per-key jittered exponential backoff; success forgets it. Every cached
 key is re-reconciled every ``resync_seconds`` (level-triggered: drift converges without events).
 """
 
@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from datetime import timedelta
 from typing import Any
 
 from crd_gateway import metrics
+from crd_gateway.backoff import Backoff
 from crd_gateway.executor import Executor
 from crd_gateway.logs import log
 from crd_gateway.observe import observe_experiment
 from crd_gateway.planner import Requeue, plan
 from crd_gateway.settings import GatewaySettings
+from crd_gateway.status_writer import now
 from crd_gateway.temporal import Workflows
 
 Object = dict[str, Any]
@@ -87,6 +90,8 @@ class Controller:
         self.queue = WorkQueue()
         self.synced: set[str | None] = set()
         self._failures: dict[str, int] = {}
+        self._error_backoff = Backoff(settings.error_backoff_initial, settings.error_backoff_max)
+        self._deletion_grace = timedelta(seconds=settings.deletion_grace_seconds)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------ watcher callbacks (threads)
@@ -162,7 +167,7 @@ class Controller:
         experiment = observe_experiment(obj)
         try:
             workflow = await self.workflows.describe(experiment.workflow_id)
-            decided = plan(experiment, workflow)
+            decided = plan(experiment, workflow, now(), self._deletion_grace)
             await self.executor.execute(decided, experiment, obj)
         except asyncio.CancelledError:
             raise
@@ -199,7 +204,7 @@ class Controller:
     def _backoff(self, key: str) -> float:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        return float(min(self.settings.error_backoff_initial * 2**failures, self.settings.error_backoff_max))
+        return self._error_backoff.delay(failures)
 
     async def aclose(self) -> None:
         self.queue.close()

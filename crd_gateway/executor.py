@@ -25,6 +25,7 @@ from crd_gateway.planner import (
     ConditionUpdate,
     PatchStatus,
     Plan,
+    RecordLeftovers,
     RemoveFinalizer,
     SendComplete,
     SendReview,
@@ -37,6 +38,7 @@ from crd_gateway.temporal import UpdateRefused, Workflows
 from workflows.messages import CompleteRequest, ReviewRequest
 
 REQUESTED_BY = "annotation"
+LEFTOVERS_REASON = "FinalizerReleased"
 
 
 class Executor:
@@ -98,6 +100,10 @@ class Executor:
                 self._watch_close(experiment)
             case PatchStatus(conditions=conditions, phase=phase):
                 await self._patch(experiment, conditions, phase)
+            case RecordLeftovers(message=message):
+                context = experiment_context(experiment.namespace, experiment.name, experiment.workflow_id)
+                log.warning("%s", message, extra=context)
+                await self.writer.record_event(obj, "Warning", LEFTOVERS_REASON, message)
             case RemoveFinalizer():
                 await self.kube.remove_finalizer(obj)
 

@@ -55,12 +55,16 @@ class ObservedExperiment:
     generation: int
     resource_version: str
     creation_timestamp: datetime
-    deleting: bool
+    deletion_timestamp: datetime | None
     has_finalizer: bool
     annotations: Mapping[str, str] = field(default_factory=dict)
     status: ExperimentStatus = field(default_factory=ExperimentStatus)
     spec: ExperimentSpec | None = None
     spec_error: str | None = None
+
+    @property
+    def deleting(self) -> bool:
+        return self.deletion_timestamp is not None
 
     @property
     def key(self) -> str:
@@ -102,7 +106,7 @@ def observe_experiment(obj: Mapping[str, Any]) -> ObservedExperiment:
         generation=meta.generation or 1,
         resource_version=meta.resource_version or "",
         creation_timestamp=meta.creation_timestamp or datetime.now(UTC),
-        deleting=meta.deletion_timestamp is not None,
+        deletion_timestamp=meta.deletion_timestamp,
         has_finalizer=EXPERIMENT_FINALIZER in meta.finalizers,
         annotations={k: v for k, v in meta.annotations.items() if k in (REVIEW_ANNOTATION, COMPLETE_ANNOTATION)},
         status=parse_status(obj.get("status")),

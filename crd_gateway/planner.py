@@ -1,13 +1,16 @@
-"""The gateway's decisions: (Experiment as observed, workflow as described) → actions. Pure.
+"""The gateway's decisions: (Experiment as observed, workflow as described, the time) → actions. Pure.
 
 No I/O, no clock, no randomness: every input is in the arguments, so the whole decision table is
 tested without a cluster (tests/gateway/test_planner.py). The executor performs the actions in
 order and stops at the first failure; the next reconcile plans again from what is then observed.
 
 Rules, in order:
-1. Deleting: no finalizer → nothing. Workflow unreachable → keep the finalizer, retry. Workflow
-   running → cancel it once and wait until it closes (its cleanup runs before it closes). Workflow
-   closed or never started → remove the finalizer at once.
+1. Deleting: no finalizer → nothing. Workflow closed or never started → remove the finalizer at
+   once. Otherwise the finalizer is held, and a ``Deleting`` condition says for what and until when:
+   workflow running → cancel it once and wait until it closes (its cleanup runs before it closes);
+   workflow unreachable → retry. The hold ends at the release time (deletion time + the
+   Experiment's cleanup deadline + the gateway's grace): then the finalizer is released anyway and
+   what may be left is recorded. A running workflow keeps cleaning up after the object is gone.
 2. Temporal unreachable → only add the finalizer; retry later.
 3. No workflow yet → fail an unparsable spec (no workflow); otherwise add the finalizer, then start.
    A workflow that ran and vanished, with the Experiment unfinished, is reported lost.
@@ -18,22 +21,29 @@ Rules, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from api.experiment import (
     COMPLETE_ANNOTATION,
+    DEFAULT_DEADLINES,
     REVIEW_ANNOTATION,
+    ClusterType,
     ConditionStatus,
     ExperimentPhase,
     ExperimentStatus,
 )
+from api.names import ARGO_WORKFLOWS_NAMESPACE, ARGOCD_NAMESPACE, CLAIM_NAMESPACE, argo_workflow_name, claim_name
 from crd_gateway.observe import ObservedExperiment, ObservedWorkflow, WorkflowState
 from workflows.messages import ReviewDecision
+from workflows.status import CLEANUP
 
 READY = "Ready"
 REVIEW_REQUEST = "ReviewRequest"
 COMPLETE_REQUEST = "CompleteRequest"
-GATEWAY_CONDITIONS = (REVIEW_REQUEST, COMPLETE_REQUEST)
+DELETING = "Deleting"
+"""While the finalizer of a deleted Experiment is held: what it waits for, since when, until when."""
+GATEWAY_CONDITIONS = (REVIEW_REQUEST, COMPLETE_REQUEST, DELETING)
 """Condition types only the gateway writes; status reports from the workflow keep them."""
 
 TERMINAL = (ExperimentPhase.COMPLETE, ExperimentPhase.FAILED)
@@ -92,6 +102,13 @@ class PatchStatus:
 
 
 @dataclass(frozen=True)
+class RecordLeftovers:
+    """The finalizer goes before cleanup was seen to finish: say (Event + log) what may be left."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class RemoveFinalizer:
     pass
 
@@ -104,6 +121,7 @@ Action = (
     | CancelWorkflow
     | WaitForWorkflowClose
     | PatchStatus
+    | RecordLeftovers
     | RemoveFinalizer
 )
 
@@ -125,9 +143,10 @@ class Plan:
 # ------------------------------------------------------------------------------------ planner
 
 
-def plan(experiment: ObservedExperiment, workflow: ObservedWorkflow) -> Plan:
-    if experiment.deleting:
-        return _plan_deletion(experiment, workflow)
+def plan(experiment: ObservedExperiment, workflow: ObservedWorkflow, now: datetime, deletion_grace: timedelta) -> Plan:
+    """``deletion_grace``: how long past the Experiment's cleanup deadline a deletion may be held."""
+    if experiment.deletion_timestamp is not None:
+        return _plan_deletion(experiment, workflow, experiment.deletion_timestamp, now, deletion_grace)
     if workflow.state == WorkflowState.UNREACHABLE:
         guard = () if experiment.has_finalizer or experiment.spec is None else (AddFinalizer(),)
         return Plan(guard, Requeue.BACKOFF)
@@ -142,15 +161,75 @@ def plan(experiment: ObservedExperiment, workflow: ObservedWorkflow) -> Plan:
     return Plan(tuple(actions))
 
 
-def _plan_deletion(experiment: ObservedExperiment, workflow: ObservedWorkflow) -> Plan:
+def _plan_deletion(
+    experiment: ObservedExperiment, workflow: ObservedWorkflow, since: datetime, now: datetime, grace: timedelta
+) -> Plan:
     if not experiment.has_finalizer:
         return Plan()
-    if workflow.state == WorkflowState.UNREACHABLE:
-        return Plan((), Requeue.BACKOFF)
+    if workflow.state in (WorkflowState.CLOSED, WorkflowState.NOT_FOUND):
+        return Plan((RemoveFinalizer(),))
+    running = workflow.state == WorkflowState.RUNNING
+    cancel: tuple[Action, ...] = (CancelWorkflow(),) if running and not workflow.cancel_requested else ()
+    release_at = _release_time(experiment, since, grace)
+    if now >= release_at:
+        return Plan((*cancel, RecordLeftovers(_leftovers(experiment, workflow, since)), RemoveFinalizer()))
+    hold = _hold_condition(experiment, workflow, since, release_at)
+    if not running:
+        return Plan(hold, Requeue.BACKOFF)
+    return Plan((*hold, *cancel, WaitForWorkflowClose()), Requeue.CLEANUP_POLL)
+
+
+def _release_time(experiment: ObservedExperiment, since: datetime, grace: timedelta) -> datetime:
+    """When a deleted Experiment's finalizer goes even if its workflow has not closed: by its cleanup
+    deadline the workflow has given up on cleanup and reported what is left; ``grace`` covers the rest
+    of its end (closing a pending PR, the last status report)."""
+    cleanup = experiment.spec.deadline("cleanup") if experiment.spec else DEFAULT_DEADLINES["cleanup"]
+    return since + cleanup + grace
+
+
+def _hold_condition(
+    experiment: ObservedExperiment, workflow: ObservedWorkflow, since: datetime, release_at: datetime
+) -> tuple[Action, ...]:
+    """The ``Deleting`` condition, unless the stored one already says the same."""
+    wid = experiment.workflow_id
     if workflow.state == WorkflowState.RUNNING:
-        cancel: tuple[Action, ...] = () if workflow.cancel_requested else (CancelWorkflow(),)
-        return Plan((*cancel, WaitForWorkflowClose()), Requeue.CLEANUP_POLL)
-    return Plan((RemoveFinalizer(),))
+        reason, what = "WaitingForCleanup", f"waiting for workflow {wid} to delete what the experiment created"
+    else:
+        reason, what = "TemporalUnreachable", f"Temporal does not answer; whether workflow {wid} cleaned up is unknown"
+    message = f"{what}; deleting since {_stamp(since)}; the finalizer is released at {_stamp(release_at)} at the latest"
+    stored = experiment.status.condition(DELETING)
+    if stored is not None and (stored.status, stored.reason, stored.message) == (ConditionStatus.TRUE, reason, message):
+        return ()
+    return (PatchStatus((ConditionUpdate(DELETING, ConditionStatus.TRUE, reason, message),)),)
+
+
+def _leftovers(experiment: ObservedExperiment, workflow: ObservedWorkflow, since: datetime) -> str:
+    wid = experiment.workflow_id
+    if workflow.state == WorkflowState.RUNNING:
+        state = f"workflow {wid} has not finished its cleanup (it goes on without the object)"
+    else:
+        state = f"Temporal did not answer ({workflow.error}); whether workflow {wid} cleaned up is unknown"
+    return f"finalizer released, deleting since {_stamp(since)}: {state}; {_what_may_be_left(experiment)}"
+
+
+def _what_may_be_left(experiment: ObservedExperiment) -> str:
+    """The objects the workflow's cleanup deletes, named the way it names them (api.names)."""
+    cleanup = experiment.status.condition(CLEANUP)
+    if cleanup is not None and cleanup.status == ConditionStatus.FALSE:
+        return f"its last cleanup report: {cleanup.message}"
+    name = experiment.name
+    if experiment.spec is None:
+        return f"check for objects named after {name}"
+    claims = [claim_name(name, t.name) for t in experiment.spec.targets if t.cluster.type != ClusterType.HUB]
+    parts = [f"cluster claim {CLAIM_NAMESPACE}/{claim}" for claim in claims]
+    parts.append(f"ArgoCD Applications {ARGOCD_NAMESPACE}/{name}-*")
+    parts.append(f"Argo workflow {ARGO_WORKFLOWS_NAMESPACE}/{argo_workflow_name(name)}")
+    parts.append(f"hub namespace {name}")
+    return "possibly left: " + "; ".join(parts)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _plan_start(experiment: ObservedExperiment) -> Plan:

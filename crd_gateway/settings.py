@@ -52,11 +52,24 @@ class GatewaySettings(BaseSettings):
 
     # Reconcile
     workers: int = Field(4, ge=1, description="Experiments reconciled concurrently (one key is never concurrent).")
-    error_backoff_initial: float = Field(0.5, gt=0)
+    error_backoff_initial: float = Field(0.5, gt=0, description="First retry after a failed reconcile or close wait.")
     error_backoff_max: float = Field(
-        60.0, gt=0, description="Temporal or the API server down: retry at most this often."
+        60.0,
+        gt=0,
+        description="Temporal or the API server down: retry at most this often. Doubles per failure, each delay "
+        "jittered down to half, so keys that failed together do not retry together; a failed long poll for a "
+        "workflow's close is retried at this pace too (it once returned at once and spun the key).",
     )
     deletion_poll_seconds: float = Field(5.0, gt=0, description="Re-check a cancelled workflow's cleanup this often.")
+    deletion_grace_seconds: float = Field(
+        900.0,
+        ge=0,
+        description="A deleted Experiment's finalizer is held at most its cleanup deadline (spec.deadlines.cleanup, "
+        "default 30 m) plus this, then released with what may be left recorded in an Event and the log. Guards "
+        "against a deletion that never ends while Temporal, the worker or the hub is down: kubectl delete, the "
+        "namespace's deletion and re-creating the name all wait on the finalizer. The grace covers the rest of "
+        "the workflow's end (closing a pending PR, the last status report); the default gives 45 m in all.",
+    )
 
     # Leader election (client-go defaults: failover ≤ lease + retry ≈ 17 s)
     leader_election: bool = True

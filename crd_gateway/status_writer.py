@@ -1,11 +1,14 @@
 """The activities the gateway serves on the ``crd-gateway`` task queue: the only writer of Experiments.
 
 ``report_status`` replaces the status subresource with the workflow's snapshot (read, merge, PUT
-with the read resourceVersion; a 409 re-reads and retries), keeping the gateway's own request
-conditions, ``observedGeneration`` and the Temporal UI link, and records Events for phase changes
-and failures. A report older than one already written (a retried attempt that lost the race) is
-dropped. ``delete_experiment`` deletes the object with a uid precondition (the workflow's TTL).
-An Experiment that is gone is not an error: the workflow must not retry for an hour.
+with the read resourceVersion; a 409 re-reads and retries), keeping the gateway's own conditions,
+``observedGeneration`` and the Temporal UI link, and records Events for phase changes and failures.
+A report not newer than the one the stored status was written from (``status.reportSequence``) is
+dropped: a retried attempt that lost the race, or an old report reaching a new leader. The mark
+lives in the object, written in the same PUT as the status it guards, so no replica needs memory of
+earlier writes and the resourceVersion makes check and write one step. ``delete_experiment``
+deletes the object with a uid precondition (the workflow's TTL). An Experiment that is gone is not
+an error: the workflow must not retry for an hour.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from kubernetes.client import ApiException
@@ -33,11 +37,23 @@ def ui_link(base: str | None, namespace: str, workflow_id: str) -> str | None:
     return f"{base.rstrip('/')}/namespaces/{namespace}/workflows/{workflow_id}" if base else None
 
 
+class Written(StrEnum):
+    WRITTEN = "written"
+    STALE = "stale"
+    """Nothing to write: the report is not newer than the one the stored status came from."""
+    GONE = "gone"
+    """The Experiment (this uid) no longer exists."""
+
+
 def merge_report(
-    report: ExperimentStatus, current: ExperimentStatus, generation: int, ui_url: str | None
-) -> ExperimentStatus:
-    """The workflow's snapshot, plus what only the gateway knows. Pure."""
+    report: ExperimentStatus, sequence: int, current: ExperimentStatus, generation: int, ui_url: str | None
+) -> ExperimentStatus | None:
+    """The workflow's snapshot, plus what only the gateway knows; None when the stored status was
+    written from this report or a newer one. Pure."""
+    if sequence <= (current.report_sequence or 0):
+        return None
     merged = report.model_copy(deep=True)
+    merged.report_sequence = sequence
     merged.observed_generation = merged.observed_generation or generation
     conditions = [c for c in merged.conditions or [] if c.type not in GATEWAY_CONDITIONS]
     conditions += [c for c in current.conditions or [] if c.type in GATEWAY_CONDITIONS]
@@ -113,8 +129,6 @@ class StatusWriter:
         self.temporal_namespace = temporal_namespace
         self.ui_url = ui_url
         self.identity = identity
-        self._written: dict[str, int] = {}
-        """Highest sequence written per Experiment uid (lost on restart; see the module docstring)."""
 
     def activities(self) -> list[Callable[..., Any]]:
         return [self.report_status, self.delete_experiment]
@@ -122,9 +136,6 @@ class StatusWriter:
     @activity.defn(name=REPORT_STATUS)
     async def report_status(self, inp: ReportStatusInput) -> None:
         ref = inp.experiment
-        if inp.sequence <= self._written.get(ref.uid, 0):
-            metrics.STATUS_WRITES.labels("stale").inc()
-            return
         began = time.perf_counter()
         ui_url = (
             ui_link(self.ui_url, self.temporal_namespace, inp.status.temporal.workflow_id)
@@ -132,16 +143,14 @@ class StatusWriter:
             else None
         )
 
-        def merge(current: ExperimentStatus) -> ExperimentStatus:
-            return merge_report(inp.status, current, ref.generation, ui_url)
+        def merge(current: ExperimentStatus) -> ExperimentStatus | None:
+            return merge_report(inp.status, inp.sequence, current, ref.generation, ui_url)
 
         written = await self.update_status(ref.namespace, ref.name, ref.uid, merge)
         metrics.STATUS_WRITE_SECONDS.observe(time.perf_counter() - began)
-        if written:
-            self._written[ref.uid] = max(inp.sequence, self._written.get(ref.uid, 0))
         log.info(
-            "status report %s",
-            "written" if written else "dropped: Experiment gone",
+            "status report: %s",
+            written,
             extra={**experiment_context(ref.namespace, ref.name), "sequence": inp.sequence, "phase": inp.status.phase},
         )
 
@@ -157,17 +166,20 @@ class StatusWriter:
         )
 
     async def update_status(
-        self, namespace: str, name: str, uid: str, change: Callable[[ExperimentStatus], ExperimentStatus]
-    ) -> bool:
-        """Read-modify-write of the status with conflict retry. False when the Experiment is gone."""
+        self, namespace: str, name: str, uid: str, change: Callable[[ExperimentStatus], ExperimentStatus | None]
+    ) -> Written:
+        """Read-modify-write of the status with conflict retry; ``change`` returns None to write nothing."""
         for _ in range(CONFLICT_RETRIES):
             try:
                 obj = await self.kube.get_experiment(namespace, name, uid)
             except Gone:
-                metrics.STATUS_WRITES.labels("gone").inc()
-                return False
+                metrics.STATUS_WRITES.labels(Written.GONE).inc()
+                return Written.GONE
             before = parse_status(obj.get("status"))
             after = change(before)
+            if after is None:
+                metrics.STATUS_WRITES.labels(Written.STALE).inc()
+                return Written.STALE
             try:
                 stored = await self.kube.replace_status(obj, after.to_wire())
             except ApiException as err:
@@ -175,21 +187,25 @@ class StatusWriter:
                     metrics.STATUS_WRITES.labels("conflict_retry").inc()
                     continue
                 if err.status == 404:
-                    metrics.STATUS_WRITES.labels("gone").inc()
-                    return False
+                    metrics.STATUS_WRITES.labels(Written.GONE).inc()
+                    return Written.GONE
                 raise
-            metrics.STATUS_WRITES.labels("written").inc()
+            metrics.STATUS_WRITES.labels(Written.WRITTEN).inc()
             await self._record_events(stored, before, after)
-            return True
+            return Written.WRITTEN
         raise RuntimeError(f"status of {namespace}/{name}: still conflicting after {CONFLICT_RETRIES} attempts")
 
     async def _record_events(self, obj: dict[str, Any], before: ExperimentStatus, after: ExperimentStatus) -> None:
         for event_type, reason, message in status_events(before, after):
-            try:
-                await self.kube.record_event(obj, event_type, reason, message, self.identity)
-            except Exception:  # an Event is a courtesy; the status is already written
-                metrics.ERRORS.labels("event").inc()
-                log.warning("recording an Event failed", exc_info=True)
+            await self.record_event(obj, event_type, reason, message)
+
+    async def record_event(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        """Best effort: an Event is a courtesy next to the status or log line that says the same."""
+        try:
+            await self.kube.record_event(obj, event_type, reason, message, self.identity)
+        except Exception:
+            metrics.ERRORS.labels("event").inc()
+            log.warning("recording an Event failed", exc_info=True)
 
 
 def now() -> datetime:

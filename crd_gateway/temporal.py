@@ -14,12 +14,16 @@ from typing import Protocol
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from crd_gateway import metrics
+from crd_gateway.backoff import Backoff
+from crd_gateway.logs import log
 from crd_gateway.observe import ObservedWorkflow, WorkflowState
 from workflows.messages import COMPLETE_UPDATE, REVIEW_UPDATE, CompleteRequest, ExperimentInput, ReviewRequest
 
@@ -52,9 +56,10 @@ class Workflows(Protocol):
 
 
 class TemporalWorkflows:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, backoff: Backoff) -> None:
         self.client = client
         self.task_queue = task_queue
+        self.backoff = backoff
 
     async def describe(self, workflow_id: str) -> ObservedWorkflow:
         try:
@@ -114,7 +119,28 @@ class TemporalWorkflows:
         return str(answer)
 
     async def wait_closed(self, workflow_id: str) -> None:
-        try:
-            await self.client.get_workflow_handle(workflow_id).result()
-        except Exception:  # failed, cancelled, terminated: closed all the same
-            return
+        """Return once the workflow has closed, however it ended. A long poll that fails is no close:
+        it is retried after a jittered backoff, and only a describe that sees the workflow closed (or
+        gone) ends the wait early, so a flapping connection cannot turn this into a busy loop."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        failures = 0
+        while True:
+            try:
+                await handle.result()
+                return
+            except WorkflowFailureError:  # failed, cancelled, terminated, timed out: closed all the same
+                return
+            except Exception as err:
+                delay = self.backoff.delay(failures)
+                failures += 1
+                metrics.ERRORS.labels("wait_closed").inc()
+                log.warning(
+                    "waiting for the workflow to close failed (%s: %s); retrying in %.1fs",
+                    type(err).__name__,
+                    str(err)[:300],
+                    delay,
+                    extra={"workflow_id": workflow_id},
+                )
+            await asyncio.sleep(delay)
+            if (await self.describe(workflow_id)).state in (WorkflowState.CLOSED, WorkflowState.NOT_FOUND):
+                return

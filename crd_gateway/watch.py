@@ -6,7 +6,7 @@
 - The server ends a watch after ``watch_timeout_seconds``: resume from the last resourceVersion seen
   (bookmarks keep it fresh), no relist.
 - No byte for ``watch_stall_seconds`` (a frozen load balancer or API server): drop and resume.
-- Any other error: resume after an exponential backoff (``reconnect_backoff_*``), never give up.
+- Any other error: resume after a jittered exponential backoff (``reconnect_backoff_*``), never give up.
 Events are handed to callbacks that must be thread-safe (the controller posts them to its loop).
 """
 
@@ -25,6 +25,7 @@ from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from api.base import API_GROUP, API_VERSION
 from crd_gateway import metrics
+from crd_gateway.backoff import Backoff
 from crd_gateway.kube import PLURAL, KubeApi
 from crd_gateway.logs import log
 from crd_gateway.settings import GatewaySettings
@@ -77,14 +78,15 @@ class ExperimentWatcher:
     # ------------------------------------------------------------------------------ loop
 
     def _run(self) -> None:
-        backoff = self.settings.reconnect_backoff_initial
+        backoff = Backoff(self.settings.reconnect_backoff_initial, self.settings.reconnect_backoff_max)
+        failures = 0
         while not self._stop.is_set():
             try:
                 if self.resource_version is None:
                     self._list()
                 self._watch(self.resource_version)
                 metrics.WATCH_RESTARTS.labels("timeout").inc()
-                backoff = self.settings.reconnect_backoff_initial
+                failures = 0
             except WatchExpired:
                 metrics.WATCH_RESTARTS.labels("gone").inc()
                 log.info("watch expired (410 Gone); relisting", extra={"namespace": self.namespace})
@@ -103,11 +105,12 @@ class ExperimentWatcher:
                     continue
                 metrics.WATCH_RESTARTS.labels("error").inc()
                 metrics.ERRORS.labels("watch").inc()
+                delay = backoff.delay(failures)
+                failures += 1
                 log.warning(
-                    "watch failed (%s); retrying in %.1fs", _short(err), backoff, extra={"namespace": self.namespace}
+                    "watch failed (%s); retrying in %.1fs", _short(err), delay, extra={"namespace": self.namespace}
                 )
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.settings.reconnect_backoff_max)
+                self._stop.wait(delay)
 
     def _list(self) -> None:
         metrics.RELISTS.inc()

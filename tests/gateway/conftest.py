@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from kubernetes import client
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.base import API_GROUP, API_VERSION
@@ -136,6 +137,19 @@ async def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: 
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"not within {timeout}s: {what or check} (last: {last!r})")
+
+
+async def workflow_started(temporal: Client, wid: str, timeout: float = 20.0) -> None:
+    """Wait until the workflow exists (the gateway started it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await temporal.get_workflow_handle(wid).describe()
+            return
+        except RPCError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 class Gateways:

@@ -1,21 +1,32 @@
-"""Deletion: cancel → the workflow's cleanup → finalizer released; never before cleanup ran."""
+"""Deletion: cancel → the workflow's cleanup → finalizer released; before cleanup was seen to finish
+only at the deletion's bound, visibly, with what may be left recorded."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    FetchWorkflowHistoryEventsInput,
+    Interceptor,
+    OutboundInterceptor,
+    WorkflowExecutionStatus,
+)
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities import contracts as c
 from api.experiment import EXPERIMENT_FINALIZER
 from crd_gateway.app import Gateway
+from crd_gateway.executor import LEFTOVERS_REASON
 from crd_gateway.observe import ObservedWorkflow, WorkflowState
+from crd_gateway.planner import DELETING
 from crd_gateway.temporal import TemporalWorkflows
-from tests.gateway.conftest import Cluster, Gateways, eventually
+from tests.gateway.conftest import Cluster, Gateways, eventually, manifest, workflow_started
 from tests.workflow.fakes import FakeLab
 from worker.app import build_worker
 from workflows.messages import ExperimentInput
@@ -81,9 +92,13 @@ class Outage(TemporalWorkflows):
 
 
 def cut_off(gateway: Gateway) -> Outage:
-    outage = Outage(gateway.temporal, gateway.settings.workflow_task_queue)
-    gateway.workflows = gateway.controller.workflows = gateway.executor.workflows = outage
+    outage = Outage(gateway.temporal, gateway.settings.workflow_task_queue, gateway.workflows.backoff)
+    use(gateway, outage)
     return outage
+
+
+def use(gateway: Gateway, workflows: TemporalWorkflows) -> None:
+    gateway.workflows = gateway.controller.workflows = gateway.executor.workflows = workflows
 
 
 async def test_temporal_unreachable_keeps_the_finalizer_until_cleanup_can_run(
@@ -120,3 +135,112 @@ async def test_no_workflow_is_started_while_temporal_is_unreachable(
     assert cluster.phase(name) is None
     outage.down = False
     await eventually(lambda: cluster.phase(name) == "Complete", timeout=30)
+
+
+class FlappingHistory(Interceptor):
+    """Temporal as a flapping connection shows it: every long poll for a workflow's history breaks at
+    once, while the short calls (describe, cancel) get through. Counts the polls."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.polls = 0
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        flap = self
+
+        class Flapping(OutboundInterceptor):
+            def fetch_workflow_history_events(self, input: FetchWorkflowHistoryEventsInput) -> Any:
+                if not flap.down:
+                    return super().fetch_workflow_history_events(input)
+                flap.polls += 1
+                return _broken_stream()
+
+        return Flapping(next)
+
+
+async def _broken_stream() -> AsyncIterator[Any]:
+    raise RPCError("connection reset by peer", RPCStatusCode.UNAVAILABLE, b"")
+    yield  # an async generator that fails on its first item
+
+
+def held_cleanup(lab: FakeLab, started: asyncio.Event, release: asyncio.Event) -> list[Callable[..., Any]]:
+    """The lab's activities, with a cleanup that runs until the test releases it."""
+    activities = lab.activities()
+    original = next(a for a in activities if a.__temporal_activity_definition.name == c.CLEANUP_EXPERIMENT)  # type: ignore[attr-defined]
+
+    @activity.defn(name=c.CLEANUP_EXPERIMENT)
+    async def cleanup(inp: c.CleanupInput) -> c.CleanupReport:
+        started.set()
+        await release.wait()
+        return await original(inp)  # type: ignore[no-any-return]
+
+    return [a for a in activities if a is not original] + [cleanup]
+
+
+async def test_a_flapping_connection_does_not_spin_the_wait_for_cleanup(
+    cluster: Cluster, gateways: Gateways, temporal: Client
+) -> None:
+    lab = FakeLab(hang_clusters={"app"})
+    started, release = asyncio.Event(), asyncio.Event()
+    async with build_worker(temporal, held_cleanup(lab, started, release)):
+        gateway = await gateways.start()
+        await gateways.leading(gateway)
+        flap = FlappingHistory()
+        flapping = Client(**{**temporal.config(), "interceptors": [flap]})
+        use(gateway, TemporalWorkflows(flapping, gateway.settings.workflow_task_queue, gateway.workflows.backoff))
+        name = cluster.create()["metadata"]["name"]
+        await eventually(lambda: lab.called(c.WAIT_FOR_CLUSTER_READY), timeout=20)
+        cluster.delete(name)
+        await asyncio.wait_for(started.wait(), 20)
+        window = 3.0
+        before = flap.polls
+        await asyncio.sleep(window)
+        polls = flap.polls - before
+        print(f"\nlong polls for the close in {window:.0f} s of a flapping connection: {polls}")
+        # backoff 0.2 s doubling to 2 s, jittered down to half: at most 6 polls fit in 3 s
+        assert 1 <= polls <= 6
+        flap.down = False
+        release.set()
+        await eventually(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone once the flapping ends")
+    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
+
+
+async def test_a_deletion_the_workflow_cannot_finish_is_held_visibly_then_released_with_leftovers_recorded(
+    cluster: Cluster, gateways: Gateways, temporal: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No worker serves the workflow (the hub is down), so the cancelled workflow never closes."""
+    gateway = await gateways.start(deletion_grace_seconds=3600)
+    await gateways.leading(gateway)
+    obj = cluster.create(manifest(deadlines={"cleanup": "1s"}))
+    name, wid = obj["metadata"]["name"], Cluster.workflow_id_of(obj)
+    await workflow_started(temporal, wid)
+    cluster.delete(name)
+
+    def deleting() -> dict[str, Any] | None:
+        conditions = ((cluster.get(name) or {}).get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c["type"] == DELETING), None)
+
+    condition = await eventually(deleting, timeout=20, what="a Deleting condition")
+    since = datetime.fromisoformat(cluster.get(name)["metadata"]["deletionTimestamp"])  # type: ignore[index]
+    release_at = since + timedelta(seconds=1) + timedelta(hours=1)
+    assert (condition["status"], condition["reason"]) == ("True", "WaitingForCleanup")
+    assert condition["message"] == (
+        f"waiting for workflow {wid} to delete what the experiment created;"
+        f" deleting since {since:%Y-%m-%dT%H:%M:%SZ};"
+        f" the finalizer is released at {release_at:%Y-%m-%dT%H:%M:%SZ} at the latest"
+    )
+    description = await temporal.get_workflow_handle(wid).describe()
+    assert description.raw_description.workflow_extended_info.cancel_requested
+
+    # A replica with a shorter grace takes over: the release time follows from the object, so it is past.
+    await gateways.stop(gateway)
+    successor = await gateways.start(deletion_grace_seconds=0)
+    await eventually(lambda: cluster.get(name) is None, timeout=30, what="finalizer released at the bound")
+    await gateways.stop(successor)
+
+    (event,) = [e for e in cluster.events(name) if e.reason == LEFTOVERS_REASON]
+    assert event.type == "Warning"
+    assert f"workflow {wid} has not finished its cleanup (it goes on without the object)" in event.message
+    assert "possibly left:" in event.message and f"argo-workflows/{name}-validation" in event.message
+    assert any(r.levelname == "WARNING" and r.getMessage() == event.message for r in caplog.records)
+    assert (await temporal.get_workflow_handle(wid).describe()).status == WorkflowExecutionStatus.RUNNING

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
-from tests.gateway.conftest import Cluster, Gateways, eventually
+from activities.contracts import ExperimentRef, ReportStatusInput
+from api.experiment import ExperimentPhase, ExperimentStatus, TemporalRef
+from crd_gateway.app import Gateway
+from tests.gateway.conftest import Cluster, Gateways, eventually, workflow_started
 from tests.workflow.fakes import FakeLab
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.kube]
@@ -56,3 +62,39 @@ async def test_a_leader_that_stops_cleanly_hands_over_at_once(
     began = time.monotonic()
     await eventually(lambda: follower.leading, timeout=5, interval=0.05)  # released, not expired (15 s)
     print(f"\nclean hand-over: {time.monotonic() - began:.1f} s")
+
+
+async def test_a_new_leader_drops_a_report_older_than_the_one_its_predecessor_wrote(
+    cluster: Cluster, gateways: Gateways, temporal: Client
+) -> None:
+    """Report 5 reaches the old leader, then a retried report 4 reaches the new one (a fresh process)."""
+    obj = cluster.create()
+    meta = obj["metadata"]
+    ref = ExperimentRef(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=meta["uid"],
+        generation=meta["generation"],
+        creation_timestamp=datetime.fromisoformat(meta["creationTimestamp"]),
+    )
+
+    async def report(gateway: Gateway, sequence: int, phase: ExperimentPhase) -> None:
+        status = ExperimentStatus(phase=phase, temporal=TemporalRef(workflow_id=Cluster.workflow_id_of(obj)))
+        inp = ReportStatusInput(experiment=ref, sequence=sequence, status=status)
+        await ActivityEnvironment().run(gateway.writer.report_status, inp)
+
+    leader = await gateways.start(identity="replica-a")
+    await gateways.leading(leader)
+    await workflow_started(temporal, Cluster.workflow_id_of(obj))  # no worker runs it: the test reports
+    await report(leader, 5, ExperimentPhase.RUNNING)
+    await gateways.kill(leader)
+    successor = await gateways.start(identity="replica-b")
+    await gateways.leading(successor)
+
+    await report(successor, 4, ExperimentPhase.PROVISIONING)
+    stored = (cluster.get(meta["name"]) or {})["status"]
+    assert stored["phase"] == "Running"
+    assert stored["reportSequence"] == 5
+    await report(successor, 6, ExperimentPhase.COMPLETE)
+    stored = (cluster.get(meta["name"]) or {})["status"]
+    assert (stored["phase"], stored["reportSequence"]) == ("Complete", 6)

@@ -74,11 +74,26 @@ def test_a_report_keeps_the_gateway_conditions_and_gains_the_ui_link() -> None:
         temporal=TemporalRef(workflow_id="wf", run_id="r"),
         conditions=[cond(READY, ConditionStatus.UNKNOWN, "Running")],
     )
-    merged = merge_report(report, current, 3, ui_link("http://ui/", "default", "wf"))
+    merged = merge_report(report, 4, current, 3, ui_link("http://ui/", "default", "wf"))
+    assert merged is not None
     assert [c.type for c in merged.conditions or []] == [READY, COMPLETE_REQUEST]
     assert merged.observed_generation == 3 and all(c.observed_generation == 3 for c in merged.conditions or [])
     assert merged.temporal is not None and merged.temporal.ui_url == "http://ui/namespaces/default/workflows/wf"
     assert merged.to_wire()["temporal"]["uiURL"] == "http://ui/namespaces/default/workflows/wf"
+
+
+def test_a_report_carries_its_sequence_into_the_status_and_an_older_one_writes_nothing() -> None:
+    report = ExperimentStatus(phase=ExperimentPhase.RUNNING, temporal=TemporalRef(workflow_id="wf"))
+    merged = merge_report(report, 7, ExperimentStatus(report_sequence=6), 1, None)
+    assert merged is not None and merged.to_wire()["reportSequence"] == 7
+    assert merge_report(report, 7, merged, 1, None) is None  # the same report again
+    assert merge_report(report, 6, merged, 1, None) is None  # an older one
+    assert merge_report(report, 1, ExperimentStatus(), 1, None) is not None  # nothing written yet
+
+
+def test_gateway_writes_keep_the_report_sequence() -> None:
+    update = ConditionUpdate(COMPLETE_REQUEST, ConditionStatus.FALSE, "InvalidValue", "x")
+    assert apply_conditions(ExperimentStatus(report_sequence=9), (update,), 1, T1).report_sequence == 9
 
 
 def test_gateway_conditions_keep_their_transition_time_when_the_status_is_unchanged() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from api.problems import Problem
 from api.schema_problems import parse_object
 from api.validation import check_experiment
 from crd_gateway.observe import ObservedExperiment, ObservedWorkflow, WorkflowState
-from crd_gateway.planner import RemoveFinalizer, StartWorkflow, plan
+from crd_gateway.planner import RecordLeftovers, RemoveFinalizer, StartWorkflow, plan
 
 HELLO_APP = yaml.safe_load((Path(__file__).resolve().parents[2] / "experiments/hello-app/experiment.yaml").read_text())
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -78,7 +78,7 @@ observed_experiments = st.builds(
     generation=st.integers(1, 5),
     resource_version=st.integers(1, 10**6).map(str),
     creation_timestamp=st.datetimes(timezones=st.just(UTC), min_value=datetime(2020, 1, 1)),
-    deleting=st.booleans(),
+    deletion_timestamp=st.none() | st.datetimes(timezones=st.just(UTC), min_value=datetime(2020, 1, 1)),
     has_finalizer=st.booleans(),
     annotations=st.dictionaries(
         st.sampled_from(["experiments.illm.io/review", "experiments.illm.io/complete", "other"]),
@@ -100,15 +100,23 @@ observed_workflows = st.builds(
 
 
 @FUZZ
-@given(observed_experiments, observed_workflows)
-def test_the_planner_never_raises_and_never_drops_the_finalizer_of_a_live_workflow(
-    experiment: ObservedExperiment, workflow: ObservedWorkflow
+@given(
+    observed_experiments,
+    observed_workflows,
+    st.datetimes(timezones=st.just(UTC), min_value=datetime(2020, 1, 1)),
+    st.timedeltas(timedelta(0), timedelta(days=2)),
+)
+def test_the_planner_never_raises_and_never_drops_the_finalizer_of_a_live_workflow_silently(
+    experiment: ObservedExperiment, workflow: ObservedWorkflow, now: datetime, grace: timedelta
 ) -> None:
-    decided = plan(experiment, workflow)
+    decided = plan(experiment, workflow, now, grace)
 
     actions = decided.actions
-    if workflow.state in (WorkflowState.RUNNING, WorkflowState.UNREACHABLE):
-        assert not any(isinstance(a, RemoveFinalizer) for a in actions), (experiment, workflow, decided)
+    if workflow.state in (WorkflowState.RUNNING, WorkflowState.UNREACHABLE) and any(
+        isinstance(a, RemoveFinalizer) for a in actions
+    ):  # only once the deletion hold is over, and saying what may be left
+        assert experiment.deletion_timestamp is not None and now >= experiment.deletion_timestamp + grace
+        assert any(isinstance(a, RecordLeftovers) for a in actions), (experiment, workflow, decided)
     if experiment.deleting:
         assert not any(isinstance(a, StartWorkflow) for a in actions), decided
     assert sum(isinstance(a, StartWorkflow) for a in actions) <= 1
