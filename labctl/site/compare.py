@@ -3,8 +3,9 @@
 Which runs is only known when someone picks them, so the page is one static file that reads the
 ``run`` parameters of its URL (``compare.html?run=<key>&run=<key>:<target>``) and the per-run numbers
 from ``runs.js``, which a ``<script src>`` loads from disk as well as from a server (a ``fetch`` of a
-JSON file would be refused from ``file://``). The first column is the baseline: every other column
-shows its value, the difference to the baseline and the ratio.
+JSON file would be refused from ``file://``). A column's baseline is the first column of the same
+target (run against run, like for like), else the first column (target against target); every cell
+shows its value, the difference to its baseline and the ratio.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def run_data(runs: list[Run]) -> str:
 
 def compare_page() -> str:
     body = (
-        "<h1>Comparison</h1><p class='muted'>The first column is the baseline; Δ is the difference to it and × the "
-        "ratio. Costs are each run's estimate.</p><div id='comparison'><noscript>The comparison is computed in the "
-        "browser: enable JavaScript, or compare the run pages.</noscript></div>"
+        "<h1>Comparison</h1><p class='muted'>Each column is compared with the first column of the same target (else "
+        "the first column): Δ is the difference, × the ratio. Costs are each run's estimate.</p>"
+        "<div id='comparison'><noscript>The comparison is computed in the browser: enable JavaScript, or compare "
+        "the run pages.</noscript></div>"
     )
     return page("Comparison", body, depth=0, head=f'<script src="{DATA_FILE}"></script>', script=script("compare.js"))

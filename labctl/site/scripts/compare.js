@@ -1,6 +1,7 @@
 // The comparison: columns from the URL's run parameters ("<key>" = each target of that run with data,
-// "<key>:<target>" = one target), numbers from runs.js. The first column is the baseline; every other
-// cell carries its value, the difference and the ratio to the baseline (also as data-* attributes).
+// "<key>:<target>" = one target), numbers from runs.js. A column's baseline is the first column of the
+// same target (run against run, like for like), else the first column (target against target); every
+// other cell carries its value, the difference and the ratio to its baseline (also as data-* attributes).
 (function () {
   var data = window.SITE_RUNS || {}, out = document.getElementById("comparison");
   var picked = new URLSearchParams(location.search).getAll("run"), cols = [], missing = [];
@@ -42,20 +43,26 @@
       var when = c.run.created.slice(0, 16).replace("T", " ");
       return '<th scope="col" data-col="' + i + '"><a href="runs/' + esc(c.key) + '.html">' + esc(c.run.title) +
         '</a><div class="muted">' + esc(c.target || "(all targets)") + " · " + esc(when) +
-        (i === 0 ? " · baseline" : "") + "</div></th>";
+        (c.base === i ? " · baseline" : " · vs column " + (c.base + 1)) + "</div></th>";
     }).join("") + "</tr>";
   }
+  cols.forEach(function (c, i) {
+    c.base = 0;
+    for (var j = 0; j < i; j++) if (cols[j].target === c.target) { c.base = j; break; }
+  });
   function numberCell(v, i, base, unit) {
     var cell = '<td class="num" data-col="' + i + '"' + (v === null ? "" : ' data-value="' + v + '"');
     if (i === 0 || v === null || base === null) return cell + ">" + fmt(v, unit) + "</td>";
-    var d = v - base, r = base !== 0 ? v / base : null;
+    var d = v - base, r = base !== 0 ? v / base : null, b = cols[i].base;
     var delta = "Δ " + (d > 0 ? "+" : "") + fmt(d, unit) + (r === null ? "" : " · ×" + Number(r.toPrecision(3)));
-    return cell + ' data-diff="' + d + '"' + (r === null ? "" : ' data-ratio="' + r + '"') + ">" + fmt(v, unit) +
-      '<div class="delta ' + (d > 0 ? "up" : d < 0 ? "down" : "") + '">' + delta + "</div></td>";
+    var vs = cols[b].run.title + " · " + (cols[b].target || "(all targets)");
+    return cell + ' data-base="' + b + '" data-diff="' + d + '"' + (r === null ? "" : ' data-ratio="' + r + '"') +
+      ">" + fmt(v, unit) + '<div class="delta ' + (d > 0 ? "up" : d < 0 ? "down" : "") + '" title="vs ' + esc(vs) +
+      '">' + delta + "</div></td>";
   }
   function numberRow(label, name, values, unit) {
     return '<tr data-metric="' + esc(name) + '"><th scope="row">' + label + "</th>" +
-      values.map(function (v, i) { return numberCell(v, i, values[0], unit); }).join("") + "</tr>";
+      values.map(function (v, i) { return numberCell(v, i, values[cols[i].base], unit); }).join("") + "</tr>";
   }
   function textRow(label, name, cell) {
     return '<tr data-metric="' + name + '"><th scope="row">' + label + "</th>" +
