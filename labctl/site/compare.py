@@ -30,6 +30,7 @@ def run_data(runs: list[Run]) -> str:
         columns = [t for t in run.targets if t in with_data] + sorted(with_data - set(run.targets))
         data[run.key] = {
             "title": run.title,
+            "name": run.name,
             "created": run.created,
             "verdict": run.verdict,
             "claim": run.claim,

@@ -123,7 +123,7 @@ def series_index_page(by_series: dict[str, list[Run]], series_names: dict[str, d
 def series_page(series: str, runs: list[Run], series_names: dict[str, dict[str, Any]]) -> str:
     """Every metric of the series as a chart across its runs (oldest first), then the runs themselves."""
     ordered = sorted(runs, key=lambda r: (r.created, r.key))
-    labels = [r.created[:16].replace("T", " ") or r.name for r in ordered]
+    labels = [r.created[:19].replace("T", " ") or r.name for r in ordered]
     points: dict[str, list[SeriesPoint]] = {}
     units: dict[str, str | None] = {}
     descriptions: dict[str, str] = {}

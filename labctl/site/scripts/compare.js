@@ -40,9 +40,9 @@
 
   function header() {
     return '<tr><th scope="col">Metric</th>' + cols.map(function (c, i) {
-      var when = c.run.created.slice(0, 16).replace("T", " ");
+      var when = c.run.created.slice(0, 19).replace("T", " ");
       return '<th scope="col" data-col="' + i + '"><a href="runs/' + esc(c.key) + '.html">' + esc(c.run.title) +
-        '</a><div class="muted">' + esc(c.target || "(all targets)") + " · " + esc(when) +
+        '</a><div class="muted">' + esc(c.run.name) + " · " + esc(c.target || "(all targets)") + " · " + esc(when) +
         (c.base === i ? " · baseline" : " · vs column " + (c.base + 1)) + "</div></th>";
     }).join("") + "</tr>";
   }
