@@ -26,7 +26,11 @@ padding:0 6px;margin:1px;font-size:12px}.num{text-align:right;white-space:nowrap
 .compare-bar button{font:inherit;padding:6px 14px;border-radius:6px;border:1px solid #1d4ed8;background:#1d4ed8;
 color:#fff}.swatch.dot{border-radius:50%;border:1px solid #6b7280}.point-link:focus circle{stroke-width:4}
 @media (max-width:720px){main{padding:12px}nav.site{padding:8px 12px}.charts{grid-template-columns:1fr}
-.runs .wide{display:none}h1{font-size:20px}}
+h1{font-size:20px}.runs,.runs tbody,.runs tbody tr{display:block}
+.runs thead tr{display:flex;flex-wrap:wrap;gap:4px 14px}.runs th{border:0;padding:2px}.runs th.pick{display:none}
+.runs tbody tr{border:1px solid #e5e7eb;margin:8px 0;background:#fff;padding:6px}
+.runs td{display:inline-block;border:0;padding:2px 6px;vertical-align:middle}
+.runs td:nth-child(2){display:block}.runs .wide{display:none}}.runs tr[hidden]{display:none}
 @media print{nav.site,.filters,.compare-bar,.pick,.skip{display:none}body{background:#fff}main{max-width:none}
 a{color:inherit;text-decoration:none}figure.chart,tr{break-inside:avoid}}
 """
