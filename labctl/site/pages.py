@@ -48,15 +48,16 @@ def _filters(runs: list[Run]) -> str:
         "verdict": sorted({r.verdict for r in runs}),
     }
     selects = "".join(
-        f"<label>{name.capitalize()}<select data-filter='{name}'><option value=''>all</option>"
+        f"<label>{name.capitalize()}<select name='{name}' data-filter='{name}'><option value=''>all</option>"
         + "".join(f"<option>{escape(v)}</option>" for v in values)
         + "</select></label>"
         for name, values in choices.items()
     )
     return (
-        "<label>Search<input type='search' id='q' placeholder='title, name, claim, metric…'></label>"
-        f"{selects}<label>From<input type='date' id='from'></label><label>To<input type='date' id='to'></label>"
-        "<label>Max cost ($)<input type='number' id='maxcost' min='0' step='any'></label>"
+        "<label>Search<input type='search' id='q' name='q' placeholder='title, name, claim, metric…'></label>"
+        f"{selects}<label>From<input type='date' id='from' name='from'></label>"
+        "<label>To<input type='date' id='to' name='to'></label>"
+        "<label>Max cost ($)<input type='number' id='maxcost' name='maxcost' min='0' step='any'></label>"
     )
 
 

@@ -7,6 +7,7 @@ no target labels, ``_series.json`` beside them), and today's (per-target statist
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -202,3 +203,26 @@ def test_build_never_replaces_a_folder_it_did_not_write(labctl: Any, tmp_path: P
     assert result.code == 2
     assert "is not a site built by labctl" in result.err
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_index_filters_and_sorts_as_its_url_says(tmp_path: Path) -> None:
+    runs = []
+    for i, (verdict, cost, tag) in enumerate(
+        [("invalidated", 0.3, "a"), ("validated", 0.9, "a"), ("invalidated", 0.7, "b"), ("invalidated", 0.1, "a")]
+    ):
+        run = summary(f"run-{i}", f"2026-03-0{i + 1}T10:00:00Z", {"cpu_total": {"app": float(i)}})
+        run["hypothesis"]["machineVerdict"] = verdict
+        run["costEstimate"]["totalUSD"] = cost
+        run["tags"] = [tag]
+        write(tmp_path / "data", run["name"], run)
+        runs.append(run)
+    build_site(FolderSummaries(tmp_path / "data"), tmp_path / "out")
+
+    page = render(tmp_path / "out" / "index.html", query="verdict=invalidated&tags=a&sort=cost&order=desc")
+
+    assert page.console == [] and page.requests == []
+    rows = re.finditer(r'<tr ([^>]*)data-key="([^"]+)"([^>]*)>', page.dom)
+    shown = [row[2] for row in rows if 'hidden=""' not in row[1] + row[3]]
+    by_key = {run_key(r): r["name"] for r in runs}
+    assert [by_key[k] for k in shown] == ["run-0", "run-3"], "invalidated, tagged a, most expensive first"
+    assert '<span id="shown">2</span>' in page.dom

@@ -1,4 +1,5 @@
-// The index: text search, filters, sort buttons. With JS off the table is complete and the
+// The index: text search, filters, sort buttons. The URL can preset them (index.html?series=x&verdict=
+// invalidated&sort=date&order=desc: a view to share). With JS off the table is complete and the
 // "Compare selected" form still submits the ticked runs.
 (function () {
   var rows = [].slice.call(document.querySelectorAll("#runs tbody tr"));
@@ -50,5 +51,14 @@
   [].slice.call(document.querySelectorAll("th button[data-sort]")).forEach(function (b) {
     b.addEventListener("click", function () { sortBy(b); });
   });
+  var params = new URLSearchParams(location.search);
+  [q, from, to, maxcost].concat(selects).forEach(function (e) {
+    if (params.get(e.name) !== null) e.value = params.get(e.name);
+  });
+  var preset = document.querySelector('th button[data-sort="' + params.get("sort") + '"]');
+  if (preset) {
+    sortBy(preset);
+    if (params.get("order") === "desc") sortBy(preset);
+  }
   apply();
 })();
