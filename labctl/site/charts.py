@@ -52,8 +52,8 @@ def series_chart(metric: str, unit: str | None, run_labels: list[str], points: l
             text = f"{p.label} — {target}: {format_value(p.value, unit)} ({p.verdict})"
             marks.append(
                 f'<a href="{escape(p.href, quote=True)}" class="point-link"><circle class="point {escape(p.verdict)}" '
-                f'cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{VERDICT_FILL.get(p.verdict, NO_VERDICT_FILL)}" '
-                f'stroke="{color}" stroke-width="2" data-value="{p.value!r}" data-target="{escape(target)}">'
+                f'cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{VERDICT_FILL.get(p.verdict, NO_VERDICT_FILL)}" '
+                f'stroke="{color}" stroke-width="1.5" data-value="{p.value!r}" data-target="{escape(target)}">'
                 f"<title>{escape(text)}</title></circle></a>"
             )
     ends = (

@@ -26,8 +26,6 @@ def run_data(runs: list[Run]) -> str:
         metrics = {
             m.name: {"unit": m.unit, "description": m.description, "values": m.values} for m in run.metrics if m.values
         }
-        with_data = {t for m in run.metrics for t in m.values}
-        columns = [t for t in run.targets if t in with_data] + sorted(with_data - set(run.targets))
         data[run.key] = {
             "title": run.title,
             "name": run.name,
@@ -35,7 +33,7 @@ def run_data(runs: list[Run]) -> str:
             "verdict": run.verdict,
             "claim": run.claim,
             "cost": run.cost,
-            "columns": columns or run.targets[:1] or [""],
+            "columns": run.columns or [""],
             "metrics": metrics,
         }
     return "window.SITE_RUNS=" + json.dumps(data, separators=(",", ":"), ensure_ascii=False) + ";\n"

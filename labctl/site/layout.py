@@ -31,6 +31,7 @@ h1{font-size:20px}.runs,.runs tbody,.runs tbody tr{display:block}
 .runs tbody tr{border:1px solid #e5e7eb;margin:8px 0;background:#fff;padding:6px}
 .runs td{display:inline-block;border:0;padding:2px 6px;vertical-align:middle}
 .runs td:nth-child(2){display:block}.runs .wide{display:none}}.runs tr[hidden]{display:none}
+.target-pick{display:block;font-size:12px}
 @media print{nav.site,.filters,.compare-bar,.pick,.skip{display:none}body{background:#fff}main{max-width:none}
 a{color:inherit;text-decoration:none}figure.chart,tr{break-inside:avoid}}
 """

@@ -30,7 +30,7 @@ def index_page(runs: list[Run], series_names: dict[str, dict[str, Any]]) -> str:
     body = (
         f"<h1>Experiment results</h1><p class='muted'>{len(runs)} runs · "
         f"{len({r.series for r in runs if r.series})} series. Tick runs and press Compare; one run compares its "
-        "targets.</p>"
+        "targets, and the boxes under Targets pick single targets.</p>"
         f"<form class='filters' role='search' onsubmit='return false'>{_filters(runs)}</form>"
         "<form action='compare.html' method='get'><div class='compare-bar'><button type='submit'>Compare selected"
         "</button><span class='muted'><span id='shown'>" + str(len(runs)) + "</span> shown</span></div>"
@@ -96,10 +96,21 @@ def _index_row(run: Run, series_names: dict[str, dict[str, Any]]) -> str:
         f'aria-label="compare {escape(run.title, quote=True)}"></td>'
         f'<td><a href="runs/{run.key}.html">{escape(run.title)}</a><div class="muted">'
         f"{escape(str(run.summary.get('namespace') or ''))}/{escape(run.name)}</div></td><td>{series}</td>"
-        f"<td class='wide'>{tags}</td><td class='wide'>{escape(', '.join(run.targets))}</td>"
+        f"<td class='wide'>{tags}</td><td class='wide'>{escape(', '.join(run.targets))}{_target_picks(run)}</td>"
         f"<td>{verdict_badge(run.verdict)}</td><td class='num'>{money(run.cost)}</td>"
         f"<td><time datetime='{escape(run.created, quote=True)}'>{escape(run.created[:16].replace('T', ' '))}</time>"
         "</td></tr>"
+    )
+
+
+def _target_picks(run: Run) -> str:
+    """One checkbox per target with data, when there are several: targets can be compared across runs too."""
+    if len(run.columns) < 2:
+        return ""
+    return "".join(
+        f'<label class="pick target-pick"><input type="checkbox" name="run" value="{run.key}:{escape(t, quote=True)}" '
+        f'aria-label="compare {escape(t, quote=True)} of {escape(run.title, quote=True)}"> {escape(t)}</label>'
+        for t in run.columns
     )
 
 

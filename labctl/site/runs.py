@@ -102,6 +102,12 @@ class Run:
             for row in metric_rows(self.summary)
         ]
 
+    @cached_property
+    def columns(self) -> list[str]:
+        """The targets a comparison shows: those with metric values (named as in the data), summary order first."""
+        with_data = {t for m in self.metrics for t in m.values}
+        return [t for t in self.targets if t in with_data] + sorted(with_data - set(self.targets)) or self.targets[:1]
+
 
 def run_key(summary: dict[str, Any]) -> str:
     """A file-safe page name, unique per experiment object and run: readable name plus an identity hash."""

@@ -127,6 +127,12 @@ def test_comparison_of_one_run_compares_its_targets(tmp_path: Path) -> None:
     assert (cells[0]["value"], cells[1]["value"]) == (400.0, 100.0)
     assert (cells[1]["diff"], cells[1]["ratio"]) == (-300.0, 0.25)
 
+    index = (out / "index.html").read_text()
+    assert f'value="{run_key(run)}:victoria"' in index, "single targets can be picked on the index"
+    picked = render(out / "compare.html", query=f"run={run_key(run)}:victoria&run={run_key(run)}:prometheus")
+    swapped = comparison_cells(picked.dom)["memory_total"]
+    assert (swapped[1]["diff"], swapped[1]["ratio"]) == (300.0, 4.0)
+
 
 def test_the_same_run_found_twice_is_shown_once_with_its_analysis(tmp_path: Path) -> None:
     plain = summary("gw-1", "2026-03-01T10:00:00Z", {"cpu_total": {"app": 1.0}})
