@@ -44,7 +44,6 @@ class Run:
     """One experiment run as the site shows it, read defensively from its summary."""
 
     summary: dict[str, Any]
-    source: str
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -172,7 +171,7 @@ class BucketSummaries:
                 body = client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             except ClientError:  # deleted between listing and reading
                 return None
-            return _parsed(body, f"s3://{self.bucket}/{key}")
+            return _parsed(body)
 
         with ThreadPoolExecutor(READ_THREADS) as pool:
             return unique_runs(r for r in pool.map(read, sorted(listing)) if r is not None)
@@ -200,7 +199,7 @@ class FolderSummaries:
         }
 
     def load(self, listing: dict[str, str]) -> list[Run]:
-        return unique_runs(r for r in (_parsed(Path(p).read_bytes(), p) for p in listing) if r is not None)
+        return unique_runs(r for r in (_parsed(Path(p).read_bytes()) for p in listing) if r is not None)
 
     def series_names(self) -> dict[str, dict[str, Any]]:
         path = self.path / SERIES_FILE
@@ -211,7 +210,7 @@ class FolderSummaries:
         return {str(e["id"]): e for e in entries if isinstance(e, dict) and e.get("id")}
 
 
-def _parsed(body: bytes, source: str) -> Run | None:
+def _parsed(body: bytes) -> Run | None:
     """A summary, or None for anything else that happens to be JSON (skipped, not fatal)."""
     try:
         summary = json.loads(body)
@@ -219,4 +218,4 @@ def _parsed(body: bytes, source: str) -> Run | None:
         return None
     if not isinstance(summary, dict) or not summary.get("name"):
         return None
-    return Run(summary, source)
+    return Run(summary)
