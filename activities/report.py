@@ -23,7 +23,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bott
 .insufficient,.none{background:#fef3c7;color:#92400e}
 table{border-collapse:collapse;width:100%;background:#fff}td,th{border:1px solid #e5e7eb;padding:4px 8px;
 text-align:left;vertical-align:top}code{font:12px ui-monospace,monospace;word-break:break-all}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(520px,100%),1fr));gap:16px}
 figure.chart{background:#fff;border:1px solid #e5e7eb;border-radius:6px;margin:0;padding:10px}
 figure.chart figcaption{font-weight:600}.chart-svg{width:100%;height:auto}
 .grid{stroke:#e5e7eb;stroke-width:1}.tick{font-size:10px;fill:#6b7280}

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from labctl import human, inspect, kubeconfig, results, run, tutorial, validate
 from labctl.command import EXIT_UNREADABLE, Command, LabctlError
 from labctl.lab import command as lab
+from labctl.site import command as site
 
-COMMANDS: tuple[Command, ...] = (lab, run, inspect, human, results, kubeconfig, tutorial, validate)
+COMMANDS: tuple[Command, ...] = (lab, run, inspect, human, results, site, kubeconfig, tutorial, validate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -166,8 +166,12 @@ class MetricRow:
     name: str
     type: str
     unit: str
-    values_by_target: dict[str, str]
+    numbers: dict[str, float]  # per target: an instant query's value, a range query's mean
     note: str  # shown where there is no value: "-", "no data" or the error
+
+    @property
+    def values_by_target(self) -> dict[str, str]:
+        return {t: _format(v) for t, v in self.numbers.items()}
 
 
 def metric_rows(summary: dict[str, Any]) -> list[MetricRow]:
@@ -191,19 +195,20 @@ def metric_rows(summary: dict[str, Any]) -> list[MetricRow]:
 
 def _values(
     name: str, query: dict[str, Any], per_target: dict[str, dict[str, Any]], stats: dict[str, Any] | None
-) -> dict[str, str]:
+) -> dict[str, float]:
     """Per target: the single value of an instant query, else the mean (from statistics when present)."""
     if isinstance(stats, dict) and stats:
-        return {t: _format(s.get("last") if s.get("count") == 1 else s.get("mean")) for t, s in stats.items()}
+        found = {t: s.get("last") if s.get("count") == 1 else s.get("mean") for t, s in stats.items()}
+        return {t: float(v) for t, v in found.items() if isinstance(v, int | float)}
     if per_target:
         found = {t: _representative(block[name]) for t, block in per_target.items() if name in block}
-        return {t: _format(v) for t, v in found.items() if v is not None}
+        return {t: v for t, v in found.items() if v is not None}
     by_target: dict[str, list[float]] = {}
     for point in query.get("data") or []:
         target = ((point.get("labels") or {}).get("target")) or ALL_TARGETS
         if isinstance(point.get("value"), int | float):
             by_target.setdefault(target, []).append(float(point["value"]))
-    return {t: _format(fmean(v)) for t, v in by_target.items() if v}
+    return {t: fmean(v) for t, v in by_target.items() if v}
 
 
 def _representative(query: Any) -> float | None:

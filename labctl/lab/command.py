@@ -60,7 +60,7 @@ def lab_up(args: argparse.Namespace) -> int:
     if args.detach:
         print_endpoints(start_detached(root, args.time_scale))
         return 0
-    state.ports = state.ports or choose_ports(memorable=root == default_lab_dir())
+    state.ports = choose_ports(memorable=root == default_lab_dir(), existing=state.ports)
     state.supervisor_pid, state.ready, state.error = os.getpid(), False, None
     state.save()
     stop = threading.Event()
@@ -151,6 +151,7 @@ def lab_status(args: argparse.Namespace) -> int:
         "prometheus": f"http://127.0.0.1:{p['prometheus']}/-/ready",
         "crd-gateway": f"http://127.0.0.1:{p['gateway_health']}/readyz",
         "worker": f"http://127.0.0.1:{p['worker_health']}/readyz",
+        "results site": f"http://127.0.0.1:{p['results_site']}/index.html",
     }
     healthy = True
     for name, url in probes.items():

@@ -84,5 +84,6 @@ def _print_results(obj: dict[str, object], state: LabState, name: str) -> None:
         report.write_bytes(read_object(endpoint, location, f"{location.prefix}report.html", "report.html"))
         print(f"\nResults:     {status_of(obj).results_url}")
         print(f"Report:      {report}")
+        print(f"Site:        {state.endpoints()['Results site']} (every run, series and comparison)")
     except LabctlError as exc:
         print(f"\nResults: {exc}")

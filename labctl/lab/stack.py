@@ -3,7 +3,8 @@
 kube-apiserver + etcd (+ controller manager) with our CRDs and the simulator's CRDs, the hub's
 namespaces, Components and WorkflowTemplates; Temporal with its UI (SQLite under the lab folder, so
 history survives restarts); SeaweedFS; VictoriaMetrics; Prometheus; the lab controllers that play
-Crossplane/ArgoCD/Argo Workflows; the worker; the CRD gateway.
+Crossplane/ArgoCD/Argo Workflows; the worker; the CRD gateway; the results site (``labctl site serve``,
+rebuilt when a summary lands).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from labctl.servers import start_prometheus, start_temporal, start_victoria_metr
 from labctl.supervisor import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
+SITE_CHECK_SECONDS = 2.0
+"""How often the lab's results site looks for new summaries (one S3 listing)."""
 HUB_NAMESPACES = (CLAIM_NAMESPACE, ARGOCD_NAMESPACE, ARGO_WORKFLOWS_NAMESPACE, ANALYZER_NAMESPACE, "crossplane-system")
 
 
@@ -147,6 +150,15 @@ class LabStack:
             ),
             ("worker", "worker", [], _http_ready(f"http://127.0.0.1:{p['worker_health']}/readyz")),
             ("crd-gateway", "crd_gateway", [], _http_ready(f"http://127.0.0.1:{p['gateway_health']}/readyz")),
+            (
+                "results-site",
+                "labctl",
+                [
+                    *("site", "serve", "--out", str(self.state.root / "site"), "--host", "127.0.0.1"),
+                    *("--port", str(p["results_site"]), "--interval", str(SITE_CHECK_SECONDS)),
+                ],
+                _http_ready(f"http://127.0.0.1:{p['results_site']}/index.html"),
+            ),
         ]
 
 

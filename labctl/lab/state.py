@@ -25,6 +25,7 @@ PREFERRED_PORTS = {
     "gateway_health": 18081,
     "worker_health": 18082,
     "s3.port": 18333,
+    "results_site": 18090,
 }
 
 
@@ -54,21 +55,24 @@ def _pick(preferred: int | None, taken: set[int]) -> int:
     return port
 
 
-def choose_ports(memorable: bool = True) -> dict[str, int]:
+def choose_ports(memorable: bool = True, existing: dict[str, int] | None = None) -> dict[str, int]:
     """Ports for a new lab: the memorable defaults where free (the default lab), else any free port.
 
     Labs in other folders (tests, benchmarks) take random ports, so two labs starting at the same
-    time can never answer each other's readiness probes.
+    time can never answer each other's readiness probes. ``existing`` ports are kept: a lab made
+    before a service was added only gets a port for the new one.
     """
     names = [*PREFERRED_PORTS, *(f for f in PORT_FLAGS if f not in PREFERRED_PORTS)]
-    taken: set[int] = set()
-    ports: dict[str, int] = {}
-    for name in names:
-        ports[name] = _pick(PREFERRED_PORTS.get(name) if memorable else None, taken)
-        taken.add(ports[name])
+    ports: dict[str, int] = dict(existing or {})
+    taken: set[int] = set(ports.values())
     # The Temporal CLI derives its HTTP and metrics ports from the gRPC port.
-    for offset in (10, 20):
-        taken.add(ports["temporal"] + offset)
+    taken |= {ports["temporal"] + offset for offset in (10, 20)} if "temporal" in ports else set()
+    for name in names:
+        if name not in ports:
+            ports[name] = _pick(PREFERRED_PORTS.get(name) if memorable else None, taken)
+            taken.add(ports[name])
+            if name == "temporal":
+                taken |= {ports[name] + 10, ports[name] + 20}
     return ports
 
 
@@ -103,6 +107,7 @@ class LabState:
             "VictoriaMetrics": f"http://127.0.0.1:{p['victoria_metrics']}",
             "Prometheus": f"http://127.0.0.1:{p['prometheus']}",
             "Gateway health": f"http://127.0.0.1:{p['gateway_health']}/readyz",
+            "Results site": f"http://127.0.0.1:{p['results_site']}/",
             "Logs": str(self.logs),
         }
 
