@@ -1,6 +1,7 @@
 """Plays Crossplane for the cluster claims (GKECluster, EKSCluster, AKSCluster in group illm.io).
 
-A claim gets a finalizer and a ``spec.resourceRef`` at once, becomes Ready after the provision delay
+A claim gets a finalizer and a ``spec.resourceRef`` at once, becomes Ready after its provision delay
+(log-normal around the kind's median, :func:`labsim.config.sampled_delay`)
 with ``status.endpoint`` = the simulator's API server and a connection Secret
 ``crossplane-system/<xr>-cluster-conn`` holding a working kubeconfig; deleting it removes the Secret
 and then the finalizer. Fault ``provision-fail`` leaves it Synced=False/ReconcileError forever.
@@ -16,7 +17,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from labsim.config import Fault, SimulatorConfig
+from labsim.config import PROVISION_RATIO, Fault, SimulatorConfig, sampled_delay
 from labsim.kubeconfig import server_of, standalone_kubeconfig
 from labsim.objects import CustomObjects, condition, meta, object_meta, set_finalizers, suffix, uid_of
 
@@ -78,7 +79,8 @@ class ClaimController:
             return
         if _condition(status, "Ready") == "True":
             return
-        if now - self.first_seen[uid] < self.config.provision_delay * slow:
+        median = self.config.provision_delay * PROVISION_RATIO[plural]
+        if now - self.first_seen[uid] < sampled_delay(median, self.config.delay_spread, f"provision/{uid}") * slow:
             if not status.get("conditions"):
                 self._status(
                     plural,
@@ -141,7 +143,7 @@ class ClaimController:
         if FINALIZER not in finalizers:
             return
         since = self.deleting_since.setdefault(uid, now)
-        if now - since < self.config.delete_delay * slow:
+        if now - since < sampled_delay(self.config.delete_delay, self.config.delay_spread, f"delete/{uid}") * slow:
             return
         try:
             self.core.delete_namespaced_secret(f"{self._xr_name(claim)}-cluster-conn", CONNECTION_NAMESPACE)
