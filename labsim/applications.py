@@ -3,10 +3,10 @@
 An Application is Progressing/OutOfSync first; after its sync delay (log-normal around the median)
 its destination namespace is created (with ``managedNamespaceMetadata``), one ConfigMap per source
 stands in for the rendered manifests (tracking label ``app.kubernetes.io/instance=<app>``), and it
-becomes Synced/Healthy with ``status.resources`` listing them. A destination server that is neither in-cluster nor a registered
-cluster Secret gives an ``InvalidSpecError`` condition, as ArgoCD does. Deleting an Application with
-the resources finalizer deletes its ConfigMaps first; without it they are orphaned. Fault
-``app-degraded`` keeps it Degraded.
+becomes Synced/Healthy with ``status.resources`` listing them. A destination server that is neither
+in-cluster nor a registered cluster Secret gives an ``InvalidSpecError`` condition, as ArgoCD does.
+Deleting an Application with the resources finalizer deletes its ConfigMaps first; without it they
+are orphaned. Fault ``app-degraded`` keeps it Degraded.
 """
 
 from __future__ import annotations
