@@ -92,16 +92,6 @@ class TimedApiClient(client.ApiClient):
         return super().call_api(method, url, header_params, body, post_params, _request_timeout=timeout)
 
 
-@contextmanager
-def target_client(kubeconfig: str, settings: ActivitySettings | None = None) -> Iterator[client.ApiClient]:
-    """A target cluster from its kubeconfig text (read from a connection Secret, never passed around)."""
-    settings = settings or ActivitySettings()
-    configuration = client.Configuration()
-    config.load_kube_config_from_dict(yaml.safe_load(kubeconfig), client_configuration=configuration)  # type: ignore[no-untyped-call]
-    with TimedApiClient(configuration, settings.kube_request_timeout) as api:
-        yield api
-
-
 def status_of(exc: BaseException) -> int | None:
     return exc.status if isinstance(exc, ApiException) else None
 

@@ -52,6 +52,10 @@ class SimulatorConfig:
     poll_interval: float = 0.2
     metrics_interval: float = 2.0
     slow_factor: float = 10.0
+    identity_port: int | None = None
+    """Serve the fake cloud identity services (:mod:`labsim.identity`) here; the API server's token
+    webhook points at it. Then connection Secrets look like the providers' (no static credentials for
+    GKE and EKS) and the hub gets the Crossplane credential Secrets. None: working kubeconfigs."""
 
 
 def sampled_delay(median: float, spread: float, key: str) -> float:

@@ -16,7 +16,7 @@ import httpx
 
 from labctl.command import LabctlError, Subparsers
 from labctl.lab.stack import LabStack
-from labctl.lab.state import LabState, choose_ports, default_lab_dir
+from labctl.lab.state import PREFERRED_PORTS, LabState, choose_ports, default_lab_dir
 
 READY_TIMEOUT_SECONDS = 300
 
@@ -60,7 +60,8 @@ def lab_up(args: argparse.Namespace) -> int:
     if args.detach:
         print_endpoints(start_detached(root, args.time_scale))
         return 0
-    state.ports = state.ports or choose_ports(memorable=root == default_lab_dir())
+    if not state.ports or set(PREFERRED_PORTS) - set(state.ports):  # new, or saved before a server was added
+        state.ports = choose_ports(memorable=root == default_lab_dir())
     state.supervisor_pid, state.ready, state.error = os.getpid(), False, None
     state.save()
     stop = threading.Event()
