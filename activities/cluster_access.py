@@ -255,7 +255,12 @@ def _azure_token_source(hub: client.ApiClient) -> Callable[[], Token]:
         credential.get_token(scope)
     except ClientAuthenticationError:  # no identity in the environment (CredentialUnavailableError) or refused
         info = json.loads(_hub_credentials(hub, "azure-credentials"))
-        credential = ClientSecretCredential(info["tenantId"], info["clientId"], info["clientSecret"])
+        credential = ClientSecretCredential(
+            info["tenantId"],
+            info["clientId"],
+            info["clientSecret"],
+            disable_instance_discovery=ActivitySettings().azure_disable_instance_discovery,
+        )
 
     def token() -> Token:
         access = credential.get_token(scope)

@@ -7,8 +7,11 @@ One loopback HTTP server:
   account's public key, the audience, expiry and scope, and answers an access token valid one hour.
 - ``GET /sts/?Action=GetCallerIdentity&…``: STS with a presigned SigV4 URL, checked against the fake
   access key (signature, ``X-Amz-Date`` within ``X-Amz-Expires`` and the token's 15 minutes).
+- Entra ID, over HTTPS only (MSAL refuses anything else; :meth:`IdentityServer.serve_tls`):
+  ``GET /<tenant>/v2.0/.well-known/openid-configuration`` and ``POST /<tenant>/oauth2/v2.0/token``
+  for the client-credentials grant of the fake app registration, scope ``<AKS server app>/.default``.
 - ``POST /tokenreview``: the kube-apiserver's webhook token authenticator
-  (``--authentication-token-webhook-config-file``). Google access tokens issued here and EKS tokens
+  (``--authentication-token-webhook-config-file``). Google and Entra access tokens issued here and EKS tokens
   (``k8s-aws-v1.`` + a presigned GetCallerIdentity URL signed with ``x-k8s-aws-id`` = a simulated EKS
   cluster) authenticate; the identity gets group ``system:masters``, standing for the IAM role
   (``roles/container.admin``, an EKS access entry) a real setup grants.
@@ -25,8 +28,10 @@ import hmac
 import json
 import logging
 import secrets
+import ssl
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -45,6 +50,8 @@ EKS_TOKEN_PREFIX = "k8s-aws-v1."
 SERVICE_ACCOUNT = "crossplane@illm-lab.iam.gserviceaccount.com"
 AWS_ACCOUNT_ARN = "arn:aws:iam::000000000000:user/crossplane"
 EKS_TOKEN_SECONDS = 15 * 60
+AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"
+AZURE_TENANT = "00000000-0000-0000-0000-00000000a11b"
 
 
 class IdentityServer:
@@ -54,10 +61,14 @@ class IdentityServer:
         self.secret_access_key = secrets.token_urlsafe(30)
         self.eks_clusters: set[str] = set()
         """Cloud names of the simulated EKS clusters (what ``x-k8s-aws-id`` must be)."""
+        self.azure_client_id = str(uuid.uuid4())
+        self.azure_client_secret = secrets.token_urlsafe(30)
         self.google_tokens: dict[str, float] = {}
+        self.entra_tokens: dict[str, float] = {}
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="labsim-identity", daemon=True)
+        self.tls: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
@@ -68,8 +79,19 @@ class IdentityServer:
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        for httpd in (self.httpd, self.tls):
+            if httpd:
+                httpd.shutdown()
+                httpd.server_close()
+
+    def serve_tls(self, cert: Path, key: Path) -> str:
+        """Also serve on a free HTTPS port (certificate for 127.0.0.1); the base URL, for Entra ID."""
+        self.tls = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.tls.socket = context.wrap_socket(self.tls.socket, server_side=True)
+        threading.Thread(target=self.tls.serve_forever, name="labsim-identity-tls", daemon=True).start()
+        return f"https://127.0.0.1:{self.tls.server_address[1]}"
 
     def credentials(self) -> dict[str, str]:
         """Hub Secret name → its ``credentials`` value (as the platform's ExternalSecrets write them)."""
@@ -86,7 +108,12 @@ class IdentityServer:
             "token_uri": f"{self.url}/google/token",
         }
         aws = f"[default]\naws_access_key_id = {self.access_key_id}\naws_secret_access_key = {self.secret_access_key}\n"
-        return {"gcp-credentials": json.dumps(service_account), "aws-credentials": aws}
+        azure = {"clientId": self.azure_client_id, "clientSecret": self.azure_client_secret, "tenantId": AZURE_TENANT}
+        return {
+            "gcp-credentials": json.dumps(service_account),
+            "aws-credentials": aws,
+            "azure-credentials": json.dumps(azure),
+        }
 
     # ------------------------------------------------------------------------------ Google
 
@@ -125,6 +152,36 @@ class IdentityServer:
         except Exception as exc:
             raise ValueError("Invalid JWT Signature.") from exc
         return dict(claims)
+
+    # ------------------------------------------------------------------------------ Entra ID
+
+    def entra_openid_configuration(self, base: str, tenant: str) -> dict[str, Any]:
+        return {
+            "issuer": f"{base}/{tenant}/v2.0",
+            "token_endpoint": f"{base}/{tenant}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{base}/{tenant}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{base}/{tenant}/oauth2/v2.0/devicecode",
+        }
+
+    def entra_token(self, tenant: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if form.get("grant_type") != "client_credentials":
+            return 400, {"error": "unsupported_grant_type"}
+        if tenant != AZURE_TENANT:
+            return 400, {"error": "invalid_request", "error_description": f"AADSTS90002: Tenant '{tenant}' not found."}
+        if form.get("client_id") != self.azure_client_id or form.get("client_secret") != self.azure_client_secret:
+            return 401, {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.",
+            }
+        if form.get("scope", "").split() != [f"{AKS_SERVER_APP}/.default"]:
+            return 400, {
+                "error": "invalid_scope",
+                "error_description": "AADSTS70011: The provided value for scope is not valid.",
+            }
+        token = "eyJ0eXAiOiJKV1QifQ.labsim-entra-" + secrets.token_urlsafe(24)
+        with self.lock:
+            self.entra_tokens[token] = time.time() + 3600
+        return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}
 
     # ------------------------------------------------------------------------------ AWS STS
 
@@ -165,10 +222,12 @@ class IdentityServer:
     def review(self, token: str) -> dict[str, Any] | None:
         """The Kubernetes user a bearer token stands for, or None."""
         with self.lock:
-            expires = self.google_tokens.get(token)
+            google, entra = self.google_tokens.get(token), self.entra_tokens.get(token)
             clusters = sorted(self.eks_clusters)
-        if expires and expires > time.time():
+        if google and google > time.time():
             return {"username": SERVICE_ACCOUNT, "groups": ["system:masters", "system:authenticated"]}
+        if entra and entra > time.time():
+            return {"username": self.azure_client_id, "groups": ["system:masters", "system:authenticated"]}
         if token.startswith(EKS_TOKEN_PREFIX):
             url = _unb64(token.removeprefix(EKS_TOKEN_PREFIX)).decode(errors="replace")
             for cluster in clusters:
@@ -183,9 +242,11 @@ def _handler(server: IdentityServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             path = urlsplit(self.path).path  # the API server adds ?timeout=30s
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
             if path == "/google/token":
-                form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                 self._json(*server.google_token(form))
+            elif path.endswith("/oauth2/v2.0/token"):
+                self._json(*server.entra_token(path.split("/")[1], form))
             elif path == "/tokenreview":
                 review = json.loads(body or b"{}")
                 user = server.review(str((review.get("spec") or {}).get("token", "")))
@@ -197,6 +258,11 @@ def _handler(server: IdentityServer) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": "not found"})
 
         def do_GET(self) -> None:
+            path = urlsplit(self.path).path
+            if path.endswith("/v2.0/.well-known/openid-configuration"):
+                base = f"https://{self.headers.get('Host')}"
+                self._json(200, server.entra_openid_configuration(base, path.split("/")[1]))
+                return
             if not self.path.startswith("/sts"):
                 self._json(404, {"error": "not found"})
                 return
@@ -220,6 +286,10 @@ def _handler(server: IdentityServer) -> type[BaseHTTPRequestHandler]:
             log.debug("identity: " + format, *args)
 
     return Handler
+
+
+def _entra_error(error: str, description: str) -> dict[str, Any]:
+    return {"error": error, "error_description": description, "error_codes": [int(description[6:].split(":")[0])]}
 
 
 def _unb64(text: str) -> bytes:

@@ -16,6 +16,7 @@ from activities.claims import read_kubeconfig
 from activities.cluster_access import REFRESH_MARGIN, Cluster, _Tokens, cloud_kubeconfig, target_client
 from api.experiment import ExperimentSpec
 from labsim.identity import AWS_ACCOUNT_ARN, SERVICE_ACCOUNT
+from labsim.kubeconfig import standalone_kubeconfig
 from tests.activities.conftest import Lab, create_experiment, gke_spec, provisioned
 
 pytestmark = pytest.mark.kube
@@ -54,6 +55,19 @@ async def test_the_worker_reaches_a_cluster_whose_secret_has_no_credential_with_
     binding = client.RbacAuthorizationV1Api(lab.kube.api_client()).read_cluster_role_binding("experiment-client-admin")
     assert binding.role_ref.name == "cluster-admin"
     assert "ya29." not in ready.model_dump_json() and "k8s-aws-v1." not in ready.model_dump_json()
+
+
+def test_aks_without_local_accounts_is_reached_with_an_entra_token(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    identity, pki = lab.simulator.identity, lab.kube.control_plane.pki
+    assert identity is not None and pki is not None
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", identity.serve_tls(pki.serving_cert, pki.serving_key))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_cert))  # the fake Entra ID's certificate
+    monkeypatch.setenv("AZURE_DISABLE_INSTANCE_DISCOVERY", "true")  # Microsoft's discovery does not know it
+    admin = yaml.safe_load(standalone_kubeconfig(lab.kube.kubeconfig, "aks"))["clusters"][0]["cluster"]
+    kubeconfig = cloud_kubeconfig(Cluster("aks", "illm-aks"), admin["server"], admin["certificate-authority-data"])
+
+    with target_client(kubeconfig) as api:
+        assert who_am_i(api) == identity.azure_client_id
 
 
 def test_kubeconfigs_and_argocd_registration_name_the_provider_auth_not_a_credential() -> None:
