@@ -108,7 +108,7 @@ def cloud_kubeconfig(cluster: Cluster, server: str, ca_data: str | None) -> str:
         "contexts": [{"name": cluster.name, "context": {"cluster": cluster.name, "user": cluster.name}}],
         "current-context": cluster.name,
     }
-    return json.dumps(doc, indent=2)
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def cluster_of_exec(user: dict[str, Any]) -> Cluster | None:
