@@ -22,6 +22,7 @@ from temporalio import activity
 from activities import contracts as c
 from activities import target_plumbing
 from activities.claims import experiment_claims, read_kubeconfig
+from activities.cluster_access import EXEC_API, cluster_of_exec
 from activities.components import argocd_sources, read_component
 from activities.kube import (
     EXPERIMENT_LABEL,
@@ -52,7 +53,12 @@ NAMESPACE_LABELS = {
 
 
 def cluster_secret(cluster: str, endpoint: str, kubeconfig: str) -> client.V1Secret:
-    """``argocd/cluster-<cluster>`` in ArgoCD's declarative format, credentials from the current context."""
+    """``argocd/cluster-<cluster>`` in ArgoCD's declarative format, credentials from the current context.
+
+    A provider exec user becomes ArgoCD's own provider auth, so ArgoCD uses its identity and no token
+    is stored: GKE and AKS ``execProviderConfig`` with ``argocd-k8s-auth gcp|azure``, EKS
+    ``awsAuthConfig`` (ArgoCD presigns the STS token itself). Other users keep the original's fields.
+    """
     doc = yaml.safe_load(kubeconfig)
     context = next(x for x in doc["contexts"] if x["name"] == doc["current-context"])["context"]
     kube_cluster = next(x for x in doc["clusters"] if x["name"] == context["cluster"])["cluster"]
@@ -66,6 +72,14 @@ def cluster_secret(cluster: str, endpoint: str, kubeconfig: str) -> client.V1Sec
     config: dict[str, Any] = {"tlsClientConfig": {k: v for k, v in tls.items() if v}}
     if user.get("token"):
         config["bearerToken"] = user["token"]
+    cloud = cluster_of_exec(user)
+    if cloud and cloud.type == "eks":
+        config["awsAuthConfig"] = {"clusterName": cloud.name}
+    elif cloud:
+        args = ["gcp"] if cloud.type == "gke" else ["azure"]
+        env = {"AAD_LOGIN_METHOD": "workloadidentity"} if cloud.type == "aks" else None
+        exec_config = {"command": "argocd-k8s-auth", "args": args, "apiVersion": EXEC_API, "env": env}
+        config["execProviderConfig"] = {k: v for k, v in exec_config.items() if v}
     return client.V1Secret(
         metadata=client.V1ObjectMeta(
             name=names.argocd_cluster_secret(cluster),

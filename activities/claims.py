@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
+from activities.cluster_access import Cluster, cloud_kubeconfig
 from activities.kube import EXPERIMENT_LABEL, CustomObjects, is_not_found, secret_text
 from api import names
 from api.experiment import ClusterType
@@ -45,7 +47,12 @@ def claim_kind(cluster_type: str) -> ClaimKind:
 
 
 def read_kubeconfig(api: client.ApiClient, cluster_type: str, cluster_name: str) -> str:
-    """The target's kubeconfig: claim → ``spec.resourceRef.name`` → ``crossplane-system/<xr>-cluster-conn``."""
+    """The target's kubeconfig: claim → ``spec.resourceRef.name`` → ``crossplane-system/<xr>-cluster-conn``.
+
+    Endpoint and CA come from the connection Secret (``endpoint``/``clusterCA`` keys, else its
+    kubeconfig's cluster); the user is the provider's exec plugin, never the Secret's own credentials
+    (see :mod:`activities.cluster_access`).
+    """
     kind = claim_kind(cluster_type)
     claim = CustomObjects(api).get(CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, kind.plural, cluster_name)
     xr = ((claim.get("spec") or {}).get("resourceRef") or {}).get("name")
@@ -53,9 +60,33 @@ def read_kubeconfig(api: client.ApiClient, cluster_type: str, cluster_name: str)
         raise ClusterNotBound(cluster_name)
     secret = client.CoreV1Api(api).read_namespaced_secret(f"{xr}-cluster-conn", CONNECTION_NAMESPACE)
     kubeconfig = secret_text(secret, "kubeconfig")
-    if not kubeconfig:
-        raise ApplicationError(f"connection Secret {xr}-cluster-conn has no kubeconfig yet", type="NoKubeconfig")
-    return kubeconfig
+    if cluster_type == ClusterType.AKS and kubeconfig and _has_static_credentials(kubeconfig):
+        return kubeconfig  # AKS with local accounts: the admin kubeconfig works as it is
+    server, ca = _server_and_ca(secret)
+    if not server:
+        raise ApplicationError(f"connection Secret {xr}-cluster-conn has no endpoint yet", type="NoKubeconfig")
+    region = (claim.get("spec") or {}).get("region")
+    return cloud_kubeconfig(Cluster(str(cluster_type), f"illm-{xr}", region), server, ca)
+
+
+def _has_static_credentials(kubeconfig: str) -> bool:
+    doc = yaml.safe_load(kubeconfig)
+    context = next(x for x in doc["contexts"] if x["name"] == doc["current-context"])["context"]
+    user = next(x for x in doc["users"] if x["name"] == context["user"])["user"] or {}
+    return bool(user.get("client-certificate-data") or user.get("token"))
+
+
+def _server_and_ca(secret: client.V1Secret) -> tuple[str | None, str | None]:
+    endpoint, ca = secret_text(secret, "endpoint"), secret_text(secret, "clusterCA")  # clusterCA: base64 PEM
+    kubeconfig = secret_text(secret, "kubeconfig")
+    if kubeconfig:
+        doc = yaml.safe_load(kubeconfig)
+        context = next(x for x in doc["contexts"] if x["name"] == doc["current-context"])["context"]
+        cluster = next(x for x in doc["clusters"] if x["name"] == context["cluster"])["cluster"]
+        endpoint, ca = endpoint or cluster.get("server"), ca or cluster.get("certificate-authority-data")
+    if endpoint and not endpoint.startswith("https://"):
+        endpoint = f"https://{endpoint}"
+    return endpoint, ca
 
 
 def delete_claim(api: client.ApiClient, cluster_type: str, cluster_name: str) -> bool:

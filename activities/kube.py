@@ -4,6 +4,11 @@ Activities are ``async def`` and run every blocking kubernetes-client call throu
 ``asyncio.to_thread``, so the worker needs no thread-pool executor and cancellation arrives as
 ``asyncio.CancelledError`` at the next ``await`` (never swallowed here). Long waits poll with
 :func:`poll_until`, which heartbeats on every round.
+
+Every client made here is a :class:`TimedApiClient`: each request carries the connect and read
+timeouts of :class:`ActivitySettings` unless the call sets its own ``_request_timeout``. A connection
+that is accepted and never answered then fails the call (and frees its thread) instead of holding one
+of the worker's threads forever; Temporal retries the attempt.
 """
 
 from __future__ import annotations
@@ -56,20 +61,35 @@ _HUB_CLIENTS_LOCK = threading.Lock()
 
 
 def _new_hub_client(settings: ActivitySettings) -> client.ApiClient:
+    configuration = client.Configuration()
     if settings.hub_kubeconfig:
-        return cast(client.ApiClient, config.new_client_from_config(config_file=str(settings.hub_kubeconfig)))  # type: ignore[no-untyped-call]
+        config.load_kube_config(config_file=str(settings.hub_kubeconfig), client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return TimedApiClient(configuration, settings.kube_request_timeout)
     try:
-        return cast(client.ApiClient, config.new_client_from_config())  # type: ignore[no-untyped-call]
+        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-        return client.ApiClient()
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return TimedApiClient(configuration, settings.kube_request_timeout)
 
 
-@contextmanager
-def target_client(kubeconfig: str) -> Iterator[client.ApiClient]:
-    """A target cluster from its kubeconfig text (read from a connection Secret, never passed around)."""
-    with config.new_client_from_config_dict(yaml.safe_load(kubeconfig)) as api:  # type: ignore[no-untyped-call]
-        yield api
+class TimedApiClient(client.ApiClient):
+    """An ``ApiClient`` whose every request has (connect, read) timeouts unless the call gives its own."""
+
+    def __init__(self, configuration: client.Configuration, timeout: tuple[float, float]) -> None:
+        super().__init__(configuration)
+        self.timeout = timeout
+
+    def call_api(
+        self,
+        method: Any,
+        url: Any,
+        header_params: Any = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> Any:
+        timeout = _request_timeout or self.timeout
+        return super().call_api(method, url, header_params, body, post_params, _request_timeout=timeout)
 
 
 def status_of(exc: BaseException) -> int | None:

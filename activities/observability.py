@@ -3,8 +3,10 @@
 With observability enabled the platform adds, as the original did (seed §3.9): ``metrics-agent``
 (Grafana Alloy) stamped with ``experiment=<name>``; for ``transport: tailscale`` also
 ``metrics-egress`` (the Tailscale egress Service to the hub) and the ``tailscale-operator`` (infra
-layer). For ``transport: direct`` the agent remote-writes straight to ``METRICS_DIRECT_WRITE_URL``
-through the env var ``REMOTE_WRITE_URL`` (the original injected no route at all, so it was broken).
+layer). The agent's Alloy configuration remote-writes to its env var ``REMOTE_WRITE_URL``, which is
+injected for each transport: the metrics-egress Service for ``tailscale``, ``METRICS_DIRECT_WRITE_URL``
+for ``direct`` (the original injected no route at all and its values hard-coded the egress, so
+``direct`` wrote nowhere).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ EXPERIMENT_PARAM = "alloy.extraEnv[0].value"
 REMOTE_WRITE_NAME_PARAM = "alloy.extraEnv[1].name"
 REMOTE_WRITE_VALUE_PARAM = "alloy.extraEnv[1].value"
 REMOTE_WRITE_ENV = "REMOTE_WRITE_URL"
+EGRESS_WRITE_URL = "http://vm-hub.observability.svc:8428/api/v1/write"
+"""The metrics-egress Service on the target: Tailscale forwards it to the hub's VictoriaMetrics."""
 
 
 def infra_refs(target: Target, settings: ActivitySettings) -> list[ComponentRef]:
@@ -36,17 +40,16 @@ def obs_refs(experiment: str, target: Target, settings: ActivitySettings) -> lis
     obs = target.observability
     if not (obs and obs.enabled):
         return []
-    agent = {EXPERIMENT_PARAM: experiment}
+    url = EGRESS_WRITE_URL
     if obs.transport == Transport.DIRECT:
         if not settings.metrics_direct_write_url:
             raise c.ApplicationFailed(
                 f"target {target.name} uses observability transport direct, but the platform has no "
                 "METRICS_DIRECT_WRITE_URL (the hub's VictoriaMetrics remote-write URL) configured"
             )
-        agent |= {
-            REMOTE_WRITE_NAME_PARAM: REMOTE_WRITE_ENV,
-            REMOTE_WRITE_VALUE_PARAM: settings.metrics_direct_write_url,
-        }
+        url = settings.metrics_direct_write_url
+    agent = {EXPERIMENT_PARAM: experiment, REMOTE_WRITE_NAME_PARAM: REMOTE_WRITE_ENV, REMOTE_WRITE_VALUE_PARAM: url}
+    if obs.transport == Transport.DIRECT:
         return [ComponentRef(app="metrics-agent", params=agent)]
     return [ComponentRef(config="metrics-egress"), ComponentRef(app="metrics-agent", params=agent)]
 

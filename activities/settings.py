@@ -13,6 +13,9 @@ without restarting the worker.
 | ``ACTIVITY_POLL_SECONDS`` | ``1.0`` | how often long waits re-read the hub |
 | ``CLUSTER_FAILURE_GRACE_SECONDS`` | ``300`` | how long a claim may report ReconcileError before it counts as failed |
 | ``CLEANUP_WAIT_SECONDS`` | ``480`` | how long cleanup waits for claims and apps to disappear |
+| ``AZURE_DISABLE_INSTANCE_DISCOVERY`` | ``false`` | AKS: skip Entra instance discovery (private clouds) |
+| ``KUBE_CONNECT_TIMEOUT_SECONDS`` | ``10`` | connect timeout of every Kubernetes API request (hub and targets) |
+| ``KUBE_READ_TIMEOUT_SECONDS`` | ``30`` | read timeout of every Kubernetes API request (a hung one fails, not blocks) |
 """
 
 from __future__ import annotations
@@ -40,3 +43,11 @@ class ActivitySettings(BaseSettings):
     activity_poll_seconds: float = 1.0
     cluster_failure_grace_seconds: float = 300.0
     cleanup_wait_seconds: float = 480.0
+    azure_disable_instance_discovery: bool = False
+    kube_connect_timeout_seconds: float = 10.0
+    kube_read_timeout_seconds: float = 30.0
+
+    @property
+    def kube_request_timeout(self) -> tuple[float, float]:
+        """``_request_timeout`` of the kubernetes client: (connect, read) seconds."""
+        return (self.kube_connect_timeout_seconds, self.kube_read_timeout_seconds)

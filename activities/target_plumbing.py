@@ -19,6 +19,7 @@ from temporalio import activity
 
 from activities import contracts as c
 from activities.claims import read_kubeconfig
+from activities.cluster_access import target_client
 from activities.kube import (
     CustomObjects,
     apply_secret,
@@ -26,7 +27,6 @@ from activities.kube import (
     hub_client,
     is_conflict,
     is_not_found,
-    target_client,
 )
 from activities.settings import ActivitySettings
 from api import names

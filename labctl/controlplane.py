@@ -57,6 +57,8 @@ class ControlPlane:
     apiserver_port: int = 0
     with_controller_manager: bool = True
     admin_token: str = ""
+    token_webhook_url: str | None = None
+    """A TokenReview webhook (labsim's identity server) that authenticates cloud bearer tokens."""
     pki: Pki | None = None
     _processes: dict[str, ServerProcess] = field(default_factory=dict)
 
@@ -146,9 +148,29 @@ class ControlPlane:
             "--endpoint-reconciler-type=none",
             "--allow-privileged=true",
             "--v=0",
+            *self._token_webhook_flags(),
         ]
         proc = ServerProcess("kube-apiserver", argv, self.data_dir / "logs" / "kube-apiserver.log")
         self._processes["kube-apiserver"] = proc.start(self._apiserver_ready, timeout=90)
+
+    def _token_webhook_flags(self) -> list[str]:
+        if not self.token_webhook_url:
+            return []
+        path = self.data_dir / "token-webhook.kubeconfig"
+        webhook = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "identity", "cluster": {"server": self.token_webhook_url}}],
+            "users": [{"name": "apiserver", "user": {}}],
+            "contexts": [{"name": "webhook", "context": {"cluster": "identity", "user": "apiserver"}}],
+            "current-context": "webhook",
+        }
+        path.write_text(yaml.safe_dump(webhook))
+        return [
+            f"--authentication-token-webhook-config-file={path}",
+            "--authentication-token-webhook-version=v1",
+            "--authentication-token-webhook-cache-ttl=10s",
+        ]
 
     def _start_controller_manager(self) -> None:
         assert self.pki is not None

@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workflow-duration", type=float, default=1.0, help="default Workflow run time, seconds")
     parser.add_argument("--poll-interval", type=float, default=0.2, help="seconds between rounds")
     parser.add_argument("--metrics-interval", type=float, default=2.0, help="seconds between agent writes")
+    parser.add_argument("--delay-spread", type=float, default=0.35, help="sigma of the log-normal delays (0: fixed)")
+    parser.add_argument("--identity-port", type=int, help="serve the fake cloud identity services on this port")
     parser.add_argument("--slow-factor", type=float, default=10.0, help="delay multiplier of fault 'slow'")
     parser.add_argument("--install-crds", action="store_true", help=f"apply the simulator CRDs from {CRD_DIR} first")
     args = parser.parse_args(argv)
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
         poll_interval=args.poll_interval,
         metrics_interval=args.metrics_interval,
         slow_factor=args.slow_factor,
+        delay_spread=args.delay_spread,
+        identity_port=args.identity_port,
     )
     simulator = Simulator(settings)
 

@@ -1,12 +1,12 @@
 """Plays ArgoCD for ``argoproj.io/v1alpha1`` Applications in namespace ``argocd``.
 
-An Application is Progressing/OutOfSync first; after the sync delay its destination namespace is
-created (with ``managedNamespaceMetadata``), one ConfigMap per source stands in for the rendered
-manifests (tracking label ``app.kubernetes.io/instance=<app>``), and it becomes Synced/Healthy with
-``status.resources`` listing them. A destination server that is neither in-cluster nor a registered
-cluster Secret gives an ``InvalidSpecError`` condition, as ArgoCD does. Deleting an Application with
-the resources finalizer deletes its ConfigMaps first; without it they are orphaned. Fault
-``app-degraded`` keeps it Degraded.
+An Application is Progressing/OutOfSync first; after its sync delay (log-normal around the median)
+its destination namespace is created (with ``managedNamespaceMetadata``), one ConfigMap per source
+stands in for the rendered manifests (tracking label ``app.kubernetes.io/instance=<app>``), and it
+becomes Synced/Healthy with ``status.resources`` listing them. A destination server that is neither
+in-cluster nor a registered cluster Secret gives an ``InvalidSpecError`` condition, as ArgoCD does.
+Deleting an Application with the resources finalizer deletes its ConfigMaps first; without it they
+are orphaned. Fault ``app-degraded`` keeps it Degraded.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from labsim.config import Fault, SimulatorConfig
+from labsim.config import Fault, SimulatorConfig, sampled_delay
 from labsim.objects import CustomObjects, meta, now_rfc3339, object_meta, set_finalizers, uid_of
 
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "applications"
@@ -75,7 +75,8 @@ class ApplicationController:
             )
             return
         slow = self.config.slow_factor if Fault.SLOW in faults else 1.0
-        if now - self.first_seen[uid] < self.config.sync_delay * slow:
+        delay = sampled_delay(self.config.sync_delay, self.config.delay_spread, f"sync/{uid}")
+        if now - self.first_seen[uid] < delay * slow:
             if not (app.get("status") or {}).get("health"):
                 self._patch_status(app, {"sync": {"status": "OutOfSync"}, "health": {"status": "Progressing"}})
             return

@@ -1,9 +1,15 @@
 """Plays Crossplane for the cluster claims (GKECluster, EKSCluster, AKSCluster in group illm.io).
 
-A claim gets a finalizer and a ``spec.resourceRef`` at once, becomes Ready after the provision delay
+A claim gets a finalizer and a ``spec.resourceRef`` at once, becomes Ready after its provision delay
+(log-normal around the kind's median, :func:`labsim.config.sampled_delay`)
 with ``status.endpoint`` = the simulator's API server and a connection Secret
 ``crossplane-system/<xr>-cluster-conn`` holding a working kubeconfig; deleting it removes the Secret
 and then the finalizer. Fault ``provision-fail`` leaves it Synced=False/ReconcileError forever.
+
+With the identity service on (``SimulatorConfig.identity_port``) the Secret looks like the provider's:
+GKE ``endpoint`` + ``clusterCA`` and a kubeconfig whose user has no credential; EKS a kubeconfig with
+the ``aws eks get-token`` exec user (no static credential; the cluster's cloud name is registered for
+the fake STS); AKS the admin kubeconfig of a cluster with local accounts (``kube_config_raw``).
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ import logging
 import time
 from typing import Any
 
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from labsim.config import Fault, SimulatorConfig
+from labsim.config import PROVISION_RATIO, Fault, SimulatorConfig, sampled_delay
+from labsim.identity import IdentityServer
 from labsim.kubeconfig import server_of, standalone_kubeconfig
 from labsim.objects import CustomObjects, condition, meta, object_meta, set_finalizers, suffix, uid_of
 
@@ -28,7 +36,8 @@ log = logging.getLogger(__name__)
 
 
 class ClaimController:
-    def __init__(self, api: client.ApiClient, config: SimulatorConfig) -> None:
+    def __init__(self, api: client.ApiClient, config: SimulatorConfig, identity: IdentityServer | None = None) -> None:
+        self.identity = identity
         self.custom = CustomObjects(api)
         self.core = client.CoreV1Api(api)
         self.config = config
@@ -76,9 +85,12 @@ class ClaimController:
                     },
                 )
             return
+        if plural == "eksclusters" and self.identity:
+            self.identity.eks_clusters.add(f"illm-{xr}")
         if _condition(status, "Ready") == "True":
             return
-        if now - self.first_seen[uid] < self.config.provision_delay * slow:
+        median = self.config.provision_delay * PROVISION_RATIO[plural]
+        if now - self.first_seen[uid] < sampled_delay(median, self.config.delay_spread, f"provision/{uid}") * slow:
             if not status.get("conditions"):
                 self._status(
                     plural,
@@ -91,7 +103,7 @@ class ClaimController:
                     },
                 )
             return
-        self._write_connection_secret(xr)
+        self._write_connection_secret(xr, plural)
         self._status(
             plural,
             claim,
@@ -119,15 +131,20 @@ class ClaimController:
     def _status(self, plural: str, claim: dict[str, Any], status: dict[str, Any]) -> None:
         self.custom.patch((GROUP, VERSION, plural), claim, {"status": status}, status=True)
 
-    def _write_connection_secret(self, xr: str) -> None:
+    def _write_connection_secret(self, xr: str, plural: str) -> None:
         kubeconfig = standalone_kubeconfig(self.config.kubeconfig, xr)
+        values = {"kubeconfig": kubeconfig, "endpoint": self.endpoint}
+        if self.identity and plural in ("gkeclusters", "eksclusters"):
+            doc = yaml.safe_load(kubeconfig)
+            user = doc["users"][0]
+            user["user"] = {} if plural == "gkeclusters" else {"exec": _aws_exec(f"illm-{xr}")}
+            values["kubeconfig"] = yaml.safe_dump(doc, sort_keys=False)
+            if plural == "gkeclusters":
+                values["clusterCA"] = doc["clusters"][0]["cluster"].get("certificate-authority-data", "")
         body = client.V1Secret(
             metadata=object_meta(f"{xr}-cluster-conn", {"labsim.illm.io/simulated": "true"}),
             type="connection.crossplane.io/v1alpha1",
-            data={
-                "kubeconfig": base64.b64encode(kubeconfig.encode()).decode(),
-                "endpoint": base64.b64encode(self.endpoint.encode()).decode(),
-            },
+            data={k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
         )
         try:
             self.core.create_namespaced_secret(CONNECTION_NAMESPACE, body)
@@ -141,7 +158,7 @@ class ClaimController:
         if FINALIZER not in finalizers:
             return
         since = self.deleting_since.setdefault(uid, now)
-        if now - since < self.config.delete_delay * slow:
+        if now - since < sampled_delay(self.config.delete_delay, self.config.delay_spread, f"delete/{uid}") * slow:
             return
         try:
             self.core.delete_namespaced_secret(f"{self._xr_name(claim)}-cluster-conn", CONNECTION_NAMESPACE)
@@ -151,6 +168,11 @@ class ClaimController:
         set_finalizers(self.custom, (GROUP, VERSION, plural), claim, [f for f in finalizers if f != FINALIZER])
         self.first_seen.pop(uid, None)
         self.deleting_since.pop(uid, None)
+
+
+def _aws_exec(cluster: str) -> dict[str, Any]:
+    args = ["eks", "get-token", "--cluster-name", cluster, "--output", "json"]
+    return {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws", "args": args}
 
 
 def _condition(status: dict[str, Any], type_: str) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -12,6 +14,9 @@ CRD_DIR = Path(__file__).parent / "crds"
 FAULT_ANNOTATION = "labsim.illm.io/fault"
 """Comma-separated :class:`Fault` values, on the Experiment or on one claim/Application/Workflow."""
 EXPERIMENT_LABEL = "experiments.illm.io/experiment"
+PROVISION_RATIO = {"gkeclusters": 1.0, "eksclusters": 1.8, "aksclusters": 0.9}
+"""Each provider's median create time relative to GKE's, as measured on the real services (GKE zonal
+≈ 5–10 min, median ≈ 7; EKS control plane + node group ≈ 12–15 min; AKS ≈ 5–8 min)."""
 PLATFORM_NAMESPACES = ("experiments", "crossplane-system", "argocd", "argo-workflows", "tailscale")
 
 
@@ -32,11 +37,14 @@ class SimulatorConfig:
     victoria_metrics_url: str | None = None
     """Where the simulated Alloy agents write when their route is the Tailscale egress (the hub's VM)."""
     provision_delay: float = 1.0
-    """Seconds from a claim's first sighting until it is Ready."""
+    """Median seconds from a GKE claim's first sighting until it is Ready (other kinds: ``PROVISION_RATIO``)."""
     delete_delay: float = 0.3
-    """Seconds a deleted claim keeps its finalizer (the cloud tearing the cluster down)."""
+    """Median seconds a deleted claim keeps its finalizer (the cloud tearing the cluster down)."""
     sync_delay: float = 0.5
-    """Seconds an Application stays Progressing before it is Synced/Healthy."""
+    """Median seconds an Application stays Progressing before it is Synced/Healthy."""
+    delay_spread: float = 0.35
+    """σ of the log-normal every delay is drawn from (0: always the median). Real create and sync times
+    are right-skewed: most near the median, a few several times longer."""
     workflow_duration: float = 1.0
     """Run time of a Workflow whose template sets no ``labsim-duration``/``duration`` parameter."""
     time_scale: float = 1.0
@@ -44,6 +52,17 @@ class SimulatorConfig:
     poll_interval: float = 0.2
     metrics_interval: float = 2.0
     slow_factor: float = 10.0
+    identity_port: int | None = None
+    """Serve the fake cloud identity services (:mod:`labsim.identity`) here; the API server's token
+    webhook points at it. Then connection Secrets look like the providers' (no static credentials for
+    GKE and EKS) and the hub gets the Crossplane credential Secrets. None: working kubeconfigs."""
+
+
+def sampled_delay(median: float, spread: float, key: str) -> float:
+    """A log-normal draw around ``median``, the same for the same ``key`` (a re-read object keeps its delay)."""
+    if median <= 0 or spread <= 0:
+        return median
+    return random.Random(key).lognormvariate(math.log(median), spread)
 
 
 def faults_of(annotations: Mapping[str, Any] | None) -> set[Fault]:

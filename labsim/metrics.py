@@ -3,10 +3,11 @@
 A target "runs" while an Application carrying the metrics-agent (chart ``alloy``) is Healthy. Every
 interval it writes, for each resource of the healthy Applications of the same experiment and target,
 ``container_cpu_usage_seconds_total``, ``container_memory_working_set_bytes`` and the two network
-counters, labelled ``experiment=<alloy.extraEnv[0].value>``. The destination follows the agent's route:
-the ``REMOTE_WRITE_URL`` env given through Helm parameters (transport direct), else — when the target
-also runs the Tailscale operator and the metrics-egress Service — the hub VictoriaMetrics configured
-for the simulator. No route, no samples (as in the original's direct transport).
+counters, labelled with the agent's ``EXPERIMENT_NAME``. The destination is the remote-write URL of
+the agent's rendered Alloy configuration (:mod:`labsim.alloy`: the repository's values plus the
+Application's Helm parameters). The metrics-egress Service's address reaches the hub VictoriaMetrics
+configured for the simulator only when the target also runs the Tailscale operator and that Service;
+any other URL is written to as it is. No route, no samples.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import hashlib
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from labsim import alloy
 from labsim.config import SimulatorConfig
 from labsim.objects import meta
 
 log = logging.getLogger(__name__)
-EXPERIMENT_PARAM = "alloy.extraEnv[0].value"
+EGRESS_HOST = "vm-hub.observability.svc"
+"""The metrics-egress Service (components/observability/metrics-egress) as the target's DNS names it."""
 TARGET_LABEL = "experiments.illm.io/target"
 EXPERIMENT_LABEL = "experiments.illm.io/experiment"
 
@@ -43,26 +47,30 @@ class AgentSimulator:
         self.last_write = time.monotonic()
         healthy = [a for a in apps if _health(a) == "Healthy" and not meta(a).get("deletionTimestamp")]
         for agent in healthy:
-            params = _helm_parameters(agent, "alloy")
-            if params is None:
+            source = _chart_source(agent, "alloy")
+            if source is None:
                 continue
-            url = self._route(agent, params, healthy)
-            if not url:
-                continue
-            group = [a for a in healthy if _same_target(a, agent)]
-            lines = list(_samples(params.get(EXPERIMENT_PARAM, "unset"), group, time.time() - self.started))
             try:
-                self.http.post(f"{url}/api/v1/import/prometheus", content="".join(lines)).raise_for_status()
-            except httpx.HTTPError as exc:
-                log.warning("agent of %s: cannot write to %s: %s", meta(agent)["name"], url, exc)
+                rendered = alloy.render(source)
+            except (OSError, ValueError, TypeError) as exc:
+                log.warning("agent of %s: cannot render its Alloy configuration: %s", meta(agent)["name"], exc)
+                continue
+            urls = [u for u in (self._route(agent, url, healthy) for url in rendered.remote_write_urls) if u]
+            group = [a for a in healthy if _same_target(a, agent)]
+            experiment = rendered.env.get("EXPERIMENT_NAME", "unset")
+            lines = "".join(_samples(experiment, group, time.time() - self.started))
+            for url in urls:
+                try:
+                    self.http.post(f"{url}/api/v1/import/prometheus", content=lines).raise_for_status()
+                except httpx.HTTPError as exc:
+                    log.warning("agent of %s: cannot write to %s: %s", meta(agent)["name"], url, exc)
 
-    def _route(self, agent: dict[str, Any], params: dict[str, str], healthy: list[dict[str, Any]]) -> str | None:
-        env = {params[k]: params.get(k.removesuffix(".name") + ".value", "") for k in params if k.endswith(".name")}
-        direct = env.get("REMOTE_WRITE_URL")
-        if direct:
-            return direct.removesuffix("/api/v1/write")
+    def _route(self, agent: dict[str, Any], url: str, healthy: list[dict[str, Any]]) -> str | None:
+        """Where a write to ``url`` from the agent's cluster lands (the VictoriaMetrics base URL), if anywhere."""
+        if urlsplit(url).hostname != EGRESS_HOST:
+            return url.removesuffix("/api/v1/write") or None
         peers = [a for a in healthy if _same_target(a, agent)]
-        has_tailscale = any(_helm_parameters(a, "tailscale-operator") is not None for a in peers)
+        has_tailscale = any(_chart_source(a, "tailscale-operator") is not None for a in peers)
         has_egress = any("metrics-egress" in str(s.get("path", "")) for a in peers for s in _sources(a))
         return self.config.victoria_metrics_url if has_tailscale and has_egress else None
 
@@ -93,12 +101,8 @@ def _sources(app: dict[str, Any]) -> list[dict[str, Any]]:
     return list(spec.get("sources") or [spec.get("source") or {}])
 
 
-def _helm_parameters(app: dict[str, Any], chart: str) -> dict[str, str] | None:
-    for source in _sources(app):
-        if source.get("chart") == chart:
-            params = (source.get("helm") or {}).get("parameters") or []
-            return {str(p["name"]): str(p.get("value", "")) for p in params}
-    return None
+def _chart_source(app: dict[str, Any], chart: str) -> dict[str, Any] | None:
+    return next((s for s in _sources(app) if s.get("chart") == chart), None)
 
 
 def _same_target(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -6,6 +6,7 @@ reaction latency the same way. Errors of one round are logged; the next round re
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ from kubernetes.client.exceptions import ApiException
 
 from labsim.applications import ApplicationController
 from labsim.argo import WorkflowController
-from labsim.clusters import ClaimController
+from labsim.clusters import CONNECTION_NAMESPACE, ClaimController
 from labsim.config import EXPERIMENT_LABEL, PLATFORM_NAMESPACES, Fault, SimulatorConfig, faults_of
+from labsim.identity import IdentityServer
 from labsim.metrics import AgentSimulator
 from labsim.objects import CustomObjects, meta, object_meta
 
@@ -32,7 +34,8 @@ class Simulator:
         self.settings = settings
         self.api = config.new_client_from_config(config_file=str(settings.kubeconfig))  # type: ignore[no-untyped-call]
         self.custom = CustomObjects(self.api)
-        self.claims = ClaimController(self.api, settings)
+        self.identity = IdentityServer(settings.identity_port).start() if settings.identity_port is not None else None
+        self.claims = ClaimController(self.api, settings, self.identity)
         self.apps = ApplicationController(self.api, settings)
         self.workflows = WorkflowController(self.api, settings)
         self.agents = AgentSimulator(settings)
@@ -48,6 +51,17 @@ class Simulator:
             except ApiException as exc:
                 if exc.status != 409:
                     raise
+        if self.identity:
+            for name, text in self.identity.credentials().items():
+                body = client.V1Secret(
+                    metadata=object_meta(name), data={"credentials": base64.b64encode(text.encode()).decode()}
+                )
+                try:
+                    core.create_namespaced_secret(CONNECTION_NAMESPACE, body)
+                except ApiException as exc:
+                    if exc.status != 409:
+                        raise
+                    core.replace_namespaced_secret(name, CONNECTION_NAMESPACE, body)
 
     def round(self) -> None:
         """One pass of every simulated controller."""
@@ -95,6 +109,8 @@ class Simulator:
             self._thread.join(timeout=10)
         self.agents.close()
         self.api.close()
+        if self.identity:
+            self.identity.stop()
 
     @contextmanager
     def running(self) -> Iterator[Simulator]:

@@ -25,6 +25,7 @@ from labctl.lab.state import LabState
 from labctl.seaweedfs import PORT_FLAGS, SeaweedFS
 from labctl.servers import start_prometheus, start_temporal, start_victoria_metrics
 from labctl.supervisor import ServerProcess
+from labsim.identity import cloud_identity_env
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_CHECK_SECONDS = 2.0
@@ -82,7 +83,10 @@ class LabStack:
     def _start_all(self) -> None:
         s, p, logs = self.state, self.state.ports, self.state.logs
         plane = self.control_plane = ControlPlane(
-            s.root / "kube", etcd_port=p["etcd"], apiserver_port=p["apiserver"]
+            s.root / "kube",
+            etcd_port=p["etcd"],
+            apiserver_port=p["apiserver"],
+            token_webhook_url=f"http://127.0.0.1:{p['identity']}/tokenreview",
         ).start()
         self._started("kubernetes", plane.stop, sum(plane.startup_seconds().values()))
         install_crds(plane.kubeconfig_path, crd_files())
@@ -131,6 +135,7 @@ class LabStack:
             "METRICS_DIRECT_WRITE_URL": f"http://127.0.0.1:{p['victoria_metrics']}/api/v1/write",
             "ACTIVITY_POLL_SECONDS": "0.25",
             "LOG_LEVEL": "INFO",
+            **cloud_identity_env(p["identity"], self.state.root / "cloud-config"),
         }
         return env | self.extra_env
 
@@ -144,6 +149,7 @@ class LabStack:
                 "labsim",
                 [
                     *("--kubeconfig", kubeconfig, "--victoria-metrics", vm, "--time-scale", str(self.time_scale)),
+                    *("--identity-port", str(p["identity"])),
                     *self.labsim_args,
                 ],
                 lambda: True,

@@ -24,6 +24,7 @@ PREFERRED_PORTS = {
     "prometheus": 19090,
     "gateway_health": 18081,
     "worker_health": 18082,
+    "identity": 18091,
     "s3.port": 18333,
     "results_site": 18090,
 }

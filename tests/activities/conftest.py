@@ -30,6 +30,7 @@ from api.experiment import ExperimentSpec
 from labctl.catalog import from_directory
 from labctl.controlplane import install_crds
 from labsim import CRD_DIR, Simulator, SimulatorConfig
+from labsim.identity import cloud_identity_env
 from tests.fixtures.kube import KubeCluster
 from tests.fixtures.metrics import VictoriaMetrics
 
@@ -59,8 +60,9 @@ class Lab:
 def lab(kube: KubeCluster, victoria_metrics: VictoriaMetrics) -> Iterator[Lab]:
     install_crds(kube.kubeconfig, sorted(CRD_DIR.glob("*.yaml")))
     _install_components(kube)
-    saved = {k: os.environ.get(k) for k in [*SETTINGS_ENV, "HUB_KUBECONFIG"]}
-    os.environ.update(SETTINGS_ENV | {"HUB_KUBECONFIG": str(kube.kubeconfig)})
+    cloud_env = cloud_identity_env(kube.identity_port, kube.control_plane.data_dir / "gcloud")
+    saved = {k: os.environ.get(k) for k in [*SETTINGS_ENV, *cloud_env, "HUB_KUBECONFIG"]}
+    os.environ.update(SETTINGS_ENV | cloud_env | {"HUB_KUBECONFIG": str(kube.kubeconfig)})
     settings = SimulatorConfig(
         kubeconfig=kube.kubeconfig,
         victoria_metrics_url=victoria_metrics.url,
@@ -71,6 +73,7 @@ def lab(kube: KubeCluster, victoria_metrics: VictoriaMetrics) -> Iterator[Lab]:
         poll_interval=0.1,
         metrics_interval=0.5,
         slow_factor=20,
+        identity_port=kube.identity_port,
     )
     simulator = Simulator(settings)
     try:

@@ -101,7 +101,13 @@ async def test_remote_target_is_registered_and_deploys_infra_and_obs_before_work
     }
     data = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
     assert data["name"] == f"{ref.name}-app" and data["server"] == f"https://{ready.endpoint}"
-    assert set(json.loads(data["config"])) == {"tlsClientConfig", "bearerToken"}
+    # GKE: ArgoCD authenticates with its own Google identity; no credential is stored in the Secret.
+    config = json.loads(data["config"])
+    assert set(config) == {"tlsClientConfig", "execProviderConfig"}
+    assert set(config["tlsClientConfig"]) == {"caData"}
+    assert config["execProviderConfig"]["command"] == "argocd-k8s-auth" and config["execProviderConfig"]["args"] == [
+        "gcp"
+    ]
     [agent] = [s for s in application(lab, f"{ref.name}-app-obs")["spec"]["sources"] if s.get("chart") == "alloy"]
     assert {"name": "alloy.extraEnv[0].value", "value": ref.name} in agent["helm"]["parameters"]
 

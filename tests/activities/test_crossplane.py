@@ -11,8 +11,8 @@ from kubernetes import client
 from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
+from activities.cluster_access import target_client
 from activities.crossplane import provision_cluster, wait_for_cluster_ready
-from activities.kube import target_client
 from api.experiment import ClusterSpec
 from tests.activities.conftest import Lab, crash_after, create_experiment, gke_spec, run
 

@@ -159,3 +159,11 @@ def test_network_is_default_deny(built: dict[str, list[Manifest]]) -> None:
     deny = policies["default-deny"]["spec"]
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in deny and "egress" not in deny
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_worker_knows_where_direct_transport_writes(built: dict[str, list[Manifest]], overlay: str) -> None:
+    [settings] = [
+        d for d in built[overlay] if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("experiment-worker-")
+    ]
+    assert settings["data"]["METRICS_DIRECT_WRITE_URL"].endswith("/api/v1/write")
