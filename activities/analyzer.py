@@ -140,8 +140,8 @@ def assemble(outputs: dict[str, PassOutput], sections: list[str], model: str) ->
 
 
 async def analyse(settings: ResultsSettings, store: ResultsStore, inp: c.RunAnalysisInput) -> c.AnalysisOutcome:
-    job = names.analysis_job_name(inp.experiment.name)
-    prefix = f"{names.results_prefix(inp.experiment.name)}analysis/"
+    job = names.analysis_job_name(inp.experiment)
+    prefix = f"{names.results_prefix(inp.experiment)}analysis/"
     summary: dict[str, Any] = await asyncio.to_thread(store.get_json, inp.summary_key)
     sections = [str(s) for s in inp.sections]
     summary.setdefault("analyzerConfig", {"sections": sections})
@@ -195,5 +195,5 @@ class AnalysisActivities:
         try:
             return await analyse(self.settings, store, inp)
         except (c.ResultsStorageFailed, ObjectMissing) as err:
-            job = names.analysis_job_name(inp.experiment.name)
+            job = names.analysis_job_name(inp.experiment)
             return c.AnalysisOutcome(job_name=job, succeeded=False, message=f"summary not readable: {err}")

@@ -11,7 +11,8 @@ from typing import Any
 CRD_DIR = Path(__file__).parent / "crds"
 FAULT_ANNOTATION = "labsim.illm.io/fault"
 """Comma-separated :class:`Fault` values, on the Experiment or on one claim/Application/Workflow."""
-EXPERIMENT_LABEL = "experiments.illm.io/experiment"
+EXPERIMENT_UID_LABEL = "experiments.illm.io/experiment-uid"
+"""Which Experiment object an object belongs to (twins with one name have different uids)."""
 PLATFORM_NAMESPACES = ("experiments", "crossplane-system", "argocd", "argo-workflows", "tailscale")
 
 

@@ -1,7 +1,7 @@
 """Plays the Grafana Alloy agents: synthetic per-pod container series while a target runs.
 
 A target "runs" while an Application carrying the metrics-agent (chart ``alloy``) is Healthy. Every
-interval it writes, for each resource of the healthy Applications of the same experiment and target,
+interval it writes, for each resource of the healthy Applications of the same Experiment object (uid label) and target,
 ``container_cpu_usage_seconds_total``, ``container_memory_working_set_bytes`` and the two network
 counters, labelled ``experiment=<alloy.extraEnv[0].value>``. The destination follows the agent's route:
 the ``REMOTE_WRITE_URL`` env given through Helm parameters (transport direct), else — when the target
@@ -18,13 +18,12 @@ from typing import Any
 
 import httpx
 
-from labsim.config import SimulatorConfig
+from labsim.config import EXPERIMENT_UID_LABEL, SimulatorConfig
 from labsim.objects import meta
 
 log = logging.getLogger(__name__)
 EXPERIMENT_PARAM = "alloy.extraEnv[0].value"
 TARGET_LABEL = "experiments.illm.io/target"
-EXPERIMENT_LABEL = "experiments.illm.io/experiment"
 
 
 class AgentSimulator:
@@ -103,4 +102,4 @@ def _helm_parameters(app: dict[str, Any], chart: str) -> dict[str, str] | None:
 
 def _same_target(a: dict[str, Any], b: dict[str, Any]) -> bool:
     la, lb = meta(a).get("labels") or {}, meta(b).get("labels") or {}
-    return all(la.get(k) == lb.get(k) for k in (EXPERIMENT_LABEL, TARGET_LABEL))
+    return all(la.get(k) == lb.get(k) for k in (EXPERIMENT_UID_LABEL, TARGET_LABEL))

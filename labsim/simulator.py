@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from labsim.applications import ApplicationController
 from labsim.argo import WorkflowController
 from labsim.clusters import ClaimController
-from labsim.config import EXPERIMENT_LABEL, PLATFORM_NAMESPACES, Fault, SimulatorConfig, faults_of
+from labsim.config import EXPERIMENT_UID_LABEL, PLATFORM_NAMESPACES, Fault, SimulatorConfig, faults_of
 from labsim.metrics import AgentSimulator
 from labsim.objects import CustomObjects, meta, object_meta
 
@@ -55,7 +55,7 @@ class Simulator:
 
         def faults_for(obj: dict[str, Any]) -> set[Fault]:
             m = meta(obj)
-            owner = (m.get("labels") or {}).get(EXPERIMENT_LABEL, "")
+            owner = (m.get("labels") or {}).get(EXPERIMENT_UID_LABEL, "")
             return faults_of(m.get("annotations")) | experiments.get(owner, set())
 
         self.claims.reconcile_all(faults_for)
@@ -72,7 +72,7 @@ class Simulator:
             if exc.status == 404:
                 return {}
             raise
-        return {meta(e)["name"]: faults_of(meta(e).get("annotations")) for e in items}
+        return {meta(e)["uid"]: faults_of(meta(e).get("annotations")) for e in items}
 
     def run_forever(self) -> None:
         self.ensure_platform_namespaces()
