@@ -156,7 +156,7 @@ class FakeLab:
             deleted += [t.cluster_name for t in inp.targets if t.cluster_name in lab.claims]
             lab.apps -= set(deleted)
             lab.claims -= {t.cluster_name for t in inp.targets}
-            lab.argo_workflows.discard(inp.argo_workflow)
+            lab.argo_workflows.discard(names.argo_workflow_name(inp.experiment))
             return c.CleanupReport(deleted=deleted)
 
         return [
