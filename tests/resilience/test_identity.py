@@ -121,3 +121,23 @@ def test_a_recreated_experiment_keeps_the_earlier_runs_results(lab: ResilienceLa
     assert second["resultsURL"] != first["resultsURL"]
     assert summary(lab, first["resultsURL"])["uid"] == first_uid  # the earlier run's summary.json stayed
     assert summary(lab, second["resultsURL"])["uid"] == second_uid
+
+
+def test_the_longest_experiment_and_target_names_run_to_complete(lab: ResilienceLab) -> None:
+    """253 characters of metadata.name (dots included) and a 63-character target: every derived name fits."""
+    name = ".".join(["observability-cost-tutorial-" + "a" * 35, "b" * 63, "c" * 63, "d" * 61])
+    assert len(name) == 253
+    ensure_namespace(lab, "a")
+    body = lab.experiment_body("long", duration="4s")
+    body["metadata"].pop("generateName")
+    body["metadata"] |= {"name": name, "namespace": "a"}
+    body["spec"]["targets"][0]["name"] = "t" * 63
+    created: Any = lab.custom.create_namespaced_custom_object(
+        "experiments.illm.io", "v1alpha1", "a", "experiments", body
+    )
+
+    status = wait_complete(lab, "a", name, created["metadata"]["uid"])
+
+    [target] = status["targets"]
+    assert len(target["clusterName"]) <= 63
+    assert summary(lab, status["resultsURL"])["name"] == name
