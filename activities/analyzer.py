@@ -3,7 +3,7 @@
 Passes and sections are the original analyzer's (seed §3.8): plan, core (abstract, target/performance
 analysis, metric insights, diagram, glossary), finops/secops, capabilities/feedback, body. Each answer
 must be JSON matching ``analysis_models``; 429/529 and overloads are retried with back-off. Artifacts go
-to ``<exp>/analysis/``; the result is merged into summary.json, the report is re-rendered and the PR's
+to ``<results prefix>analysis/``; the result is merged into summary.json, the report is re-rendered and the PR's
 data file refreshed. Unlike the original (bug 26), a pass that failed makes the outcome unsuccessful
 with a message naming it. The activity never raises for analysis failures: they are recorded in the
 outcome, and nothing here can stop cleanup.
