@@ -3,7 +3,7 @@
 Passes and sections are the original analyzer's (seed §3.8): plan, core (abstract, target/performance
 analysis, metric insights, diagram, glossary), finops/secops, capabilities/feedback, body. Each answer
 must be JSON matching ``analysis_models``; 429/529 and overloads are retried with back-off. Artifacts go
-to ``<exp>/analysis/``; the result is merged into summary.json, the report is re-rendered and the PR's
+to ``<results prefix>analysis/``; the result is merged into summary.json, the report is re-rendered and the PR's
 data file refreshed. Unlike the original (bug 26), a pass that failed makes the outcome unsuccessful
 with a message naming it. The activity never raises for analysis failures: they are recorded in the
 outcome, and nothing here can stop cleanup.
@@ -140,8 +140,8 @@ def assemble(outputs: dict[str, PassOutput], sections: list[str], model: str) ->
 
 
 async def analyse(settings: ResultsSettings, store: ResultsStore, inp: c.RunAnalysisInput) -> c.AnalysisOutcome:
-    job = names.analysis_job_name(inp.experiment.name)
-    prefix = f"{names.results_prefix(inp.experiment.name)}analysis/"
+    job = names.analysis_job_name(inp.experiment)
+    prefix = f"{names.results_prefix(inp.experiment)}analysis/"
     summary: dict[str, Any] = await asyncio.to_thread(store.get_json, inp.summary_key)
     sections = [str(s) for s in inp.sections]
     summary.setdefault("analyzerConfig", {"sections": sections})
@@ -195,5 +195,5 @@ class AnalysisActivities:
         try:
             return await analyse(self.settings, store, inp)
         except (c.ResultsStorageFailed, ObjectMissing) as err:
-            job = names.analysis_job_name(inp.experiment.name)
+            job = names.analysis_job_name(inp.experiment)
             return c.AnalysisOutcome(job_name=job, succeeded=False, message=f"summary not readable: {err}")

@@ -1,4 +1,4 @@
-"""Argo Workflows: submit ``<exp>-validation`` from the experiment's WorkflowTemplate and wait for its end.
+"""Argo Workflows: submit ``<exp>-validation-<hash>`` (api.names) from the WorkflowTemplate; wait for its end.
 
 As the original (seed §3.3): namespace ``argo-workflows``, ServiceAccount ``argo-workflow``, the
 template referenced by name, parameters as ``spec.arguments``. A missing template is a permanent
@@ -17,10 +17,9 @@ from temporalio import activity
 
 from activities import contracts as c
 from activities.kube import (
-    EXPERIMENT_LABEL,
-    MANAGED_BY,
     CustomObjects,
     Waiting,
+    experiment_labels,
     hub_client,
     is_conflict,
     is_not_found,
@@ -38,7 +37,7 @@ TERMINAL = {p.value for p in c.ArgoWorkflowPhase}
 
 
 def build_workflow(inp: c.SubmitArgoWorkflowInput, inline: bool) -> dict[str, Any]:
-    name = names.argo_workflow_name(inp.experiment.name)
+    name = names.argo_workflow_name(inp.experiment)
     spec: dict[str, Any] = {"serviceAccountName": SERVICE_ACCOUNT}
     if inline:
         spec |= inline_lifecycle(inp.experiment.name, inp.mode)
@@ -52,7 +51,7 @@ def build_workflow(inp: c.SubmitArgoWorkflowInput, inline: bool) -> dict[str, An
         "metadata": {
             "name": name,
             "namespace": names.ARGO_WORKFLOWS_NAMESPACE,
-            "labels": {**MANAGED_BY, EXPERIMENT_LABEL: inp.experiment.name},
+            "labels": experiment_labels(inp.experiment),
         },
         "spec": spec,
     }
@@ -85,7 +84,7 @@ async def submit_argo_workflow(inp: c.SubmitArgoWorkflowInput) -> c.SubmittedArg
 
 
 def _submit(settings: ActivitySettings, inp: c.SubmitArgoWorkflowInput) -> c.SubmittedArgoWorkflow:
-    name = names.argo_workflow_name(inp.experiment.name)
+    name = names.argo_workflow_name(inp.experiment)
     namespace = names.ARGO_WORKFLOWS_NAMESPACE
     with hub_client(settings) as api:
         custom = CustomObjects(api)

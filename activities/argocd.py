@@ -25,13 +25,14 @@ from activities.claims import experiment_claims, read_kubeconfig
 from activities.cluster_access import EXEC_API, cluster_of_exec
 from activities.components import argocd_sources, read_component
 from activities.kube import (
-    EXPERIMENT_LABEL,
+    CLUSTER_LABEL,
     LAYER_LABEL,
     MANAGED_BY,
     TARGET_LABEL,
     CustomObjects,
     Waiting,
     apply_secret,
+    experiment_labels,
     hub_client,
     is_conflict,
     is_not_found,
@@ -52,7 +53,7 @@ NAMESPACE_LABELS = {
 }
 
 
-def cluster_secret(cluster: str, endpoint: str, kubeconfig: str) -> client.V1Secret:
+def cluster_secret(ref: c.ExperimentRef, cluster: str, endpoint: str, kubeconfig: str) -> client.V1Secret:
     """``argocd/cluster-<cluster>`` in ArgoCD's declarative format, credentials from the current context.
 
     A provider exec user becomes ArgoCD's own provider auth, so ArgoCD uses its identity and no token
@@ -83,7 +84,7 @@ def cluster_secret(cluster: str, endpoint: str, kubeconfig: str) -> client.V1Sec
     return client.V1Secret(
         metadata=client.V1ObjectMeta(
             name=names.argocd_cluster_secret(cluster),
-            labels={"argocd.argoproj.io/secret-type": "cluster", "experiments.illm.io/cluster": cluster},
+            labels={**experiment_labels(ref), "argocd.argoproj.io/secret-type": "cluster", CLUSTER_LABEL: cluster},
         ),
         type="Opaque",
         string_data={"name": cluster, "server": f"https://{endpoint}", "config": json.dumps(config, sort_keys=True)},
@@ -91,16 +92,16 @@ def cluster_secret(cluster: str, endpoint: str, kubeconfig: str) -> client.V1Sec
 
 
 def build_application(inp: c.DeployApplicationsInput, server: str, sources: list[dict[str, Any]]) -> dict[str, Any]:
-    experiment, target = inp.experiment.name, inp.target.name
-    labels = {**MANAGED_BY, EXPERIMENT_LABEL: experiment, TARGET_LABEL: target}
+    ref, target = inp.experiment, inp.target.name
+    labels = {**experiment_labels(ref), TARGET_LABEL: target}
     if inp.layered:
         labels[LAYER_LABEL] = inp.layer
-    namespace_labels = {**NAMESPACE_LABELS, EXPERIMENT_LABEL: experiment}
+    namespace_labels = {**NAMESPACE_LABELS, **experiment_labels(ref)}
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "Application",
         "metadata": {
-            "name": names.app_name(experiment, target, inp.layer if inp.layered else "workload"),
+            "name": names.app_name(ref, target, inp.layer if inp.layered else "workload"),
             "namespace": names.ARGOCD_NAMESPACE,
             "labels": labels,
             "finalizers": [RESOURCES_FINALIZER],
@@ -108,7 +109,7 @@ def build_application(inp: c.DeployApplicationsInput, server: str, sources: list
         "spec": {
             "project": "default",
             "sources": sources,
-            "destination": {"server": server, "namespace": experiment},
+            "destination": {"server": server, "namespace": names.workload_namespace(ref)},
             "syncPolicy": {
                 "automated": {"prune": True, "selfHeal": True},
                 "syncOptions": ["CreateNamespace=true", "ServerSideApply=true"],
@@ -206,19 +207,21 @@ def _prepare(settings: ActivitySettings, inp: c.DeployApplicationsInput) -> dict
 
 def _plumb_remote_target(api: client.ApiClient, inp: c.DeployApplicationsInput) -> None:
     kubeconfig = read_kubeconfig(api, inp.target.cluster.type, inp.cluster_name)
-    apply_secret(api, names.ARGOCD_NAMESPACE, cluster_secret(inp.cluster_name, inp.endpoint or "", kubeconfig))
+    apply_secret(
+        api, names.ARGOCD_NAMESPACE, cluster_secret(inp.experiment, inp.cluster_name, inp.endpoint or "", kubeconfig)
+    )
     obs = inp.target.observability
     if inp.layer == "infra" and obs and obs.transport == Transport.TAILSCALE:
         target_plumbing.copy_tailscale_secret(api, kubeconfig)
     if inp.layer == "workload":
         sources = _other_target_kubeconfigs(api, inp)
-        target_plumbing.write_cross_cluster_kubeconfigs(inp.experiment.name, kubeconfig, sources)
+        target_plumbing.write_cross_cluster_kubeconfigs(inp.experiment, kubeconfig, sources)
 
 
 def _other_target_kubeconfigs(api: client.ApiClient, inp: c.DeployApplicationsInput) -> dict[str, str]:
     """target → kubeconfig of every other provisioned target of the experiment (the original's pairs)."""
     found = {}
-    for claim in experiment_claims(api, inp.experiment.name):
+    for claim in experiment_claims(api, inp.experiment):
         target = (claim["metadata"].get("labels") or {}).get(TARGET_LABEL)
         if not target or target == inp.target.name:
             continue

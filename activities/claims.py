@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
 from activities.cluster_access import Cluster, cloud_kubeconfig
-from activities.kube import EXPERIMENT_LABEL, CustomObjects, is_not_found, secret_text
+from activities.kube import CustomObjects, is_not_found, secret_text, uid_selector
 from api import names
 from api.experiment import ClusterType
 
@@ -106,10 +106,10 @@ def claim_exists(api: client.ApiClient, cluster_type: str, cluster_name: str) ->
     return True
 
 
-def experiment_claims(api: client.ApiClient, experiment: str) -> list[dict[str, Any]]:
-    """Every claim of the experiment, of any kind (for cross-cluster kubeconfigs)."""
+def experiment_claims(api: client.ApiClient, ref: names.ExperimentIdentity) -> list[dict[str, Any]]:
+    """Every claim of this Experiment object (by its uid label), of any kind (for cross-cluster kubeconfigs)."""
     custom = CustomObjects(api)
-    selector = f"{EXPERIMENT_LABEL}={experiment}"
+    selector = uid_selector(ref)
     return [
         claim
         for kind in CLAIM_KINDS.values()

@@ -1,8 +1,12 @@
-"""Cleanup of everything an experiment created, found by deterministic name and label (seed §2.9).
+"""Cleanup of everything one Experiment object created, found by its uid label (seed §2.9).
+
+Every object an experiment creates carries ``experiments.illm.io/experiment-uid=<uid>`` (api.names,
+activities.kube.experiment_labels), so cleanup lists by that label and deletes only what it finds: a
+namesake in another namespace, or an earlier Experiment of the same name, is never touched.
 
 Order matters: Applications first (their resources finalizer removes the workloads while the target
 still exists), then cluster Secrets, the Argo Workflow and kubeconfig Secrets, then the claims, then
-the hub namespace ``<exp>`` — which the original left behind, like the Argo Workflow. Deleting what is
+the hub workload namespace — which the original left behind, like the Argo Workflow. Deleting what is
 already gone counts as done, so a retried attempt is harmless. Waits are bounded by
 ``CLEANUP_WAIT_SECONDS``; whatever is still there is reported in ``not_deleted``, never raised.
 """
@@ -20,7 +24,7 @@ from temporalio import activity
 
 from activities import contracts as c
 from activities.claims import CLAIM_GROUP, CLAIM_VERSION, claim_kind
-from activities.kube import EXPERIMENT_LABEL, CustomObjects, delete_ignoring_missing, hub_client, is_not_found
+from activities.kube import CustomObjects, delete_ignoring_missing, hub_client, uid_selector
 from activities.settings import ActivitySettings
 from api import names
 from api.experiment import ClusterType
@@ -47,59 +51,90 @@ class Ledger:
         return c.CleanupReport(deleted=self.deleted, not_deleted=[f"{k}: {v}" for k, v in sorted(left.items())])
 
 
+class Owned:
+    """The Experiment's objects on the hub, listed by its uid label: ``{"Kind/name": delete call}``."""
+
+    def __init__(self, api: client.ApiClient, inp: c.CleanupInput) -> None:
+        self.custom = CustomObjects(api)
+        self.core = client.CoreV1Api(api)
+        self.selector = uid_selector(inp.experiment)
+        self.namespace = inp.experiment.namespace
+        remote = [t for t in inp.targets if t.cluster_type != ClusterType.HUB]
+        self.claim_kinds = list(dict.fromkeys(claim_kind(t.cluster_type) for t in remote))
+
+    def applications(self) -> dict[str, Callable[[], object]]:
+        return self._custom(ARGO, names.ARGOCD_NAMESPACE, "applications", "Application")
+
+    def workflows(self) -> dict[str, Callable[[], object]]:
+        return self._custom(ARGO, names.ARGO_WORKFLOWS_NAMESPACE, "workflows", "Workflow")
+
+    def claims(self) -> dict[str, Callable[[], object]]:
+        found: dict[str, Callable[[], object]] = {}
+        for kind in self.claim_kinds:
+            found |= self._custom((CLAIM_GROUP, CLAIM_VERSION), names.CLAIM_NAMESPACE, kind.plural, kind.kind)
+        return found
+
+    def secrets(self) -> dict[str, Callable[[], object]]:
+        """ArgoCD cluster Secrets and tutorial kubeconfig Secrets."""
+        found: dict[str, Callable[[], object]] = {}
+        for namespace in (names.ARGOCD_NAMESPACE, self.namespace):
+            for secret in self.core.list_namespaced_secret(namespace, label_selector=self.selector).items:
+                name = str(_meta(secret).name)
+                found[f"Secret/{namespace}/{name}"] = partial(self.core.delete_namespaced_secret, name, namespace)
+        return found
+
+    def namespaces(self) -> dict[str, Callable[[], object]]:
+        """Workload namespaces on the hub; one that is already terminating is only waited for."""
+        return {
+            f"Namespace/{_meta(ns).name}": partial(self.core.delete_namespace, str(_meta(ns).name))
+            for ns in self.core.list_namespace(label_selector=self.selector).items
+            if not _meta(ns).deletion_timestamp
+        }
+
+    def namespaces_left(self) -> list[str]:
+        return [f"Namespace/{_meta(ns).name}" for ns in self.core.list_namespace(label_selector=self.selector).items]
+
+    def _custom(
+        self, group_version: tuple[str, str], namespace: str, plural: str, kind: str
+    ) -> dict[str, Callable[[], object]]:
+        delete = partial(self.custom.api.delete_namespaced_custom_object, *group_version, namespace, plural)
+        return {
+            f"{kind}/{obj['metadata']['name']}": partial(delete, obj["metadata"]["name"])
+            for obj in self.custom.list(*group_version, plural, namespace, self.selector)
+        }
+
+
 @activity.defn(name=c.CLEANUP_EXPERIMENT)
 async def cleanup_experiment(inp: c.CleanupInput) -> c.CleanupReport:
     settings = ActivitySettings()
     deadline = time.monotonic() + settings.cleanup_wait_seconds
     ledger = Ledger()
-    exp = inp.experiment.name
-    remote = [t for t in inp.targets if t.cluster_type != ClusterType.HUB]
 
     with hub_client(settings) as api:
-        custom = CustomObjects(api).api
-        core = client.CoreV1Api(api)
-        apps = [names.app_name(exp, t.name, layer) for t in inp.targets for layer in names.LAYERS]
-        claims = {f"{claim_kind(t.cluster_type).kind}/{t.cluster_name}": t for t in remote}
+        owned = Owned(api, inp)
 
-        def delete_apps() -> None:
-            for app in apps:
-                delete_app = partial(custom.delete_namespaced_custom_object, *ARGO, names.ARGOCD_NAMESPACE)
-                ledger.delete(f"Application/{app}", partial(delete_app, "applications", app))
+        def delete_all(*groups: Callable[[], dict[str, Callable[[], object]]]) -> None:
+            for group in groups:
+                for what, delete in group().items():
+                    ledger.delete(what, delete)
 
-        def app_left() -> dict[str, str]:
-            return {f"Application/{a}": "still deleting (resources finalizer)" for a in apps if _app_exists(custom, a)}
+        def apps_left() -> dict[str, str]:
+            return {what: "still deleting (resources finalizer)" for what in owned.applications()}
 
-        await asyncio.to_thread(delete_apps)
-        lingering = await _wait_until_gone(app_left, deadline, settings.activity_poll_seconds)
-
-        def delete_the_rest() -> None:
-            for t in remote:
-                secret = names.argocd_cluster_secret(t.cluster_name)
-                ledger.delete(
-                    f"Secret/{secret}", partial(core.delete_namespaced_secret, secret, names.ARGOCD_NAMESPACE)
-                )
-            wf = inp.argo_workflow
-            delete_wf = partial(custom.delete_namespaced_custom_object, *ARGO, names.ARGO_WORKFLOWS_NAMESPACE)
-            ledger.delete(f"Workflow/{wf}", partial(delete_wf, "workflows", wf))
-            for secret in _kubeconfig_secrets(core, inp):
-                ns = inp.experiment.namespace
-                ledger.delete(f"Secret/{secret}", partial(core.delete_namespaced_secret, secret, ns))
-            for what, t in claims.items():
-                plural = claim_kind(t.cluster_type).plural
-                delete_claim = partial(custom.delete_namespaced_custom_object, CLAIM_GROUP, CLAIM_VERSION)
-                ledger.delete(what, partial(delete_claim, names.CLAIM_NAMESPACE, plural, t.cluster_name))
-            if _labelled_namespace(core, exp):
-                ledger.delete(f"Namespace/{exp}", partial(core.delete_namespace, exp))
+        await asyncio.to_thread(delete_all, owned.applications)
+        lingering = await _wait_until_gone(apps_left, deadline, settings.activity_poll_seconds)
 
         def rest_left() -> dict[str, str]:
-            left = {w: "cluster still deleting" for w, t in claims.items() if _claim_exists(custom, t)}
-            if _labelled_namespace(core, exp):
-                left[f"Namespace/{exp}"] = "still terminating"
-            return left
+            left = {what: "cluster still deleting" for what in owned.claims()}
+            return left | {what: "still terminating" for what in owned.namespaces_left()}
 
-        await asyncio.to_thread(delete_the_rest)
+        await asyncio.to_thread(delete_all, owned.secrets, owned.workflows, owned.claims, owned.namespaces)
         lingering |= await _wait_until_gone(rest_left, deadline, settings.activity_poll_seconds)
     return ledger.report(lingering)
+
+
+def _meta(obj: client.V1Secret | client.V1Namespace) -> client.V1ObjectMeta:
+    return obj.metadata or client.V1ObjectMeta()
 
 
 async def _wait_until_gone(left: Callable[[], dict[str, str]], deadline: float, interval: float) -> dict[str, str]:
@@ -110,44 +145,3 @@ async def _wait_until_gone(left: Callable[[], dict[str, str]], deadline: float, 
             return {k: f"{v} at the cleanup deadline" for k, v in remaining.items()}
         activity.heartbeat(f"waiting for {', '.join(sorted(remaining))}")
         await asyncio.sleep(interval)
-
-
-def _exists(read: Callable[[], object]) -> bool:
-    try:
-        read()
-    except ApiException as exc:
-        if is_not_found(exc):
-            return False
-        raise
-    return True
-
-
-def _app_exists(custom: client.CustomObjectsApi, name: str) -> bool:
-    return _exists(lambda: custom.get_namespaced_custom_object(*ARGO, names.ARGOCD_NAMESPACE, "applications", name))
-
-
-def _claim_exists(custom: client.CustomObjectsApi, target: c.CleanupTarget) -> bool:
-    plural = claim_kind(target.cluster_type).plural
-    return _exists(
-        lambda: custom.get_namespaced_custom_object(
-            CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, plural, target.cluster_name
-        )
-    )
-
-
-def _labelled_namespace(core: client.CoreV1Api, experiment: str) -> bool:
-    """The hub namespace ``<exp>`` exists and is ours (labelled with the experiment)."""
-    try:
-        namespace = core.read_namespace(experiment)
-    except ApiException as exc:
-        if is_not_found(exc):
-            return False
-        raise
-    return ((namespace.metadata and namespace.metadata.labels) or {}).get(EXPERIMENT_LABEL) == experiment
-
-
-def _kubeconfig_secrets(core: client.CoreV1Api, inp: c.CleanupInput) -> list[str]:
-    """The listed tutorial kubeconfig Secrets plus any labelled with the experiment in its namespace."""
-    labelled = core.list_namespaced_secret(inp.experiment.namespace, label_selector=f"experiment={inp.experiment.name}")
-    found = {s.metadata.name for s in labelled.items if s.metadata and s.metadata.name}
-    return sorted(found | set(inp.kubeconfig_secrets))

@@ -285,12 +285,14 @@ class CleanupTarget(Contract):
 
 
 class CleanupInput(Contract):
-    """Everything is named deterministically (api.names), so cleanup needs no record of what exists."""
+    """Everything carries the Experiment's uid label, so cleanup needs no record of what exists.
+
+    ``targets`` says which claim kinds to look for. (Histories may still carry ``argo_workflow`` and
+    ``kubeconfig_secrets``: ignored, the labels find those objects.)
+    """
 
     experiment: ExperimentRef
     targets: list[CleanupTarget]
-    argo_workflow: str
-    kubeconfig_secrets: list[str] = Field(default_factory=list)
 
 
 class CleanupReport(Contract):

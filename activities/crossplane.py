@@ -1,6 +1,6 @@
 """Cluster provisioning through Crossplane claims: GKECluster (as the original), EKSCluster and AKSCluster.
 
-A claim ``<exp>-<target>`` in namespace ``experiments`` is the whole request; its composition (see
+A claim ``<exp>-<target>-<hash>`` (api.names) in namespace ``experiments`` is the whole request; its composition (see
 ``platform/crossplane/``) makes the cloud cluster and a connection Secret
 ``crossplane-system/<xr>-cluster-conn`` whose ``kubeconfig`` key is read here, inside the activity, and
 never returned. Creating is idempotent: a retried attempt finds the claim (annotated with the
@@ -22,12 +22,11 @@ from activities import target_plumbing
 from activities.claims import CLAIM_GROUP, CLAIM_VERSION, ClaimKind, claim_kind, read_kubeconfig
 from activities.kube import (
     CLUSTER_LABEL,
-    EXPERIMENT_LABEL,
     EXPERIMENT_UID_ANNOTATION,
-    MANAGED_BY,
     TARGET_LABEL,
     CustomObjects,
     Waiting,
+    experiment_labels,
     hub_client,
     is_conflict,
     is_not_found,
@@ -37,7 +36,6 @@ from activities.kube import (
 from activities.settings import ActivitySettings
 from api import names
 from api.experiment import ClusterSpec, ClusterType
-from api.validation import CLAIM_NAME_LIMITS
 
 
 def claim_spec(cluster: ClusterSpec) -> tuple[dict[str, Any], str, int]:
@@ -57,27 +55,22 @@ def claim_spec(cluster: ClusterSpec) -> tuple[dict[str, Any], str, int]:
     return {**spec, "nodeCount": nodes, "diskSizeGb": disk}, machine, nodes
 
 
-def name_problem(claim: str, cluster_type: ClusterType) -> str | None:
-    """The original's 40-character guard (GKE: ``illm-`` + claim + ``-xxxxx``), and the EKS/AKS equivalents."""
-    limit = CLAIM_NAME_LIMITS[cluster_type]
-    if len(claim) <= limit:
-        return None
-    return (
-        f"claim name {claim!r} has {len(claim)} characters; {cluster_type} allows {limit} "
-        f"(the cloud cluster name adds 11): shorten the experiment's generateName or the target name"
-    )
-
-
 def build_claim(ref: c.ExperimentRef, target: str, cluster: ClusterSpec) -> dict[str, Any]:
-    name = names.claim_name(ref.name, target)
+    """The claim ``<exp>-<target>-<hash>``; ``spec.clusterName`` is the cloud's name for the cluster.
+
+    Both are derived from the Experiment's identity and always fit (api.names): the compositions name
+    the cloud cluster from ``spec.clusterName`` instead of from the claim.
+    """
+    name = names.claim_name(ref, target)
     spec, _, _ = claim_spec(cluster)
+    spec["clusterName"] = names.cloud_cluster_name(ref, target, cluster.type)
     return {
         "apiVersion": f"{CLAIM_GROUP}/{CLAIM_VERSION}",
         "kind": claim_kind(cluster.type).kind,
         "metadata": {
             "name": name,
             "namespace": names.CLAIM_NAMESPACE,
-            "labels": {**MANAGED_BY, CLUSTER_LABEL: name, EXPERIMENT_LABEL: ref.name, TARGET_LABEL: target},
+            "labels": {**experiment_labels(ref), CLUSTER_LABEL: name, TARGET_LABEL: target},
             "annotations": {EXPERIMENT_UID_ANNOTATION: ref.uid},
         },
         "spec": spec,
@@ -91,9 +84,6 @@ async def provision_cluster(inp: c.ProvisionClusterInput) -> c.ProvisionedCluste
     if cluster.type == ClusterType.HUB:
         return c.ProvisionedCluster(target=inp.target, cluster_name=names.HUB_CLUSTER_NAME)
     claim = build_claim(inp.experiment, inp.target, cluster)
-    problem = name_problem(claim["metadata"]["name"], ClusterType(cluster.type))
-    if problem:
-        raise c.ClusterRequestRejected(problem)
     await asyncio.to_thread(_ensure_claim, ActivitySettings(), claim, claim_kind(cluster.type))
     _, machine, nodes = claim_spec(cluster)
     return c.ProvisionedCluster(

@@ -29,6 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from temporalio import activity
 
 from activities.settings import ActivitySettings
+from api import names
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,6 +40,17 @@ TARGET_LABEL = "experiments.illm.io/target"
 CLUSTER_LABEL = "experiments.illm.io/cluster"
 LAYER_LABEL = "experiments.illm.io/layer"
 EXPERIMENT_UID_ANNOTATION = "experiments.illm.io/experiment-uid"
+EXPERIMENT_UID_LABEL = names.EXPERIMENT_UID_LABEL
+"""On every object an experiment creates: cleanup deletes only what carries its own uid."""
+
+
+def experiment_labels(ref: names.ExperimentIdentity) -> dict[str, str]:
+    """The labels that tie an object to one Experiment object: its name (as the original) and its uid."""
+    return {**MANAGED_BY, EXPERIMENT_LABEL: names.experiment_label(ref), EXPERIMENT_UID_LABEL: ref.uid}
+
+
+def uid_selector(ref: names.ExperimentIdentity) -> str:
+    return f"{EXPERIMENT_UID_LABEL}={ref.uid}"
 
 
 @contextmanager

@@ -106,6 +106,7 @@ class MetricsCollector:
         *,
         experiment: str,
         namespace: str,
+        workload_namespace: str,
         spec: ExperimentSpec,
         cluster_names: Mapping[str, str],
         iteration: int,
@@ -118,7 +119,7 @@ class MetricsCollector:
             return None
         duration = duration_variable(iteration, window.length)
         hub_vars = {"EXPERIMENT": experiment, "NAMESPACE": namespace, "DURATION": duration}
-        target_vars = {"EXPERIMENT": experiment, "NAMESPACE": experiment, "DURATION": duration}
+        target_vars = {"EXPERIMENT": experiment, "NAMESPACE": workload_namespace, "DURATION": duration}
         custom = list(spec.metrics or [])
         results: dict[str, TargetMetrics] = {}
         for target in spec.targets:
@@ -126,7 +127,7 @@ class MetricsCollector:
                 results[target.name] = await self._query_hub(resolve(custom or default_queries(True), hub_vars), window)
                 continue
             block = await self._query_target(
-                experiment,
+                workload_namespace,
                 target.name,
                 str(target.cluster.type),
                 cluster_names.get(target.name),
@@ -155,7 +156,7 @@ class MetricsCollector:
 
     async def _query_target(
         self,
-        experiment: str,
+        workload_namespace: str,
         target: str,
         cluster_type: str,
         cluster_name: str | None,
@@ -172,7 +173,7 @@ class MetricsCollector:
         access = TargetAccess.from_kubeconfig(kubeconfig)
         queries = resolve(custom or default_queries(False), variables)
         async with access.client() as http:
-            for endpoint in await discover_prometheus(http, access.server, experiment, self._settings):
+            for endpoint in await discover_prometheus(http, access.server, workload_namespace, self._settings):
                 client = self._client(http, endpoint.url)
                 answered = await client.run_all(queries, window, endpoint.source)
                 if any(not r.error for r in answered.values()):

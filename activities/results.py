@@ -28,8 +28,13 @@ from api import names
 REPORT_NAME = "report.html"
 
 
-def report_key(experiment: str) -> str:
-    return f"{names.results_prefix(experiment)}{REPORT_NAME}"
+def report_key(identity: names.ExperimentIdentity) -> str:
+    return f"{names.results_prefix(identity)}{REPORT_NAME}"
+
+
+def summary_identity(summary: dict[str, Any]) -> names.Identity:
+    """Which Experiment object a summary.json describes (its keys in S3 follow from that)."""
+    return names.Identity(namespace=summary["namespace"], name=summary["name"], uid=summary["uid"])
 
 
 def public_url(settings: ResultsSettings, key: str) -> str:
@@ -46,10 +51,10 @@ def temporal_history_url(settings: ResultsSettings, workflow_id: str, run_id: st
 
 
 def report_links(settings: ResultsSettings, summary: dict[str, Any]) -> dict[str, str]:
-    name = summary["name"]
+    identity = summary_identity(summary)
     links = {
-        "summary.json": public_url(settings, names.summary_key(name)),
-        "metrics-snapshot.json": public_url(settings, names.metrics_snapshot_key(name)),
+        "summary.json": public_url(settings, names.summary_key(identity)),
+        "metrics-snapshot.json": public_url(settings, names.metrics_snapshot_key(identity)),
     }
     temporal = summary.get("temporal") or {}
     history = temporal.get("historyURL")
@@ -63,8 +68,9 @@ def report_links(settings: ResultsSettings, summary: dict[str, Any]) -> dict[str
 def write_summary_and_report(store: ResultsStore, settings: ResultsSettings, summary: dict[str, Any]) -> None:
     """Report first: summary.json names it, so a reader never follows a link to a missing file."""
     html = render_report(summary, report_links(settings, summary))
-    store.put(report_key(summary["name"]), html.encode(), "text/html; charset=utf-8")
-    store.put_json(names.summary_key(summary["name"]), summary)
+    identity = summary_identity(summary)
+    store.put(report_key(identity), html.encode(), "text/html; charset=utf-8")
+    store.put_json(names.summary_key(identity), summary)
 
 
 class ResultsActivities:
@@ -87,6 +93,7 @@ class ResultsActivities:
         snapshot = await MetricsCollector(self.settings, self._kubeconfigs).collect(
             experiment=exp.name,
             namespace=exp.namespace,
+            workload_namespace=names.workload_namespace(exp),
             spec=inp.spec,
             cluster_names=inp.cluster_names,
             iteration=inp.iteration,
@@ -95,7 +102,7 @@ class ResultsActivities:
         )
         if snapshot is None:
             return c.MetricsCollection()
-        key = names.metrics_snapshot_key(exp.name)
+        key = names.metrics_snapshot_key(exp)
         await asyncio.to_thread(self.store.put_json, key, snapshot.to_json_dict())
         missing = sorted(name for name, q in snapshot.queries.items() if not q.has_data)
         return c.MetricsCollection(
@@ -128,10 +135,10 @@ class ResultsActivities:
             summary["temporal"]["historyURL"] = history or (inp.status.temporal and inp.status.temporal.ui_url)
         if inp.spec.code_snippets:
             summary["codeSnippets"] = await asyncio.to_thread(fetch_snippets, self.settings, inp.spec.code_snippets)
-        summary["reportURL"] = public_url(self.settings, report_key(exp.name))
+        summary["reportURL"] = public_url(self.settings, report_key(exp))
         await asyncio.to_thread(write_summary_and_report, self.store, self.settings, summary)
         return c.StoredResults(
-            results_url=names.results_url(exp.name, self.settings.s3_bucket), summary_key=names.summary_key(exp.name)
+            results_url=names.results_url(exp, self.settings.s3_bucket), summary_key=names.summary_key(exp)
         )
 
     def _read_snapshot(self, key: str | None) -> MetricsSnapshot | None:

@@ -121,6 +121,7 @@ def build_summary(
         "name": experiment.name,
         "title": spec.title,
         "namespace": experiment.namespace,
+        "uid": experiment.uid,
         "description": spec.description or "",
         "createdAt": _time(created),
         "completedAt": _time(completed),

@@ -24,6 +24,7 @@ from activities.kube import (
     CustomObjects,
     apply_secret,
     ensure_namespace,
+    experiment_labels,
     hub_client,
     is_conflict,
     is_not_found,
@@ -68,13 +69,12 @@ def read_experiment_spec(api: client.ApiClient, ref: c.ExperimentRef) -> Experim
 
 
 def write_tutorial_kubeconfig(api: client.ApiClient, ref: c.ExperimentRef, target: str, kubeconfig: str) -> str:
-    """Hub Secret ``<exp>-<target>-kubeconfig`` next to the Experiment, owned by it."""
-    name = names.kubeconfig_secret(ref.name, target)
+    """Hub Secret ``<exp>-<target>-kubeconfig-<hash>`` next to the Experiment, owned by it."""
+    name = names.kubeconfig_secret(ref, target)
     owner = client.V1OwnerReference(api_version=GROUP_VERSION, kind="Experiment", name=ref.name, uid=ref.uid)
+    labels = {"experiment": names.experiment_label(ref), "target": target, **experiment_labels(ref)}
     body = client.V1Secret(
-        metadata=client.V1ObjectMeta(
-            name=name, labels={"experiment": ref.name, "target": target}, owner_references=[owner]
-        ),
+        metadata=client.V1ObjectMeta(name=name, labels=labels, owner_references=[owner]),
         type="Opaque",
         data={"kubeconfig": base64.b64encode(kubeconfig.encode()).decode()},
     )
@@ -94,20 +94,22 @@ def copy_tailscale_secret(hub: client.ApiClient, kubeconfig: str) -> None:
         log.warning("Tailscale secret copy failed (%s %s); continuing as the original did", exc.status, exc.reason)
 
 
-def write_cross_cluster_kubeconfigs(experiment: str, kubeconfig: str, sources: Mapping[str, str]) -> list[str]:
-    """On one target, Secret ``<source>-cluster-kubeconfig`` in namespace ``<exp>`` per other target."""
+def write_cross_cluster_kubeconfigs(ref: c.ExperimentRef, kubeconfig: str, sources: Mapping[str, str]) -> list[str]:
+    """On one target, Secret ``<source>-cluster-kubeconfig`` in the workload namespace per other target."""
     written = []
+    namespace = names.workload_namespace(ref)
+    labels = {"experiment": names.experiment_label(ref), **experiment_labels(ref)}
     with target_client(kubeconfig) as api:
         if sources:
-            ensure_namespace(api, experiment)
+            ensure_namespace(api, namespace, experiment_labels(ref))
         for source, source_kubeconfig in sorted(sources.items()):
             name = names.cross_cluster_kubeconfig_secret(source)
             body = client.V1Secret(
-                metadata=client.V1ObjectMeta(name=name, labels={"experiment": experiment}),
+                metadata=client.V1ObjectMeta(name=name, labels=labels),
                 type="Opaque",
                 data={"kubeconfig": base64.b64encode(source_kubeconfig.encode()).decode()},
             )
-            apply_secret(api, experiment, body)
+            apply_secret(api, namespace, body)
             written.append(name)
     return written
 
@@ -142,11 +144,10 @@ def _discover(settings: ActivitySettings, inp: c.DiscoverTutorialServicesInput) 
     found = []
     with hub_client(settings) as hub:
         for ref in inp.services:
-            # Workloads run in a namespace named after the generated experiment, which a file cannot
-            # spell: `$EXPERIMENT` / `${EXPERIMENT}` in the namespace stand for it.
-            namespace = ref.namespace.replace("${EXPERIMENT}", inp.experiment.name).replace(
-                "$EXPERIMENT", inp.experiment.name
-            )
+            # Workloads run in a namespace derived from the Experiment object (api.names), which a file
+            # cannot spell: `$EXPERIMENT` / `${EXPERIMENT}` in the namespace stand for it.
+            workloads = names.workload_namespace(inp.experiment)
+            namespace = ref.namespace.replace("${EXPERIMENT}", workloads).replace("$EXPERIMENT", workloads)
             ref = ref.model_copy(update={"namespace": namespace})
             target = targets.get(ref.target)
             endpoint: str | None = None

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from activities.results_settings import ResultsSettings
 
 DISCOVERY_NAMESPACES = (
-    "{experiment}",
+    "{workloads}",
     "monitoring",
     "observability",
     "kube-prometheus-stack",
@@ -125,11 +125,11 @@ def candidates(services: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
 
 
 async def discover_prometheus(
-    http: httpx.AsyncClient, server: str, experiment: str, settings: ResultsSettings
+    http: httpx.AsyncClient, server: str, workload_namespace: str, settings: ResultsSettings
 ) -> list[PrometheusEndpoint]:
     """Verified endpoints in discovery order: the first namespaces with candidates, else all namespaces."""
     found: list[tuple[str, str, int]] = []
-    for namespace in (ns.format(experiment=experiment) for ns in DISCOVERY_NAMESPACES):
+    for namespace in (ns.format(workloads=workload_namespace) for ns in DISCOVERY_NAMESPACES):
         found += candidates(await _services(http, f"{server}/api/v1/namespaces/{namespace}/services"))
     if not found:
         found = candidates(await _services(http, f"{server}/api/v1/services"))

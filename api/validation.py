@@ -31,10 +31,6 @@ __all__ = [
 DEFAULT_METRIC_NAMES = ("cpu_by_pod", "memory_by_pod", "cpu_total", "memory_total")
 QUERY_VARIABLES = ("EXPERIMENT", "NAMESPACE", "DURATION")
 PLATFORM_WORKFLOW_PARAMS = ("experiment-name", "target-endpoint", "target-name")
-GENERATE_NAME_SUFFIX = 5
-# Longest `<experiment>-<target>` claim name each provider's composition accepts (the GKE one
-# prefixes `illm-` and appends a 5-character suffix to a 40-character cluster name).
-CLAIM_NAME_LIMITS = {ClusterType.GKE: 40 - 11, ClusterType.EKS: 100 - 11, ClusterType.AKS: 63 - 11}
 _FIELDS_BY_TYPE = {
     "zone": {ClusterType.GKE},
     "machineType": {ClusterType.GKE},
@@ -95,34 +91,18 @@ def _check_metadata(meta: ObjectMeta) -> list[Problem]:
 
 
 def _check_names(exp: Experiment) -> list[Problem]:
+    """What the API server accepts. Names we derive from it always fit (api.names), so no other limit."""
     meta = exp.metadata
     if not meta.name and not meta.generate_name:
         return [Problem("metadata", "neither name nor generateName is set", "add `generateName: <scenario>-`")]
-    field = "metadata.name" if meta.name else "metadata.generateName"
-    # The experiment name is also the namespace its workloads run in: a DNS label.
-    if meta.name and not (_DNS_LABEL.match(meta.name) and len(meta.name) <= 63):
-        return [Problem(field, f"{meta.name!r} is not a valid name", "use at most 63 lower-case letters, digits and -")]
+    if meta.name and not (_DNS_SUBDOMAIN.match(meta.name) and len(meta.name) <= 253):
+        fix = "use at most 253 lower-case letters, digits, - and ."
+        return [Problem("metadata.name", f"{meta.name!r} is not a valid name", fix)]
     if meta.generate_name and not meta.name and not _GENERATE_NAME.match(meta.generate_name):
         example = re.sub(r"[^a-z0-9-]+", "-", meta.generate_name.lower()).strip("-")
         fix = f"use lower-case letters, digits and -, e.g. `{example}-`"
-        return [Problem(field, f"{meta.generate_name!r} is not a valid name prefix", fix)]
-    base_len = len(meta.name) if meta.name else len(meta.generate_name or "") + GENERATE_NAME_SUFFIX
-    problems = []
-    for i, target in enumerate(exp.spec.targets):
-        limit = CLAIM_NAME_LIMITS.get(ClusterType(target.cluster.type))
-        if limit is None:
-            continue
-        length = base_len + 1 + len(target.name)
-        if length > limit:
-            problems.append(
-                Problem(
-                    f"spec.targets[{i}].name",
-                    f"cluster claim name `<{field}>-{target.name}` would be {length} characters; "
-                    f"{target.cluster.type} allows {limit}",
-                    f"shorten {field} or the target name by {length - limit} characters",
-                )
-            )
-    return problems
+        return [Problem("metadata.generateName", f"{meta.generate_name!r} is not a valid name prefix", fix)]
+    return []
 
 
 def _check_targets(spec: ExperimentSpec) -> list[Problem]:

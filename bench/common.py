@@ -97,7 +97,7 @@ def api_client(state: LabState, pool: int = 32) -> client.ApiClient:
 
 
 def hello_app(name: str, *, duration: str | None = None) -> Obj:
-    """The hello-app Experiment under a fixed name (short: the claim name guard allows 25 characters)."""
+    """The hello-app Experiment under a fixed name."""
     body = cast(Obj, yaml.safe_load(HELLO_APP.read_text()))
     body = copy.deepcopy(body)
     body["metadata"] = {"name": name, "namespace": NAMESPACE}

@@ -33,7 +33,15 @@ from api.experiment import (
     ExperimentPhase,
     ExperimentStatus,
 )
-from api.names import ARGO_WORKFLOWS_NAMESPACE, ARGOCD_NAMESPACE, CLAIM_NAMESPACE, argo_workflow_name, claim_name
+from api.names import (
+    ARGO_WORKFLOWS_NAMESPACE,
+    ARGOCD_NAMESPACE,
+    CLAIM_NAMESPACE,
+    EXPERIMENT_UID_LABEL,
+    argo_workflow_name,
+    claim_name,
+    workload_namespace,
+)
 from crd_gateway.observe import ObservedExperiment, ObservedWorkflow, WorkflowState
 from workflows.messages import ReviewDecision
 from workflows.status import CLEANUP
@@ -220,11 +228,11 @@ def _what_may_be_left(experiment: ObservedExperiment) -> str:
     name = experiment.name
     if experiment.spec is None:
         return f"check for objects named after {name}"
-    claims = [claim_name(name, t.name) for t in experiment.spec.targets if t.cluster.type != ClusterType.HUB]
+    claims = [claim_name(experiment, t.name) for t in experiment.spec.targets if t.cluster.type != ClusterType.HUB]
     parts = [f"cluster claim {CLAIM_NAMESPACE}/{claim}" for claim in claims]
-    parts.append(f"ArgoCD Applications {ARGOCD_NAMESPACE}/{name}-*")
-    parts.append(f"Argo workflow {ARGO_WORKFLOWS_NAMESPACE}/{argo_workflow_name(name)}")
-    parts.append(f"hub namespace {name}")
+    parts.append(f"ArgoCD Applications in {ARGOCD_NAMESPACE} labelled {EXPERIMENT_UID_LABEL}={experiment.uid}")
+    parts.append(f"Argo workflow {ARGO_WORKFLOWS_NAMESPACE}/{argo_workflow_name(experiment)}")
+    parts.append(f"hub namespace {workload_namespace(experiment)}")
     return "possibly left: " + "; ".join(parts)
 
 

@@ -1,7 +1,7 @@
 """``labctl results NAME`` and ``labctl report NAME``: an experiment's summary.json and HTML report from S3.
 
-Where they are comes from the Experiment (``status.resultsURL``, ``s3://bucket/<exp>/``); how to reach
-S3 from ``--s3-endpoint`` or ``S3_ENDPOINT`` and ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (what
+Where they are comes from the Experiment (``status.resultsURL``, ``s3://bucket/<namespace>/<name>/<uid>/``);
+how to reach S3 from ``--s3-endpoint`` or ``S3_ENDPOINT`` and ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (what
 ``labctl lab env`` prints). The summary is read defensively: per-target numbers may be in
 ``metricStatistics``, ``metrics.targets`` or only in ``metrics.queries`` (older summaries).
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from api.names import summary_key
+from api.names import Identity, results_prefix
 from labctl.command import EXIT_OK, LabctlError, Subparsers
 from labctl.experiments import Experiments, Obj, add_cluster_options, phase_of, status_of, table
 from labctl.seaweedfs import S3Endpoint
@@ -65,7 +65,7 @@ def _add_s3_options(parser: argparse.ArgumentParser) -> None:
 @dataclass(frozen=True)
 class ResultsLocation:
     bucket: str
-    prefix: str  # "<exp>/"
+    prefix: str  # "<namespace>/<name>/<uid>/" (api.names.results_prefix)
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -81,7 +81,10 @@ def results_location(obj: Obj) -> ResultsLocation:
         raise LabctlError(f"experiment {name}: resultsURL {url!r} is not an s3:// URL")
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
     prefix = prefix.strip("/")
-    return ResultsLocation(bucket, f"{prefix}/" if prefix else "")
+    if not prefix:  # a bucket-only URL: the object's own prefix
+        meta = obj["metadata"]
+        return ResultsLocation(bucket, results_prefix(Identity(meta["namespace"], meta["name"], meta["uid"])))
+    return ResultsLocation(bucket, f"{prefix}/")
 
 
 def s3_endpoint(flag: str | None) -> S3Endpoint:
@@ -115,7 +118,7 @@ def read_object(endpoint: S3Endpoint, location: ResultsLocation, key: str, what:
 def show_results(args: argparse.Namespace) -> int:
     obj = Experiments.connect(args).get(args.name)
     location = results_location(obj)
-    key = location.prefix + "summary.json" if location.prefix else summary_key(args.name)
+    key = location.prefix + "summary.json"
     raw = read_object(s3_endpoint(args.s3_endpoint), location, key, "summary.json")
     try:
         summary = json.loads(raw)

@@ -1,7 +1,7 @@
 """Plays the Grafana Alloy agents: synthetic per-pod container series while a target runs.
 
 A target "runs" while an Application carrying the metrics-agent (chart ``alloy``) is Healthy. Every
-interval it writes, for each resource of the healthy Applications of the same experiment and target,
+interval it writes, for each resource of the healthy Applications of the same Experiment object (uid label) and target,
 ``container_cpu_usage_seconds_total``, ``container_memory_working_set_bytes`` and the two network
 counters, labelled with the agent's ``EXPERIMENT_NAME``. The destination is the remote-write URL of
 the agent's rendered Alloy configuration (:mod:`labsim.alloy`: the repository's values plus the
@@ -21,14 +21,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from labsim import alloy
-from labsim.config import SimulatorConfig
+from labsim.config import EXPERIMENT_UID_LABEL, SimulatorConfig
 from labsim.objects import meta
 
 log = logging.getLogger(__name__)
 EGRESS_HOST = "vm-hub.observability.svc"
 """The metrics-egress Service (components/observability/metrics-egress) as the target's DNS names it."""
 TARGET_LABEL = "experiments.illm.io/target"
-EXPERIMENT_LABEL = "experiments.illm.io/experiment"
 
 
 class AgentSimulator:
@@ -107,4 +106,4 @@ def _chart_source(app: dict[str, Any], chart: str) -> dict[str, Any] | None:
 
 def _same_target(a: dict[str, Any], b: dict[str, Any]) -> bool:
     la, lb = meta(a).get("labels") or {}, meta(b).get("labels") or {}
-    return all(la.get(k) == lb.get(k) for k in (EXPERIMENT_LABEL, TARGET_LABEL))
+    return all(la.get(k) == lb.get(k) for k in (EXPERIMENT_UID_LABEL, TARGET_LABEL))

@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from labsim.applications import ApplicationController
 from labsim.argo import WorkflowController
 from labsim.clusters import CONNECTION_NAMESPACE, ClaimController
-from labsim.config import EXPERIMENT_LABEL, PLATFORM_NAMESPACES, Fault, SimulatorConfig, faults_of
+from labsim.config import EXPERIMENT_UID_LABEL, PLATFORM_NAMESPACES, Fault, SimulatorConfig, faults_of
 from labsim.identity import IdentityServer
 from labsim.metrics import AgentSimulator
 from labsim.objects import CustomObjects, meta, object_meta
@@ -69,7 +69,7 @@ class Simulator:
 
         def faults_for(obj: dict[str, Any]) -> set[Fault]:
             m = meta(obj)
-            owner = (m.get("labels") or {}).get(EXPERIMENT_LABEL, "")
+            owner = (m.get("labels") or {}).get(EXPERIMENT_UID_LABEL, "")
             return faults_of(m.get("annotations")) | experiments.get(owner, set())
 
         self.claims.reconcile_all(faults_for)
@@ -86,7 +86,7 @@ class Simulator:
             if exc.status == 404:
                 return {}
             raise
-        return {meta(e)["name"]: faults_of(meta(e).get("annotations")) for e in items}
+        return {meta(e)["uid"]: faults_of(meta(e).get("annotations")) for e in items}
 
     def run_forever(self) -> None:
         self.ensure_platform_namespaces()

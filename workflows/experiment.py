@@ -168,7 +168,7 @@ class ExperimentWorkflow:
         self._healthy: set[str] = set()
         self._search_phase: str | None = None
         self._not_deleted: list[str] = []
-        self._summary_key = names.summary_key(inp.experiment.name)
+        self._summary_key = names.summary_key(inp.experiment)
 
     # ------------------------------------------------------------------------- lifecycle
 
@@ -260,7 +260,7 @@ class ExperimentWorkflow:
         self._condition(st.PROVISIONED, ConditionStatus.TRUE, "ClustersReady", f"clusters ready: {names_}")
 
     async def _provision_target(self, target: Target, budget: PhaseBudget) -> None:
-        claim = names.cluster_name(self._exp.name, target.name, target.cluster.type)
+        claim = names.cluster_name(self._exp, target.name, target.cluster.type)
         try:
             created = await self._call(
                 c.PROVISION_CLUSTER,
@@ -329,7 +329,7 @@ class ExperimentWorkflow:
         self, target: Target, layer: c.Layer, layered: bool, budget: PhaseBudget
     ) -> c.DeployedApplications:
         status = self._book.target(target.name)
-        app = names.app_name(self._exp.name, target.name, layer if layered else "workload")
+        app = names.app_name(self._exp, target.name, layer if layered else "workload")
         return await self._call(
             c.DEPLOY_APPLICATIONS,
             c.DeployApplicationsInput(
@@ -361,7 +361,7 @@ class ExperimentWorkflow:
             c.SubmittedArgoWorkflow,
             p.cloud_call(budget.remaining()),
             budget,
-            f"Argo workflow {names.argo_workflow_name(self._exp.name)} to be submitted",
+            f"Argo workflow {names.argo_workflow_name(self._exp)} to be submitted",
         )
         self._book.update(
             workflow_status=WorkflowStatus(name=submitted.name, phase="Running", started_at=workflow.now())
@@ -544,20 +544,14 @@ class ExperimentWorkflow:
             c.CleanupTarget(
                 name=t.name,
                 cluster_type=t.cluster.type,
-                cluster_name=names.cluster_name(self._exp.name, t.name, t.cluster.type),
+                cluster_name=names.cluster_name(self._exp, t.name, t.cluster.type),
             )
             for t in self._spec.targets
         ]
-        secrets = [t.kubeconfig_secret for t in self._book.status.targets or [] if t.kubeconfig_secret]
         try:
             report = await self._call(
                 c.CLEANUP_EXPERIMENT,
-                c.CleanupInput(
-                    experiment=self._exp,
-                    targets=targets,
-                    argo_workflow=names.argo_workflow_name(self._exp.name),
-                    kubeconfig_secrets=secrets,
-                ),
+                c.CleanupInput(experiment=self._exp, targets=targets),
                 c.CleanupReport,
                 p.cleanup_call(budget.remaining()),
                 budget,
@@ -609,7 +603,7 @@ class ExperimentWorkflow:
     async def _analyse(self, budget: PhaseBudget) -> None:
         config = self._spec.analyzer_config
         sections = [AnalyzerSection(s) for s in config.sections] if config else DEFAULT_SECTIONS
-        job = names.analysis_job_name(self._exp.name)
+        job = names.analysis_job_name(self._exp)
         self._book.update(analysis_job_name=job, analysis_phase=AnalysisPhase.RUNNING)
         try:
             outcome = await self._call(

@@ -106,14 +106,14 @@ def _install_components(kube: KubeCluster) -> None:
 
 
 def unique_name(prefix: str = "e") -> str:
-    """Short enough for the GKE claim limit with any short target name."""
+    """A fresh Experiment name (any length works: derived names always fit)."""
     return f"{prefix}{uuid.uuid4().hex[:7]}"
 
 
 def create_experiment(
-    lab: Lab, namespace: str, spec: dict[str, Any], annotations: dict[str, str] | None = None
+    lab: Lab, namespace: str, spec: dict[str, Any], annotations: dict[str, str] | None = None, name: str = ""
 ) -> c.ExperimentRef:
-    name = unique_name()
+    name = name or unique_name()
     body = {
         "apiVersion": f"{API_GROUP}/{API_VERSION}",
         "kind": "Experiment",

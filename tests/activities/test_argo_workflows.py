@@ -8,6 +8,7 @@ import pytest
 
 from activities import contracts as c
 from activities.argo_workflows import submit_argo_workflow, wait_for_argo_workflow
+from api import names
 from tests.activities.conftest import Lab, create_experiment, gke_spec, run, unique_name
 
 pytestmark = pytest.mark.kube
@@ -52,11 +53,12 @@ async def test_workflow_from_template_runs_to_success_with_the_original_paramete
     again = await run(submit_argo_workflow, submit_input(ref, template))  # a retry finds it
     finished = await run(wait_for_argo_workflow, c.WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
 
-    assert submitted == again == c.SubmittedArgoWorkflow(name=f"{ref.name}-validation", inline=False)
+    assert submitted == again == c.SubmittedArgoWorkflow(name=names.argo_workflow_name(ref), inline=False)
     wf = workflow(lab, submitted.name)
     assert wf["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "experiment-operator",
         "experiments.illm.io/experiment": ref.name,
+        "experiments.illm.io/experiment-uid": ref.uid,
     }
     assert wf["spec"]["serviceAccountName"] == "argo-workflow"
     assert wf["spec"]["workflowTemplateRef"] == {"name": template}

@@ -13,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from activities import contracts as c
 from activities.argocd import deploy_applications
 from activities.components import argocd_sources
+from api import names
 from api.component import Component
 from api.experiment import ExperimentSpec
 from tests.activities.conftest import (
@@ -41,17 +42,22 @@ async def test_hub_application_has_the_original_shape_plus_the_resources_finaliz
 
     deployed = await run(deploy_applications, deploy_input(ref, spec, "hub", ready["hub"]))
 
-    app = application(lab, f"{ref.name}-hub")
-    assert deployed.applications == [f"{ref.name}-hub"]
-    assert deployed.components == [f"ConfigMap/{ref.name}-hub-podinfo"]
+    name = names.app_name(ref, "hub")
+    app = application(lab, name)
+    assert deployed.applications == [name]
+    assert deployed.components == [f"ConfigMap/{name}-podinfo"]
     assert app["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "experiment-operator",
         "experiments.illm.io/experiment": ref.name,
+        "experiments.illm.io/experiment-uid": ref.uid,
         "experiments.illm.io/target": "hub",
     }
     assert app["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
     assert app["spec"]["project"] == "default"
-    assert app["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": ref.name}
+    assert app["spec"]["destination"] == {
+        "server": "https://kubernetes.default.svc",
+        "namespace": names.workload_namespace(ref),
+    }
     assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert app["spec"]["syncPolicy"]["syncOptions"] == ["CreateNamespace=true", "ServerSideApply=true"]
     assert app["spec"]["sources"] == [
@@ -89,18 +95,24 @@ async def test_remote_target_is_registered_and_deploys_infra_and_obs_before_work
     workload = await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"))
 
     assert [infra.applications, obs.applications, workload.applications] == [
-        [f"{ref.name}-app-infra"],
-        [f"{ref.name}-app-obs"],
-        [f"{ref.name}-app"],
+        [names.app_name(ref, "app", "infra")],
+        [names.app_name(ref, "app", "obs")],
+        [names.app_name(ref, "app")],
     ]
-    assert application(lab, f"{ref.name}-app-obs")["metadata"]["labels"]["experiments.illm.io/layer"] == "obs"
-    secret = lab.core().read_namespaced_secret(f"cluster-{ref.name}-app", "argocd")
+    assert (
+        application(lab, names.app_name(ref, "app", "obs"))["metadata"]["labels"]["experiments.illm.io/layer"] == "obs"
+    )
+    claim = names.claim_name(ref, "app")
+    secret = lab.core().read_namespaced_secret(f"cluster-{claim}", "argocd")
     assert secret.metadata.labels == {
+        "app.kubernetes.io/managed-by": "experiment-operator",
+        "experiments.illm.io/experiment": ref.name,
+        "experiments.illm.io/experiment-uid": ref.uid,
         "argocd.argoproj.io/secret-type": "cluster",
-        "experiments.illm.io/cluster": f"{ref.name}-app",
+        "experiments.illm.io/cluster": claim,
     }
     data = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
-    assert data["name"] == f"{ref.name}-app" and data["server"] == f"https://{ready.endpoint}"
+    assert data["name"] == claim and data["server"] == f"https://{ready.endpoint}"
     # GKE: ArgoCD authenticates with its own Google identity; no credential is stored in the Secret.
     config = json.loads(data["config"])
     assert set(config) == {"tlsClientConfig", "execProviderConfig"}
@@ -108,7 +120,9 @@ async def test_remote_target_is_registered_and_deploys_infra_and_obs_before_work
     assert config["execProviderConfig"]["command"] == "argocd-k8s-auth" and config["execProviderConfig"]["args"] == [
         "gcp"
     ]
-    [agent] = [s for s in application(lab, f"{ref.name}-app-obs")["spec"]["sources"] if s.get("chart") == "alloy"]
+    [agent] = [
+        s for s in application(lab, names.app_name(ref, "app", "obs"))["spec"]["sources"] if s.get("chart") == "alloy"
+    ]
     assert {"name": "alloy.extraEnv[0].value", "value": ref.name} in agent["helm"]["parameters"]
 
 
@@ -122,15 +136,15 @@ async def test_applications_are_never_created_twice_when_the_worker_crashes(lab:
 
     def created() -> bool:
         try:
-            return bool(application(lab, f"{ref.name}-app"))
+            return bool(application(lab, names.app_name(ref, "app")))
         except ApiException:
             return False
 
     await crash_after(deploy_applications, inp, created)
-    first = application(lab, f"{ref.name}-app")
+    first = application(lab, names.app_name(ref, "app"))
     await run(deploy_applications, inp)
 
-    again = application(lab, f"{ref.name}-app")
+    again = application(lab, names.app_name(ref, "app"))
     assert again["metadata"]["uid"] == first["metadata"]["uid"]
     assert again["spec"] == first["spec"]
 
@@ -146,11 +160,11 @@ async def test_degraded_app_is_not_healthy_by_default_but_is_under_the_lenient_r
 
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(run(deploy_applications, inp), timeout=3)
-    assert application(lab, f"{ref.name}-hub")["status"]["health"]["status"] == "Degraded"
+    assert application(lab, names.app_name(ref, "hub"))["status"]["health"]["status"] == "Degraded"
 
     monkeypatch.setenv("ARGOCD_HEALTH_RULE", "lenient")
     deployed = await asyncio.wait_for(run(deploy_applications, inp), timeout=10)
-    assert deployed.applications == [f"{ref.name}-hub"]
+    assert deployed.applications == [names.app_name(ref, "hub")]
 
 
 @pytest.mark.asyncio
@@ -184,14 +198,14 @@ async def test_three_targets_deploy_in_dependency_order_with_cross_cluster_kubec
         deps = spec.target(target).depends or []  # type: ignore[union-attr]
         await eventually(lambda: all(d in healthy_at for d in deps), seconds=30)
         await run(deploy_applications, deploy_input(ref, spec, target, ready[target]))
-        app = application(lab, f"{ref.name}-{target}")
+        app = application(lab, names.app_name(ref, target))
         created_at[target] = app["metadata"]["creationTimestamp"]
         healthy_at[target] = app["status"]["reconciledAt"]
 
     await asyncio.gather(*(deploy(t.name) for t in reversed(spec.targets)))
 
     assert created_at["db"] <= healthy_at["db"] <= created_at["app"] <= healthy_at["app"] <= created_at["load"]
-    secrets = lab.core().list_namespaced_secret(ref.name, label_selector=f"experiment={ref.name}")
+    secrets = lab.core().list_namespaced_secret(names.workload_namespace(ref), label_selector=f"experiment={ref.name}")
     assert sorted(s.metadata.name for s in secrets.items) == [
         "app-cluster-kubeconfig",
         "db-cluster-kubeconfig",
@@ -205,10 +219,12 @@ async def test_deleting_an_application_removes_its_workloads(lab: Lab, kube_name
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
     await run(deploy_applications, deploy_input(ref, spec, "hub", (await provisioned(ref, spec))["hub"]))
-    selector = f"app.kubernetes.io/instance={ref.name}-hub"
+    selector = f"app.kubernetes.io/instance={names.app_name(ref, 'hub')}"
     assert lab.core().list_config_map_for_all_namespaces(label_selector=selector).items
 
-    lab.custom().delete_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", f"{ref.name}-hub")
+    lab.custom().delete_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", "argocd", "applications", names.app_name(ref, "hub")
+    )
 
     await eventually(lambda: not lab.core().list_config_map_for_all_namespaces(label_selector=selector).items)
 

@@ -46,18 +46,16 @@ def full_spec() -> ExperimentSpec:
     )
 
 
-def cleanup_input(ref: c.ExperimentRef, spec: ExperimentSpec, secrets: list[str]) -> c.CleanupInput:
+def cleanup_input(ref: c.ExperimentRef, spec: ExperimentSpec) -> c.CleanupInput:
     targets = [
         c.CleanupTarget(
             name=t.name,
             cluster_type=t.cluster.type,
-            cluster_name=names.cluster_name(ref.name, t.name, t.cluster.type),
+            cluster_name=names.cluster_name(ref, t.name, t.cluster.type),
         )
         for t in spec.targets
     ]
-    return c.CleanupInput(
-        experiment=ref, targets=targets, argo_workflow=names.argo_workflow_name(ref.name), kubeconfig_secrets=secrets
-    )
+    return c.CleanupInput(experiment=ref, targets=targets)
 
 
 @pytest.mark.asyncio
@@ -77,18 +75,18 @@ async def test_cleanup_leaves_nothing_labelled_with_the_experiment_on_the_hub(la
         submit_argo_workflow,
         c.SubmitArgoWorkflowInput(experiment=ref, template="experiment-lifecycle", mode="manual", parameters={}),
     )
-    secrets = [f"{ref.name}-app-kubeconfig", f"{ref.name}-load-kubeconfig"]
     before = labelled_anywhere(lab, ref.name)
     assert len(before) > 8, before
 
-    report = await run(cleanup_experiment, cleanup_input(ref, spec, secrets))
+    report = await run(cleanup_experiment, cleanup_input(ref, spec))
 
     assert report.not_deleted == []
-    assert f"GKECluster/{ref.name}-app" in report.deleted and f"Namespace/{ref.name}" in report.deleted
-    assert f"Workflow/{ref.name}-validation" in report.deleted
+    claim, namespace = names.claim_name(ref, "app"), names.workload_namespace(ref)
+    assert f"GKECluster/{claim}" in report.deleted and f"Namespace/{namespace}" in report.deleted
+    assert f"Workflow/{names.argo_workflow_name(ref)}" in report.deleted
     assert labelled_anywhere(lab, ref.name) == []
     tracked = lab.core().list_config_map_for_all_namespaces(label_selector="app.kubernetes.io/instance")
     assert not [cm for cm in tracked.items if cm.metadata.name.startswith(ref.name)]
 
-    again = await run(cleanup_experiment, cleanup_input(ref, spec, secrets))  # a retry finds nothing to do
+    again = await run(cleanup_experiment, cleanup_input(ref, spec))  # a retry finds nothing to do
     assert again == c.CleanupReport()

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from activities import contracts as c
 from activities.cluster_access import target_client
 from activities.crossplane import provision_cluster, wait_for_cluster_ready
+from api import names
 from api.experiment import ClusterSpec
 from tests.activities.conftest import Lab, crash_after, create_experiment, gke_spec, run
 
@@ -33,19 +34,21 @@ async def test_gke_claim_has_the_original_name_labels_and_defaults(lab: Lab, kub
     result = await run(provision_cluster, c.ProvisionClusterInput(experiment=ref, target="app", cluster=cluster))
 
     assert result == c.ProvisionedCluster(
-        target="app", cluster_name=f"{ref.name}-app", machine_type="e2-medium", node_count=1
+        target="app", cluster_name=names.claim_name(ref, "app"), machine_type="e2-medium", node_count=1
     )
     [claim] = claims(lab, "gkeclusters", ref.name)
     assert claim["kind"] == "GKECluster"
-    assert claim["metadata"]["name"] == f"{ref.name}-app"
+    assert claim["metadata"]["name"] == names.claim_name(ref, "app")
     assert claim["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "experiment-operator"
-    assert claim["metadata"]["labels"]["experiments.illm.io/cluster"] == f"{ref.name}-app"
+    assert claim["metadata"]["labels"]["experiments.illm.io/cluster"] == names.claim_name(ref, "app")
+    assert claim["metadata"]["labels"]["experiments.illm.io/experiment-uid"] == ref.uid
     assert claim["spec"] | {"resourceRef": None} == {
         "zone": "us-central1-a",
         "nodeCount": 1,
         "machineType": "e2-medium",
         "diskSizeGb": 50,
         "preemptible": True,
+        "clusterName": names.cloud_cluster_name(ref, "app", "gke"),
         "resourceRef": None,
     }
 
@@ -69,16 +72,19 @@ async def test_cluster_is_never_requested_twice_when_the_worker_crashes(lab: Lab
 
 
 @pytest.mark.asyncio
-async def test_claim_name_over_the_gke_limit_is_rejected_permanently(lab: Lab, kube_namespace: str) -> None:
-    ref = create_experiment(lab, kube_namespace, gke_spec())
-    long_target = "a-rather-long-target-name"
-    with pytest.raises(c.ClusterRequestRejected, match="characters") as caught:
-        await run(
-            provision_cluster,
-            c.ProvisionClusterInput(experiment=ref, target=long_target, cluster=ClusterSpec(type="gke")),
-        )
-    assert caught.value.non_retryable
-    assert claims(lab, "gkeclusters", ref.name) == []
+async def test_long_experiment_and_target_names_get_a_claim_and_a_cloud_name_that_fit(
+    lab: Lab, kube_namespace: str
+) -> None:
+    ref = create_experiment(lab, kube_namespace, gke_spec(), name="observability-cost-tutorial-" + "x" * 200)
+    long_target = "a-rather-long-target-name-" + "t" * 37
+    made = await run(
+        provision_cluster,
+        c.ProvisionClusterInput(experiment=ref, target=long_target, cluster=ClusterSpec(type="gke")),
+    )
+    [claim] = claims(lab, "gkeclusters", names.experiment_label(ref))
+    assert claim["metadata"]["name"] == made.cluster_name and len(made.cluster_name) <= 63
+    assert claim["spec"]["clusterName"] == names.cloud_cluster_name(ref, long_target, "gke")
+    assert len(claim["spec"]["clusterName"]) <= 40
 
 
 @pytest.mark.asyncio
@@ -134,9 +140,15 @@ async def test_ready_cluster_gets_rbac_and_a_tutorial_kubeconfig_owned_by_the_ex
         c.WaitForClusterInput(experiment=ref, target="app", cluster_type="gke", cluster_name=made.cluster_name),
     )
 
-    assert ready.kubeconfig_secret == f"{ref.name}-app-kubeconfig"
+    assert ready.kubeconfig_secret == names.kubeconfig_secret(ref, "app")
     secret = lab.core().read_namespaced_secret(ready.kubeconfig_secret, kube_namespace)
-    assert secret.metadata.labels == {"experiment": ref.name, "target": "app"}
+    assert secret.metadata.labels == {
+        "experiment": ref.name,
+        "target": "app",
+        "app.kubernetes.io/managed-by": "experiment-operator",
+        "experiments.illm.io/experiment": ref.name,
+        "experiments.illm.io/experiment-uid": ref.uid,
+    }
     assert [(o.kind, o.uid) for o in secret.metadata.owner_references] == [("Experiment", ref.uid)]
     with target_client(base64.b64decode(secret.data["kubeconfig"]).decode()) as api:
         assert client.CoreV1Api(api).read_namespace(kube_namespace).metadata.name == kube_namespace

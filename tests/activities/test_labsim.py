@@ -57,7 +57,7 @@ def test_slow_fault_stretches_provisioning(lab: Lab, kube_namespace: str) -> Non
     claim = {
         "apiVersion": "illm.io/v1alpha1",
         "kind": "GKECluster",
-        "metadata": {"name": f"{ref.name}-app", "labels": {"experiments.illm.io/experiment": ref.name}},
+        "metadata": {"name": f"{ref.name}-app", "labels": {"experiments.illm.io/experiment-uid": ref.uid}},
         "spec": {},
     }
     custom.create_namespaced_custom_object("illm.io", "v1alpha1", "experiments", "gkeclusters", claim)

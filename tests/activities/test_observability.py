@@ -8,6 +8,7 @@ import pytest
 
 from activities import contracts as c
 from activities.argocd import deploy_applications
+from api import names
 from api.experiment import ExperimentSpec
 from tests.activities.conftest import (
     Lab,
@@ -52,15 +53,16 @@ async def test_tailscale_transport_ships_metrics_through_the_egress(lab: Lab, ku
     await asyncio.gather(*(run(deploy_applications, deploy_input(ref, spec, "app", ready, x)) for x in layers))
     await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"))
 
-    names = {s.get("chart") or s.get("path") for s in application(lab, f"{ref.name}-app-obs")["spec"]["sources"]}
-    assert names == {"alloy", "components/observability/metrics-egress/k8s", None}  # None: the $values source
-    assert application(lab, f"{ref.name}-app-infra")["spec"]["sources"][0]["chart"] == "tailscale-operator"
+    obs_app, workload_app = names.app_name(ref, "app", "obs"), names.app_name(ref, "app")
+    sources = {s.get("chart") or s.get("path") for s in application(lab, obs_app)["spec"]["sources"]}
+    assert sources == {"alloy", "components/observability/metrics-egress/k8s", None}  # None: the $values source
+    assert application(lab, names.app_name(ref, "app", "infra"))["spec"]["sources"][0]["chart"] == "tailscale-operator"
 
     def pods() -> set[str]:
         found = lab.victoria_metrics.query(f'container_cpu_usage_seconds_total{{experiment="{ref.name}"}}')
         return {p["metric"]["pod"] for p in found}
 
-    await eventually(lambda: {f"{ref.name}-app-podinfo-0", f"{ref.name}-app-obs-alloy-0"} <= pods())
+    await eventually(lambda: {f"{workload_app}-podinfo-0", f"{obs_app}-alloy-0"} <= pods())
 
 
 @pytest.mark.asyncio
@@ -74,7 +76,7 @@ async def test_direct_transport_remote_writes_to_the_configured_hub_endpoint(
     await run(deploy_applications, deploy_input(ref, spec, "app", ready, "obs"))
     await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"))
 
-    [agent] = application(lab, f"{ref.name}-app-obs")["spec"]["sources"][:1]
+    [agent] = application(lab, names.app_name(ref, "app", "obs"))["spec"]["sources"][:1]
     assert {"name": "alloy.extraEnv[1].value", "value": f"{lab.victoria_metrics.url}/api/v1/write"} in agent["helm"][
         "parameters"
     ]

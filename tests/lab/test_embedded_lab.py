@@ -107,10 +107,12 @@ def test_manual_experiment_runs_until_labctl_complete(lab: LabState, lab_env: di
     assert completed.returncode == 0, completed.stdout + completed.stderr
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        status = json.loads(labctl("status", name, "-o", "json", env=lab_env).stdout).get("status") or {}
+        obj = json.loads(labctl("status", name, "-o", "json", env=lab_env).stdout)
+        status = obj.get("status") or {}
         if status.get("phase") == "Complete" and status.get("resultsURL"):
             break
         time.sleep(1)
     else:
         pytest.fail(f"{name} did not complete after `labctl complete`: {status}")
-    assert status["resultsURL"] == f"s3://experiment-results/{name}/"
+    meta = obj["metadata"]
+    assert status["resultsURL"] == f"s3://experiment-results/{meta['namespace']}/{name}/{meta['uid']}/"

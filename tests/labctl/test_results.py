@@ -15,6 +15,7 @@ from activities.contracts import CriterionResult, ExperimentRef
 from activities.metrics_model import DataPoint, MetricsSnapshot, QueryResult, TargetMetrics, TimeWindow
 from activities.summary import build_summary
 from api.experiment import ExperimentSpec, ExperimentStatus
+from api.names import Identity, results_prefix
 from labctl.seaweedfs import S3Endpoint
 from tests.labctl.conftest import Gateway, experiment_file
 
@@ -213,3 +214,30 @@ def test_results_without_an_s3_endpoint_says_how_to_get_one(
 
     assert result.code == 2
     assert "no S3 endpoint: pass --s3-endpoint or set S3_ENDPOINT" in result.err
+
+
+@pytest.mark.parametrize("url_has_prefix", [True, False], ids=["resultsURL", "bucket-only-url"])
+def test_results_of_a_recreated_experiment_read_its_own_prefix_not_the_earlier_runs(
+    labctl: Any,
+    gateway: Gateway,
+    kube_namespace: str,
+    tmp_path: Path,
+    s3_env: S3Endpoint,
+    s3_bucket: str,
+    url_has_prefix: bool,
+) -> None:
+    name = gateway.create(experiment_file(tmp_path, kube_namespace))
+    meta = gateway.get(name)["metadata"]
+    own = results_prefix(Identity(kube_namespace, name, meta["uid"]))
+    earlier = results_prefix(Identity(kube_namespace, name, "an-earlier-object-of-the-same-name"))
+    for prefix, marker in ((earlier, "earlier"), (own, "own")):
+        s3_env.client().put_object(
+            Bucket=s3_bucket, Key=f"{prefix}summary.json", Body=json.dumps({"run": marker}).encode()
+        )
+    url = f"s3://{s3_bucket}/{own}" if url_has_prefix else f"s3://{s3_bucket}/"
+    gateway.patch_status(name, {"phase": "Complete", "resultsURL": url})
+
+    result = labctl("results", name, "-n", kube_namespace, "-o", "json")
+
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == {"run": "own"}

@@ -23,7 +23,7 @@ import yaml
 from kubernetes import client, watch
 
 from activities.claims import CLAIM_GROUP, CLAIM_KINDS, CLAIM_VERSION
-from api.names import workflow_id
+from api.names import Identity, results_prefix, workflow_id
 from labctl import kube
 from labctl.lab.stack import LabStack
 from labctl.lab.state import LabState, choose_ports
@@ -177,6 +177,13 @@ class ResilienceLab:
         )
         assert status["phase"] == phase, _summary(status)
         return status
+
+    def results_url(self, name: str) -> str:
+        """Where this Experiment object's results belong (api.names): its own prefix, never a namesake's."""
+        obj = self.get(name)
+        assert obj is not None
+        meta = obj["metadata"]
+        return f"s3://experiment-results/{results_prefix(Identity(meta['namespace'], meta['name'], meta['uid']))}"
 
     def workflow_id(self, name: str) -> str:
         obj = self.get(name)

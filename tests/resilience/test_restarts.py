@@ -26,7 +26,7 @@ async def _runs_and_final_phase(lab: ResilienceLab, wid: str) -> tuple[int, str]
 
 def assert_completed_once_and_clean(lab: ResilienceLab, name: str) -> None:
     status = lab.wait_final(name, "Complete", timeout=240)
-    assert status["resultsURL"] == f"s3://experiment-results/{name}/"
+    assert status["resultsURL"] == lab.results_url(name)
     runs, phase = asyncio.run(_runs_and_final_phase(lab, lab.workflow_id(name)))
     assert runs == 1, f"{name}: {runs} workflow runs"
     assert phase == status["phase"], "the Experiment's status did not catch up with the workflow"

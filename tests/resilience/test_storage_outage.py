@@ -39,6 +39,6 @@ def test_results_are_stored_once_seaweedfs_is_back_after_an_outage(lab: Resilien
         time.sleep(30)
 
     stored = lab.wait_final(name, "Complete", timeout=120)
-    assert stored["resultsURL"] == f"s3://experiment-results/{name}/"
+    assert stored["resultsURL"] == lab.results_url(name)
     assert stored["resourcesCleaned"] is True
     lab.assert_nothing_left(name)

@@ -13,6 +13,7 @@ from activities.contracts import RunAnalysisInput
 from activities.results import report_key
 from activities.results_settings import ResultsSettings
 from activities.storage import ResultsStore
+from api import names
 from api.experiment import AnalyzerSection
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.github_server import FakeGitHub
@@ -40,10 +41,9 @@ def with_claude(settings: ResultsSettings, fake: FakeAnthropic, **extra: Any) ->
 def stored_summary(settings: ResultsSettings) -> tuple[ResultsStore, RunAnalysisInput]:
     store = ResultsStore.from_settings(settings)
     summary = sample_summary()
-    store.put_json(f"{summary['name']}/summary.json", summary)
-    inp = RunAnalysisInput(
-        experiment=experiment_ref(summary["name"]), summary_key=f"{summary['name']}/summary.json", sections=ALL_SECTIONS
-    )
+    ref = experiment_ref(summary["name"])
+    store.put_json(names.summary_key(ref), summary)
+    inp = RunAnalysisInput(experiment=ref, summary_key=names.summary_key(ref), sections=ALL_SECTIONS)
     return store, inp
 
 
@@ -53,7 +53,7 @@ async def test_passes_run_validated_and_merge_into_summary(s3_settings: ResultsS
     store, inp = stored_summary(settings)
     outcome = await activity_env().run(AnalysisActivities(settings).run_analysis, inp)
     assert outcome.succeeded, outcome.message
-    assert outcome.job_name == "experiment-analyzer-gw-report"
+    assert outcome.job_name == names.analysis_job_name(inp.experiment)
     assert claude.passes_called() == [
         "pass_1_plan",
         "pass_2_core",
@@ -71,9 +71,10 @@ async def test_passes_run_validated_and_merge_into_summary(s3_settings: ResultsS
     assert analysis["hypothesisVerdict"] == "validated"  # extra keys survive, as in the original
     assert summary["analyzerConfig"]["sections"][0] == "abstract"
     assert store.get_json(outcome.analysis_key or "")["summary"] == analysis["abstract"]
-    assert store.get_json("gw-report/analysis/pass_2_core.json")["abstract"]
-    assert len(store.get_json("gw-report/analysis/trace.json")) == 5
-    assert "Envoy sustained" in store.get(report_key("gw-report")).decode()
+    prefix = names.results_prefix(inp.experiment)
+    assert store.get_json(f"{prefix}analysis/pass_2_core.json")["abstract"]
+    assert len(store.get_json(f"{prefix}analysis/trace.json")) == 5
+    assert "Envoy sustained" in store.get(report_key(inp.experiment)).decode()
 
 
 @on_session_loop
@@ -123,7 +124,7 @@ async def test_without_a_key_a_computed_summary_is_marked_not_ai_written(s3_sett
     assert analysis["abstract"].startswith("Computed summary — not AI-written.")
     assert "Machine verdict: invalidated" in analysis["abstract"]
     assert "latency_p99: loadgen" in analysis["abstract"]  # the biggest difference between targets
-    assert "Computed summary — not AI-written." in store.get(report_key("gw-report")).decode()
+    assert "Computed summary — not AI-written." in store.get(report_key(inp.experiment)).decode()
 
 
 @on_session_loop

@@ -134,12 +134,15 @@ async def test_a_hanging_endpoint_times_out_per_query() -> None:
     assert result.error is not None and "ReadTimeout" in result.error
 
 
-def _seed_recent(store: Prometheus | VictoriaMetrics, experiment: str, rps: float, p99: float, pod: str) -> None:
+def _seed_recent(
+    store: Prometheus | VictoriaMetrics, experiment: str, rps: float, p99: float, pod: str, namespace: str = ""
+) -> None:
+    """Series of one experiment; ``namespace`` is where its workloads run (default: the experiment's name)."""
     now = time.time()
     points = [(now - 60 * i, 0.0) for i in range(8, 0, -1)]
     rps_points = [(t, rps) for t, _ in points]
     p99_points = [(t, p99 + i * 0.01) for i, (t, _) in enumerate(points)]
-    labels = {"experiment": experiment, "namespace": experiment, "pod": pod}
+    labels = {"experiment": experiment, "namespace": namespace or experiment, "pod": pod}
     if isinstance(store, VictoriaMetrics):
         store.import_series("bench_rps", labels, rps_points)
         store.import_series("bench_p99", labels, p99_points)
@@ -183,6 +186,7 @@ async def test_two_targets_keep_their_own_results(
         snapshot = await MetricsCollector(make_settings(), kubeconfig).collect(
             experiment=experiment,
             namespace="experiments",
+            workload_namespace=experiment,
             spec=comparison_spec(),
             cluster_names={"app": f"{experiment}-app", "loadgen": f"{experiment}-loadgen"},
             iteration=0,
@@ -218,6 +222,7 @@ async def test_target_without_prometheus_falls_back_to_hub_victoria_metrics(
         snapshot = await MetricsCollector(make_settings(metrics_url=victoria_metrics.url), kubeconfig).collect(
             experiment=experiment,
             namespace="experiments",
+            workload_namespace=experiment,
             spec=comparison_spec(targets=[{"name": "app", "cluster": {"type": "gke"}}]),
             cluster_names={"app": f"{experiment}-app"},
             iteration=0,
@@ -236,6 +241,7 @@ async def test_too_short_a_run_collects_nothing() -> None:
     snapshot = await MetricsCollector(make_settings()).collect(
         experiment="x",
         namespace="experiments",
+        workload_namespace="x",
         spec=comparison_spec(),
         cluster_names={},
         iteration=0,

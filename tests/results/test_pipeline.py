@@ -22,6 +22,7 @@ from activities.contracts import (
 )
 from activities.results import ResultsActivities, report_key
 from activities.results_settings import ResultsSettings
+from api import names
 from api.experiment import AnalyzerSection
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.github_server import FakeGitHub
@@ -41,8 +42,8 @@ async def test_two_target_comparison_from_metrics_to_merged_pr(
     s3_settings: ResultsSettings, prometheus: Prometheus, victoria_metrics: VictoriaMetrics, tmp_path: Path
 ) -> None:
     exp = experiment_ref(f"e2e-{int(time.time() * 1000) % 10**8}")
-    _seed_recent(prometheus, exp.name, rps=130.0, p99=0.1, pod="gw-0")
-    _seed_recent(victoria_metrics, exp.name, rps=110.0, p99=0.2, pod="lg-0")
+    _seed_recent(prometheus, exp.name, rps=130.0, p99=0.1, pod="gw-0", namespace=names.workload_namespace(exp))
+    _seed_recent(victoria_metrics, exp.name, rps=110.0, p99=0.2, pod="lg-0", namespace=names.workload_namespace(exp))
     app = FakeKubeApi(services=[FakeService("monitoring", "prometheus-server", [9090], upstream=prometheus.url)])
     loadgen = FakeKubeApi(services=[FakeService("monitoring", "vmselect", [8481, 8428], upstream=victoria_metrics.url)])
     spec = comparison_spec()
@@ -113,7 +114,7 @@ async def test_two_target_comparison_from_metrics_to_merged_pr(
     assert "**Verdict:** validated" in repo.pulls[pr.pr_number].body
 
     page_file = tmp_path / "report.html"
-    page_file.write_bytes(results.store.get(report_key(exp.name)))
+    page_file.write_bytes(results.store.get(report_key(exp)))
     page = render(page_file)
     assert page.console == [] and not re.search(r"<html[^>]*data-report-errors=", page.dom)
     assert 'data-charts-rendered="2"' in page.dom

@@ -52,8 +52,8 @@ async def test_two_target_comparison_summary_carries_both_targets_verdict_and_co
     s3_settings: ResultsSettings, prometheus: Prometheus, victoria_metrics: VictoriaMetrics
 ) -> None:
     exp = experiment_ref(f"gw-{int(time.time() * 1000) % 10**8}")
-    _seed_recent(prometheus, exp.name, rps=120.0, p99=0.2, pod="gw-0")
-    _seed_recent(victoria_metrics, exp.name, rps=90.0, p99=0.3, pod="lg-0")
+    _seed_recent(prometheus, exp.name, rps=120.0, p99=0.2, pod="gw-0", namespace=names.workload_namespace(exp))
+    _seed_recent(victoria_metrics, exp.name, rps=90.0, p99=0.3, pod="lg-0", namespace=names.workload_namespace(exp))
     app_api = FakeKubeApi(services=[FakeService("monitoring", "prometheus-server", [9090], upstream=prometheus.url)])
     lg_api = FakeKubeApi(services=[FakeService("observability", "vmsingle", [8428], upstream=victoria_metrics.url)])
     spec = comparison_spec()
@@ -68,7 +68,7 @@ async def test_two_target_comparison_summary_carries_both_targets_verdict_and_co
             acts.collect_metrics,
             CollectMetricsInput(experiment=exp, spec=spec, cluster_names={"app": "a", "loadgen": "l"}),
         )
-    assert collection.snapshot_key == names.metrics_snapshot_key(exp.name)
+    assert collection.snapshot_key == names.metrics_snapshot_key(exp)
     assert (collection.total_metrics, collection.metrics_with_data, collection.missing_metrics) == (2, 2, [])
     verdict = hypothesis.evaluate(spec.hypothesis, collection.values)  # what the workflow does
 
@@ -82,7 +82,7 @@ async def test_two_target_comparison_summary_carries_both_targets_verdict_and_co
             criteria=verdict.criteria,
         ),
     )
-    assert stored.results_url == f"s3://{s3_settings.s3_bucket}/{exp.name}/"
+    assert stored.results_url == f"s3://{s3_settings.s3_bucket}/{exp.namespace}/{exp.name}/{exp.uid}/"
     store = ResultsStore.from_settings(s3_settings)
     summary = store.get_json(stored.summary_key)
 
@@ -115,10 +115,10 @@ async def test_two_target_comparison_summary_carries_both_targets_verdict_and_co
     assert summary["temporal"] == {"workflowId": "experiment-experiments-gw-uid", "runId": "run-1"}
     assert summary["metricStatistics"]["request_rate"]["app"]["mean"] == 120.0
     assert [t["phase"] for t in summary["timeline"]] == ["Pending", "Running", "Complete"]
-    assert summary["reportURL"].endswith(f"/{s3_settings.s3_bucket}/{exp.name}/report.html")
-    html = store.get(report_key(exp.name)).decode()
+    assert summary["reportURL"].endswith(f"/{s3_settings.s3_bucket}/{report_key(exp)}")
+    html = store.get(report_key(exp)).decode()
     assert 'data-metric="request_rate"' in html and 'data-metric="latency_p99"' in html
-    snapshot = store.get_json(names.metrics_snapshot_key(exp.name))
+    snapshot = store.get_json(names.metrics_snapshot_key(exp))
     assert snapshot["timeRange"]["stepSeconds"] == 60
 
 
@@ -149,7 +149,7 @@ async def test_bucket_is_created_when_missing(s3_settings: ResultsSettings) -> N
     )
     store = ResultsStore.from_settings(settings)
     assert store.get_json(stored.summary_key)["name"] == "newbucket"
-    for key in (stored.summary_key, report_key(exp.name)):
+    for key in (stored.summary_key, report_key(exp)):
         store.client.delete_object(Bucket=settings.s3_bucket, Key=key)
     store.client.delete_bucket(Bucket=settings.s3_bucket)
 

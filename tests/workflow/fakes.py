@@ -59,8 +59,8 @@ class FakeLab:
             lab.record(c.PROVISION_CLUSTER, inp.target)
             lab.provision_started.set()
             if inp.target in lab.reject_clusters:
-                raise c.ClusterRequestRejected(f"GKE name for {inp.target} longer than 40 characters")
-            name = names.cluster_name(inp.experiment.name, inp.target, inp.cluster.type)
+                raise c.ClusterRequestRejected(f"cluster for {inp.target} rejected: quota exceeded")
+            name = names.cluster_name(inp.experiment, inp.target, inp.cluster.type)
             if inp.cluster.type != "hub":
                 lab.claims.add(name)
             return c.ProvisionedCluster(target=inp.target, cluster_name=name, machine_type="e2-medium", node_count=1)
@@ -76,7 +76,7 @@ class FakeLab:
         @activity.defn(name=c.DEPLOY_APPLICATIONS)
         async def deploy(inp: c.DeployApplicationsInput) -> c.DeployedApplications:
             lab.record(c.DEPLOY_APPLICATIONS, f"{inp.target.name}/{inp.layer}")
-            app = names.app_name(inp.experiment.name, inp.target.name, inp.layer if inp.layered else "workload")
+            app = names.app_name(inp.experiment, inp.target.name, inp.layer if inp.layered else "workload")
             lab.apps.add(app)
             return c.DeployedApplications(
                 target=inp.target.name, layer=inp.layer, applications=[app], components=[f"Deployment/{app}"]
@@ -85,7 +85,7 @@ class FakeLab:
         @activity.defn(name=c.SUBMIT_ARGO_WORKFLOW)
         async def submit(inp: c.SubmitArgoWorkflowInput) -> c.SubmittedArgoWorkflow:
             lab.record(c.SUBMIT_ARGO_WORKFLOW, ",".join(f"{k}={v}" for k, v in sorted(inp.parameters.items())))
-            name = names.argo_workflow_name(inp.experiment.name)
+            name = names.argo_workflow_name(inp.experiment)
             lab.argo_workflows.add(name)
             return c.SubmittedArgoWorkflow(name=name)
 
@@ -107,7 +107,7 @@ class FakeLab:
             total, with_data = lab.coverage[min(lab.collections, len(lab.coverage) - 1)]
             lab.collections += 1
             return c.MetricsCollection(
-                snapshot_key=names.metrics_snapshot_key(inp.experiment.name),
+                snapshot_key=names.metrics_snapshot_key(inp.experiment),
                 total_metrics=total,
                 metrics_with_data=with_data,
                 missing_metrics=[f"m{i}" for i in range(total - with_data)],
@@ -118,7 +118,7 @@ class FakeLab:
         async def store(inp: c.StoreResultsInput) -> c.StoredResults:
             lab.record(c.STORE_RESULTS, str(inp.status.phase))
             return c.StoredResults(
-                results_url=names.results_url(inp.experiment.name), summary_key=names.summary_key(inp.experiment.name)
+                results_url=names.results_url(inp.experiment), summary_key=names.summary_key(inp.experiment)
             )
 
         @activity.defn(name=c.PUBLISH_RESULTS)
@@ -134,7 +134,7 @@ class FakeLab:
         async def analyse(inp: c.RunAnalysisInput) -> c.AnalysisOutcome:
             lab.record(c.RUN_ANALYSIS, ",".join(inp.sections))
             return c.AnalysisOutcome(
-                job_name=names.analysis_job_name(inp.experiment.name),
+                job_name=names.analysis_job_name(inp.experiment),
                 succeeded=lab.analysis_succeeds,
                 analysis_key=f"{inp.experiment.name}/analysis/analysis_final.json",
             )
@@ -156,7 +156,7 @@ class FakeLab:
             deleted += [t.cluster_name for t in inp.targets if t.cluster_name in lab.claims]
             lab.apps -= set(deleted)
             lab.claims -= {t.cluster_name for t in inp.targets}
-            lab.argo_workflows.discard(inp.argo_workflow)
+            lab.argo_workflows.discard(names.argo_workflow_name(inp.experiment))
             return c.CleanupReport(deleted=deleted)
 
         return [

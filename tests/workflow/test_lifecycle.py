@@ -73,7 +73,7 @@ async def test_failed_provisioning_of_one_of_two_targets_fails_and_cleans_up_bot
         outcome = await run.result()
         status = await run.status()
     assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "ProvisioningFailed"
-    assert "longer than 40 characters" in outcome.message
+    assert "quota exceeded" in outcome.message
     assert {t.name: t.phase for t in status.targets or []}["loadgen"] == "Failed"
     assert lab.called(c.CLEANUP_EXPERIMENT) == ["app,loadgen"]
     assert lab.claims == set() and lab.called(c.SUBMIT_ARGO_WORKFLOW) == []
