@@ -151,6 +151,7 @@ def lab_status(args: argparse.Namespace) -> int:
         "prometheus": f"http://127.0.0.1:{p['prometheus']}/-/ready",
         "crd-gateway": f"http://127.0.0.1:{p['gateway_health']}/readyz",
         "worker": f"http://127.0.0.1:{p['worker_health']}/readyz",
+        "codec server": f"{state.codec_endpoint()}/healthz",
     }
     healthy = True
     for name, url in probes.items():

@@ -6,6 +6,7 @@ history stay valid across restarts.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -24,6 +25,7 @@ PREFERRED_PORTS = {
     "prometheus": 19090,
     "gateway_health": 18081,
     "worker_health": 18082,
+    "codec_server": 18083,
     "s3.port": 18333,
 }
 
@@ -54,18 +56,20 @@ def _pick(preferred: int | None, taken: set[int]) -> int:
     return port
 
 
-def choose_ports(memorable: bool = True) -> dict[str, int]:
+def choose_ports(memorable: bool = True, kept: dict[str, int] | None = None) -> dict[str, int]:
     """Ports for a new lab: the memorable defaults where free (the default lab), else any free port.
 
     Labs in other folders (tests, benchmarks) take random ports, so two labs starting at the same
-    time can never answer each other's readiness probes.
+    time can never answer each other's readiness probes. ``kept`` ports (a lab made by an older
+    labctl) stay; only services it did not know get new ones.
     """
     names = [*PREFERRED_PORTS, *(f for f in PORT_FLAGS if f not in PREFERRED_PORTS)]
-    taken: set[int] = set()
-    ports: dict[str, int] = {}
+    ports: dict[str, int] = dict(kept or {})
+    taken: set[int] = set(ports.values())
     for name in names:
-        ports[name] = _pick(PREFERRED_PORTS.get(name) if memorable else None, taken)
-        taken.add(ports[name])
+        if name not in ports:
+            ports[name] = _pick(PREFERRED_PORTS.get(name) if memorable else None, taken)
+            taken.add(ports[name])
     # The Temporal CLI derives its HTTP and metrics ports from the gRPC port.
     for offset in (10, 20):
         taken.add(ports["temporal"] + offset)
@@ -92,6 +96,19 @@ class LabState:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    def payload_keys(self) -> str:
+        """The lab's payload keys (``EXPERIMENT_PAYLOAD_KEYS``), made on first use and kept with its
+        history: the lab runs encrypted, as a hub does, and its UI reads history through the codec server."""
+        path = self.root / "payload-keys"
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"lab-1:{base64.b64encode(os.urandom(32)).decode()}\n")
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def codec_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports['codec_server']}"
+
     def endpoints(self) -> dict[str, str]:
         p = self.ports
         return {
@@ -102,6 +119,7 @@ class LabState:
             "S3 (SeaweedFS)": f"http://127.0.0.1:{p['s3.port']}",
             "VictoriaMetrics": f"http://127.0.0.1:{p['victoria_metrics']}",
             "Prometheus": f"http://127.0.0.1:{p['prometheus']}",
+            "Codec server": self.codec_endpoint(),
             "Gateway health": f"http://127.0.0.1:{p['gateway_health']}/readyz",
             "Logs": str(self.logs),
         }
@@ -113,6 +131,7 @@ class LabState:
             "KUBECONFIG": str(self.kubeconfig),
             "TEMPORAL_ADDRESS": f"127.0.0.1:{p['temporal']}",
             "TEMPORAL_UI_URL": f"http://127.0.0.1:{p['temporal_ui']}",
+            "TEMPORAL_CODEC_ENDPOINT": self.codec_endpoint(),  # the temporal CLI's setting
             "S3_ENDPOINT": f"http://127.0.0.1:{p['s3.port']}",
             "S3_ACCESS_KEY": "lab-key",
             "S3_SECRET_KEY": "lab-secret",
@@ -137,7 +156,9 @@ class LabState:
         data = json.loads(path.read_text())
         return cls(
             root=root,
-            ports={k: int(v) for k, v in data.get("ports", {}).items()},
+            ports=choose_ports(False, {k: int(v) for k, v in data.get("ports", {}).items()})
+            if data.get("ports")
+            else {},
             supervisor_pid=data.get("supervisor_pid"),
             ready=bool(data.get("ready")),
             error=data.get("error"),
