@@ -26,7 +26,7 @@ from worker.app import build_worker, register_search_attributes
 from worker.codec import PayloadKeyError, data_converter
 from worker.readiness import Readiness
 from worker.settings import WorkerSettings
-from worker.telemetry import SdkMetrics, flush_traces, tracing_interceptors
+from worker.telemetry import SdkTelemetry, flush_traces, tracing_interceptors
 
 log = logging.getLogger("worker")
 LOGGERS = ("worker", "activities", "temporalio")
@@ -45,18 +45,18 @@ async def serve(settings: WorkerSettings, activities: Sequence[Callable[..., Any
         converter = data_converter()
     except PayloadKeyError as err:
         raise SystemExit(f"worker: {err}") from err
-    metrics = SdkMetrics(settings.worker_sdk_metrics_port)
+    telemetry = SdkTelemetry(settings.worker_sdk_metrics_port)
     client = await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=converter,
-        runtime=metrics.runtime,
+        runtime=telemetry.runtime,
         interceptors=tracing_interceptors(settings.otel_exporter_otlp_endpoint),
     )
     await register_search_attributes(client)
     readiness = Readiness(client, settings.worker_readiness_interval_seconds)
     health = HealthServer(
-        settings.worker_health_host, settings.worker_health_port, lambda: (True, "ok"), readiness.check, metrics.text
+        settings.worker_health_host, settings.worker_health_port, lambda: (True, "ok"), readiness.check, telemetry.text
     )
     await health.start()
     stop = asyncio.Event()

@@ -9,10 +9,18 @@ workflow start, workflow task and activity, exported over OTLP/HTTP.
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import httpx
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.worker import Interceptor
 
 SERVICE_NAME = "experiment-worker"
@@ -24,13 +32,18 @@ def _free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class SdkMetrics:
-    """A Temporal Runtime whose metrics this process serves on its own /metrics."""
+class SdkTelemetry:
+    """A Temporal Runtime whose metrics this process serves on its own /metrics and whose core logs go
+    through Python logging (``temporalio.core``), so they come out as JSON like every other line."""
 
     def __init__(self, port: int = 0) -> None:
         self.port = port or _free_loopback_port()
         self.runtime = Runtime(
             telemetry=TelemetryConfig(
+                logging=LoggingConfig(
+                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                    forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+                ),
                 metrics=PrometheusConfig(bind_address=f"127.0.0.1:{self.port}", durations_as_seconds=True),
                 global_tags={"service": SERVICE_NAME},
             )

@@ -36,6 +36,7 @@ class Temporal:
     process: ServerProcess
     port: int
     ui_port: int
+    db: Path
 
     @property
     def address(self) -> str:
@@ -45,11 +46,17 @@ class Temporal:
     def ui(self) -> str:
         return f"http://127.0.0.1:{self.ui_port}"
 
+    def restart(self, log_path: Path) -> None:
+        """Same ports, same SQLite history: what a Temporal outage looks like to its clients."""
+        self.process.stop()
+        self.process = start_temporal(self.db, self.port, self.ui_port, log_path)
+
 
 def start_dev_server(root: Path, codec_endpoint: str | None = None) -> Temporal:
     port, ui_port = free_port(), free_port()
-    process = start_temporal(root / "temporal.db", port, ui_port, root / "temporal.log", codec_endpoint=codec_endpoint)
-    return Temporal(process, port, ui_port)
+    db = root / "temporal.db"
+    process = start_temporal(db, port, ui_port, root / "temporal.log", codec_endpoint=codec_endpoint)
+    return Temporal(process, port, ui_port, db)
 
 
 @pytest.fixture
