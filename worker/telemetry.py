@@ -13,6 +13,12 @@ import logging
 import socket
 
 import httpx
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
@@ -21,7 +27,6 @@ from temporalio.runtime import (
     TelemetryConfig,
     TelemetryFilter,
 )
-from temporalio.worker import Interceptor
 
 SERVICE_NAME = "experiment-worker"
 
@@ -59,28 +64,20 @@ class SdkTelemetry:
         return answer.content
 
 
-def tracing_interceptors(otlp_endpoint: str | None) -> list[Interceptor]:
+def tracing_interceptors(otlp_endpoint: str | None) -> list[TracingInterceptor]:
     """The SDK's TracingInterceptor exporting to ``otlp_endpoint`` (OTLP/HTTP base URL); none when unset."""
     if not otlp_endpoint:
         return []
-    from opentelemetry import trace
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from temporalio.contrib.opentelemetry import TracingInterceptor
-
     provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
     exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces", timeout=10)
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=1000))
     trace.set_tracer_provider(provider)
-    return [TracingInterceptor(provider.get_tracer("temporalio"))]
+    # Workflows are started by the gateway, which does not trace: without this no workflow span exists.
+    return [TracingInterceptor(provider.get_tracer("temporalio"), always_create_workflow_spans=True)]
 
 
 def flush_traces() -> None:
     """Export the spans still buffered (on shutdown: the last activity's span must not be lost)."""
-    from opentelemetry import trace
-
     shutdown = getattr(trace.get_tracer_provider(), "shutdown", None)
     if shutdown is not None:
         shutdown()

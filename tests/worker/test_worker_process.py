@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from activities.contracts import EXPERIMENTS_TASK_QUEUE, VALIDATE_EXPERIMENT, ExperimentRef
 from api import names
+from tests.fakes.otlp_server import OtlpTraceReceiver
 from tests.fixtures.process import ServerProcess, free_port
 from tests.worker.conftest import Temporal, http_ok, new_key, python_env
 from tests.workflow.conftest import spec
@@ -49,9 +50,10 @@ def readyz(port: int) -> tuple[int, str]:
     return answer.status_code, answer.text
 
 
-def start_worker(temporal: Temporal, root: Path) -> tuple[ServerProcess, int]:
+def start_worker(temporal: Temporal, root: Path, **extra_env: str) -> tuple[ServerProcess, int]:
     port = free_port()
     env = python_env(
+        **extra_env,
         TEMPORAL_ADDRESS=temporal.address,
         WORKER_HEALTH_HOST="127.0.0.1",
         WORKER_HEALTH_PORT=str(port),
@@ -149,6 +151,22 @@ def test_readyz_follows_the_temporal_connection(temporal_server: Temporal, tmp_p
         eventually(lambda: readyz(port)[0] == 200, "ready again once Temporal is back", timeout=120)
     finally:
         worker.stop()
+
+
+@pytest.mark.slow
+def test_traces_of_workflow_and_activities_reach_the_otlp_endpoint(temporal_server: Temporal, tmp_path: Path) -> None:
+    (tmp_path / "release").touch()  # validation finishes at once
+    with OtlpTraceReceiver() as receiver:
+        worker, _ = start_worker(temporal_server, tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url)
+        try:
+            asyncio.run(start_experiment(temporal_server.address))
+            attempts = tmp_path / "attempts"
+            eventually(lambda: attempts.exists() and "finished" in attempts.read_text(), "validation finished")
+        finally:
+            worker.stop()  # SIGTERM: the spans still buffered are flushed on the way out
+        names_seen = {name for service, name in receiver.spans if service == "experiment-worker"}
+    assert f"RunActivity:{VALIDATE_EXPERIMENT}" in names_seen, receiver.spans
+    assert "RunWorkflow:ExperimentWorkflow" in names_seen, receiver.spans
 
 
 @pytest.mark.parametrize("module", ["worker", "crd_gateway"])
