@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from activities.contracts import EXPERIMENTS_TASK_QUEUE, VALIDATE_EXPERIMENT, ExperimentRef
 from api import names
+from tests.deploy.test_observability import WORKER_SDK_METRICS
 from tests.fakes.otlp_server import OtlpTraceReceiver
 from tests.fixtures.process import ServerProcess, free_port
 from tests.worker.conftest import Temporal, http_ok, new_key, python_env
@@ -157,16 +158,20 @@ def test_readyz_follows_the_temporal_connection(temporal_server: Temporal, tmp_p
 def test_traces_of_workflow_and_activities_reach_the_otlp_endpoint(temporal_server: Temporal, tmp_path: Path) -> None:
     (tmp_path / "release").touch()  # validation finishes at once
     with OtlpTraceReceiver() as receiver:
-        worker, _ = start_worker(temporal_server, tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url)
+        worker, port = start_worker(temporal_server, tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url)
         try:
             asyncio.run(start_experiment(temporal_server.address))
             attempts = tmp_path / "attempts"
             eventually(lambda: attempts.exists() and "finished" in attempts.read_text(), "validation finished")
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         finally:
             worker.stop()  # SIGTERM: the spans still buffered are flushed on the way out
         names_seen = {name for service, name in receiver.spans if service == "experiment-worker"}
     assert f"RunActivity:{VALIDATE_EXPERIMENT}" in names_seen, receiver.spans
     assert "RunWorkflow:ExperimentWorkflow" in names_seen, receiver.spans
+    # The dashboard's worker metrics (tests/deploy/test_observability.py) are really exported.
+    missing = {name for name in WORKER_SDK_METRICS if name not in metrics} - {"temporal_activity_execution_failed"}
+    assert missing == set()
 
 
 @pytest.mark.parametrize("module", ["worker", "crd_gateway"])
