@@ -88,8 +88,9 @@ def _handler(server: CodecServer) -> type[BaseHTTPRequestHandler]:
         def do_OPTIONS(self) -> None:  # CORS preflight: never carries credentials, so no auth here
             self._reply(204, b"")
 
-        def do_GET(self) -> None:
-            self._reply(200 if self.path == "/healthz" else 404, b"ok\n" if self.path == "/healthz" else b"")
+        def do_GET(self) -> None:  # alive is ready: it holds no connection and keys load at start
+            probe = self.path in ("/healthz", "/readyz")
+            self._reply(200 if probe else 404, b"ok\n" if probe else b"")
 
         def do_POST(self) -> None:
             action = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
