@@ -29,7 +29,7 @@ from worker.settings import WorkerSettings
 from worker.telemetry import SdkTelemetry, flush_traces, tracing_interceptors
 
 log = logging.getLogger("worker")
-LOGGERS = ("worker", "activities", "temporalio")
+LOGGERS = ("",)  # the root logger: the worker's, activities', the SDK's and the client libraries' lines
 
 
 def all_activities() -> list[Callable[..., Any]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Annotated
 
@@ -56,18 +55,9 @@ class CodecServer:
         self.settings, self.codec = settings, codec
         self._server = ThreadingHTTPServer((settings.host, settings.port), _handler(self))
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="codec-server", daemon=True)
-
-    def start(self) -> CodecServer:
-        self._thread.start()
-        return self
 
     def serve_forever(self) -> None:
         self._server.serve_forever()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def authorized(self, header: str | None) -> bool:
         if not self.settings.token:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+import websocket  # websocket-client, installed with the kubernetes client
+
+from tests.fixtures.process import free_port
 
 CHROMIUM_PACKAGE = "chromium"  # Debian package; CI: apt-get install -y --no-install-recommends chromium
 FLAGS = (
@@ -59,14 +65,6 @@ def page_text_when(url: str, wanted: str, timeout: float = 90.0) -> str:
     """Open ``url`` (a live web app such as the Temporal UI) and return the page's text once it shows
     ``wanted``, or the last text seen at the deadline. Driven over the DevTools protocol, because a
     single-page app renders after ``--dump-dom`` has already returned."""
-    import json
-    import time
-
-    import httpx
-    import websocket
-
-    from labctl.supervisor import free_port
-
     port = free_port()
     with tempfile.TemporaryDirectory() as profile:
         argv = [chromium_binary(), *FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}"]
