@@ -17,6 +17,7 @@ from kubernetes import client as k8s
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from crd_gateway import metrics
 from crd_gateway.backoff import Backoff
 from crd_gateway.controller import Controller
 from crd_gateway.executor import Executor
@@ -52,6 +53,7 @@ class Gateway:
         )
         self.executor = Executor(self.kube, self.workflows, self.writer, self._on_workflow_closed)
         self.controller = Controller(settings, self.workflows, self.executor)
+        metrics.EXPERIMENTS_BY_PHASE.source = lambda: self.controller.cache.values()
         self.elector = LeaderElector(self.kube, settings)
         self.health = HealthServer(settings.health_host, settings.health_port, self._healthz, self._readyz)
         self.watcher_factory = watcher_factory

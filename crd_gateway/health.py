@@ -8,17 +8,23 @@ standby follower (a follower is ready: it takes over without a restart).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 Check = Callable[[], tuple[bool, str]]
+MetricsSource = Callable[[], Awaitable[bytes]]
 
 
 class HealthServer:
-    def __init__(self, host: str, port: int, healthz: Check, readyz: Check) -> None:
+    """Also the worker's: it appends the Temporal SDK's metrics (``extra_metrics``) to /metrics."""
+
+    def __init__(
+        self, host: str, port: int, healthz: Check, readyz: Check, extra_metrics: MetricsSource | None = None
+    ) -> None:
         self.host, self.port = host, port
         self._checks = {"/healthz": healthz, "/readyz": readyz}
+        self._extra_metrics = extra_metrics
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -39,7 +45,7 @@ class HealthServer:
                 pass
             parts = request.decode("latin-1").split()
             path = parts[1].split("?", 1)[0] if len(parts) > 1 else "/"
-            code, content_type, body = self._respond(path)
+            code, content_type, body = await self._respond(path)
             head = (
                 f"HTTP/1.1 {code}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
@@ -51,9 +57,10 @@ class HealthServer:
         finally:
             writer.close()
 
-    def _respond(self, path: str) -> tuple[str, str, bytes]:
+    async def _respond(self, path: str) -> tuple[str, str, bytes]:
         if path == "/metrics":
-            return "200 OK", CONTENT_TYPE_LATEST, generate_latest()
+            extra = await self._extra_metrics() if self._extra_metrics else b""
+            return "200 OK", CONTENT_TYPE_LATEST, generate_latest() + extra
         check = self._checks.get(path)
         if check is None:
             return "404 Not Found", "text/plain", b"not found\n"

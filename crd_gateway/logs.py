@@ -33,11 +33,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure(level: str = "INFO") -> None:
-    """JSON to stderr for the gateway's loggers (and temporalio's), replacing earlier handlers."""
+def configure(level: str = "INFO", loggers: tuple[str, ...] = ("crd_gateway", "temporalio")) -> None:
+    """JSON to stderr for the given loggers (the gateway's and temporalio's), replacing earlier handlers.
+
+    The worker and the codec server pass their own logger names: one log format for every process.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    for name in ("crd_gateway", "temporalio"):
+    for name in loggers:
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level.upper())

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 WATCH_RESTARTS = Counter(
     "crd_gateway_watch_restarts_total",
@@ -27,3 +33,22 @@ STATUS_WRITE_SECONDS = Histogram(
 ERRORS = Counter("crd_gateway_errors_total", "Errors, by where they happened.", ["where"])
 IS_LEADER = Gauge("crd_gateway_leader", "1 while this replica holds the Lease.")
 QUEUE_DEPTH = Gauge("crd_gateway_queue_depth", "Experiments waiting to be reconciled.")
+
+
+class ExperimentsByPhase(Collector):
+    """``crd_gateway_experiments{phase}``: the watched Experiments by ``status.phase``, counted at scrape
+    time from the leader's cache (a follower has none and reports nothing)."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[dict[str, Any]]] = list
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("crd_gateway_experiments", "Watched Experiments by status.phase.", labels=["phase"])
+        phases = Tally(str((obj.get("status") or {}).get("phase") or "Pending") for obj in self.source())
+        for phase, count in sorted(phases.items()):
+            family.add_metric([phase], count)
+        yield family
+
+
+EXPERIMENTS_BY_PHASE = ExperimentsByPhase()
+REGISTRY.register(EXPERIMENTS_BY_PHASE)

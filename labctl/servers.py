@@ -64,8 +64,11 @@ def start_prometheus(root: Path, port: int, log_path: Path) -> ServerProcess:
     return ServerProcess("Prometheus", argv, log_path).start(lambda: _http_ok(f"http://127.0.0.1:{port}/-/ready"))
 
 
-def start_temporal(db_file: Path, port: int, ui_port: int, log_path: Path) -> ServerProcess:
-    """The Temporal dev server with its UI; the SQLite file keeps history across restarts."""
+def start_temporal(
+    db_file: Path, port: int, ui_port: int, log_path: Path, codec_endpoint: str | None = None
+) -> ServerProcess:
+    """The Temporal dev server with its UI; the SQLite file keeps history across restarts. With a
+    ``codec_endpoint`` the UI decodes payloads through that codec server (worker/codec_server.py)."""
     db_file.parent.mkdir(parents=True, exist_ok=True)
     ports = {"--port": port, "--ui-port": ui_port, "--http-port": port + 10, "--metrics-port": port + 20}
     argv = [
@@ -78,6 +81,7 @@ def start_temporal(db_file: Path, port: int, ui_port: int, log_path: Path) -> Se
         "--ui-disable-news-fetch",
         "--log-level=warn",
         *(f"{flag}={value}" for flag, value in ports.items()),
+        *([f"--ui-codec-endpoint={codec_endpoint}"] if codec_endpoint else []),
         *(arg for key in SEARCH_ATTRIBUTES for arg in ("--search-attribute", f"{key.name}={_cli_type(key)}")),
     ]
     return ServerProcess("Temporal", argv, log_path).start(

@@ -1,27 +1,35 @@
 """``python -m worker``: the experiments worker — the workflow plus every integration activity.
 
-Reads WorkerSettings from the environment, connects to Temporal with the pydantic converter (and
-the payload codec when EXPERIMENT_PAYLOAD_KEY is set), registers the search attributes, serves
-/healthz and /readyz, and drains on SIGTERM.
+Reads WorkerSettings from the environment and refuses to start when payload encryption is required
+but no key is set; connects to Temporal with the pydantic converter (encrypting with the configured
+keys), the SDK's metrics and, when an OTLP endpoint is set, its tracing interceptor; registers the
+search attributes; serves /healthz, /readyz and /metrics; logs JSON. On SIGTERM it stops polling,
+turns not-ready and lets running activities finish for ``WORKER_GRACEFUL_SHUTDOWN_SECONDS``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
 
+from crd_gateway.health import HealthServer
+from crd_gateway.logs import configure
 from worker.app import build_worker, register_search_attributes
-from worker.codec import data_converter
-from worker.health import HealthServer
+from worker.codec import PayloadKeyError, data_converter
+from worker.readiness import Readiness
 from worker.settings import WorkerSettings
+from worker.telemetry import SdkTelemetry, flush_traces, tracing_interceptors
 
 log = logging.getLogger("worker")
+LOGGERS = ("",)  # the root logger: the worker's, activities', the SDK's and the client libraries' lines
 
 
 def all_activities() -> list[Callable[..., Any]]:
@@ -31,12 +39,26 @@ def all_activities() -> list[Callable[..., Any]]:
     return list(ACTIVITIES)
 
 
-async def serve(settings: WorkerSettings) -> None:
+async def serve(settings: WorkerSettings, activities: Sequence[Callable[..., Any]] | None = None) -> None:
+    """Run until SIGTERM/SIGINT, then drain. ``activities`` defaults to the real ones."""
+    try:
+        converter = data_converter()
+    except PayloadKeyError as err:
+        raise SystemExit(f"worker: {err}") from err
+    telemetry = SdkTelemetry(settings.worker_sdk_metrics_port)
     client = await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter()
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=converter,
+        runtime=telemetry.runtime,
+        interceptors=tracing_interceptors(settings.otel_exporter_otlp_endpoint),
     )
     await register_search_attributes(client)
-    health = HealthServer(settings.worker_health_host, settings.worker_health_port).start()
+    readiness = Readiness(client, settings.worker_readiness_interval_seconds)
+    health = HealthServer(
+        settings.worker_health_host, settings.worker_health_port, lambda: (True, "ok"), readiness.check, telemetry.text
+    )
+    await health.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -47,22 +69,30 @@ async def serve(settings: WorkerSettings) -> None:
         loop.set_default_executor(executor)
         worker = build_worker(
             client,
-            all_activities(),
+            all_activities() if activities is None else activities,
             activity_executor=executor,
             max_concurrent_activities=settings.worker_max_concurrent_activities,
+            graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         )
+        readiness.worker = worker
+        checker = asyncio.create_task(readiness.run())
         async with worker:
-            health.ready.set()
             log.info("worker polling %s on %s", settings.temporal_namespace, settings.temporal_address)
             await stop.wait()
-            health.ready.clear()
-            log.info("draining")
-    health.stop()
+            readiness.draining = True
+            log.info("draining: running activities get %.0fs to finish", settings.worker_graceful_shutdown_seconds)
+        log.info("drained")
+        checker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checker
+    await health.stop()
+    if settings.otel_exporter_otlp_endpoint:
+        flush_traces()
 
 
 def main() -> None:
     settings = WorkerSettings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(settings.log_level, LOGGERS)
     asyncio.run(serve(settings))
 
 

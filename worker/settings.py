@@ -12,6 +12,21 @@ class WorkerSettings(BaseSettings):
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     temporal_namespace: str = Field("default", description="Temporal namespace of the experiments.")
     worker_health_host: str = Field("0.0.0.0", description="Address of the health endpoint (the lab uses 127.0.0.1).")
-    worker_health_port: int = Field(8082, ge=0, le=65535, description="/healthz and /readyz; 0 disables.")
+    worker_health_port: int = Field(8082, ge=0, le=65535, description="/healthz, /readyz and /metrics.")
     worker_max_concurrent_activities: int = Field(50, ge=1, description="Activities run at once by this worker.")
+    worker_graceful_shutdown_seconds: float = Field(
+        50.0,
+        ge=0,
+        description="On SIGTERM, running activities get this long to finish before they are cancelled (and "
+        "retried elsewhere); keep it below the pod's terminationGracePeriodSeconds (60).",
+    )
+    worker_readiness_interval_seconds: float = Field(
+        5.0, gt=0, description="How often /readyz re-checks the connection and that the server sees us polling."
+    )
+    worker_sdk_metrics_port: int = Field(
+        0, ge=0, le=65535, description="Loopback port of the SDK's Prometheus exporter (served via /metrics); 0: any."
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP base URL (e.g. http://tempo.observability:4318); set: traces are exported."
+    )
     log_level: str = Field("INFO", description="Python log level.")

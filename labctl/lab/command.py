@@ -152,6 +152,7 @@ def lab_status(args: argparse.Namespace) -> int:
         "crd-gateway": f"http://127.0.0.1:{p['gateway_health']}/readyz",
         "worker": f"http://127.0.0.1:{p['worker_health']}/readyz",
         "results site": f"http://127.0.0.1:{p['results_site']}/index.html",
+        "codec server": f"{state.codec_endpoint()}/healthz",
     }
     healthy = True
     for name, url in probes.items():

@@ -3,8 +3,9 @@
 kube-apiserver + etcd (+ controller manager) with our CRDs and the simulator's CRDs, the hub's
 namespaces, Components and WorkflowTemplates; Temporal with its UI (SQLite under the lab folder, so
 history survives restarts); SeaweedFS; VictoriaMetrics; Prometheus; the lab controllers that play
-Crossplane/ArgoCD/Argo Workflows; the worker; the CRD gateway; the results site (``labctl site serve``,
-rebuilt when a summary lands).
+Crossplane/ArgoCD/Argo Workflows; the codec server the UI decodes history with; the worker; the
+CRD gateway; the results site (``labctl site serve``, rebuilt when a summary lands). Payloads are
+encrypted with a key kept in the lab folder.
 """
 
 from __future__ import annotations
@@ -92,7 +93,11 @@ class LabStack:
         install_crds(plane.kubeconfig_path, crd_files())
         self._seed_hub()
         temporal = start_temporal(
-            s.root / "temporal" / "temporal.db", p["temporal"], p["temporal_ui"], logs / "temporal.log"
+            s.root / "temporal" / "temporal.db",
+            p["temporal"],
+            p["temporal_ui"],
+            logs / "temporal.log",
+            codec_endpoint=s.codec_endpoint(),
         )
         self.processes["temporal"] = temporal
         self._started("temporal", temporal.stop, temporal.startup_seconds)
@@ -134,6 +139,13 @@ class LabStack:
             "TEMPORAL_ADDRESS": f"127.0.0.1:{p['temporal']}",
             "METRICS_DIRECT_WRITE_URL": f"http://127.0.0.1:{p['victoria_metrics']}/api/v1/write",
             "ACTIVITY_POLL_SECONDS": "0.25",
+            # Encrypted like a hub: no service may start without the key, and the UI decodes through
+            # the codec server, which it calls from the browser (hence CORS for the UI's origins).
+            "EXPERIMENT_PAYLOAD_KEYS": self.state.payload_keys(),
+            "EXPERIMENT_PAYLOAD_ENCRYPTION_REQUIRED": "true",
+            "CODEC_SERVER_HOST": "127.0.0.1",
+            "CODEC_SERVER_PORT": str(p["codec_server"]),
+            "CODEC_SERVER_ALLOWED_ORIGINS": f"http://127.0.0.1:{p['temporal_ui']},http://localhost:{p['temporal_ui']}",
             "LOG_LEVEL": "INFO",
             **cloud_identity_env(p["identity"], self.state.root / "cloud-config"),
         }
@@ -154,6 +166,7 @@ class LabStack:
                 ],
                 lambda: True,
             ),
+            ("codec-server", "worker.codec_server", [], _http_ready(f"{self.state.codec_endpoint()}/healthz")),
             ("worker", "worker", [], _http_ready(f"http://127.0.0.1:{p['worker_health']}/readyz")),
             ("crd-gateway", "crd_gateway", [], _http_ready(f"http://127.0.0.1:{p['gateway_health']}/readyz")),
             (

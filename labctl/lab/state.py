@@ -6,6 +6,7 @@ history stay valid across restarts.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ PREFERRED_PORTS = {
     "gateway_health": 18081,
     "worker_health": 18082,
     "identity": 18091,
+    "codec_server": 18083,
     "s3.port": 18333,
     "results_site": 18090,
 }
@@ -97,6 +99,19 @@ class LabState:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    def payload_keys(self) -> str:
+        """The lab's payload keys (``EXPERIMENT_PAYLOAD_KEYS``), made on first use and kept with its
+        history: the lab runs encrypted, as a hub does, and its UI reads history through the codec server."""
+        path = self.root / "payload-keys"
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"lab-1:{base64.b64encode(os.urandom(32)).decode()}\n")
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def codec_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports['codec_server']}"
+
     def endpoints(self) -> dict[str, str]:
         p = self.ports
         return {
@@ -107,6 +122,7 @@ class LabState:
             "S3 (SeaweedFS)": f"http://127.0.0.1:{p['s3.port']}",
             "VictoriaMetrics": f"http://127.0.0.1:{p['victoria_metrics']}",
             "Prometheus": f"http://127.0.0.1:{p['prometheus']}",
+            "Codec server": self.codec_endpoint(),
             "Gateway health": f"http://127.0.0.1:{p['gateway_health']}/readyz",
             "Results site": f"http://127.0.0.1:{p['results_site']}/",
             "Logs": str(self.logs),
@@ -119,6 +135,7 @@ class LabState:
             "KUBECONFIG": str(self.kubeconfig),
             "TEMPORAL_ADDRESS": f"127.0.0.1:{p['temporal']}",
             "TEMPORAL_UI_URL": f"http://127.0.0.1:{p['temporal_ui']}",
+            "TEMPORAL_CODEC_ENDPOINT": self.codec_endpoint(),  # the temporal CLI's setting
             "S3_ENDPOINT": f"http://127.0.0.1:{p['s3.port']}",
             "S3_ACCESS_KEY": "lab-key",
             "S3_SECRET_KEY": "lab-secret",
@@ -143,7 +160,9 @@ class LabState:
         data = json.loads(path.read_text())
         return cls(
             root=root,
-            ports={k: int(v) for k, v in data.get("ports", {}).items()},
+            ports=choose_ports(False, {k: int(v) for k, v in data.get("ports", {}).items()})
+            if data.get("ports")
+            else {},
             supervisor_pid=data.get("supervisor_pid"),
             ready=bool(data.get("ready")),
             error=data.get("error"),

@@ -15,6 +15,7 @@ from activities.argocd import cluster_secret
 from activities.claims import read_kubeconfig
 from activities.cluster_access import REFRESH_MARGIN, Cluster, _Tokens, cloud_kubeconfig, target_client
 from api.experiment import ExperimentSpec
+from api.names import Identity
 from labsim.identity import AWS_ACCOUNT_ARN, SERVICE_ACCOUNT
 from labsim.kubeconfig import standalone_kubeconfig
 from tests.activities.conftest import Lab, create_experiment, gke_spec, provisioned
@@ -79,7 +80,7 @@ def test_kubeconfigs_and_argocd_registration_name_the_provider_auth_not_a_creden
     assert "6dae42f8-4368-4678-94ff-3960e28e3630" in aks["users"][0]["user"]["exec"]["args"]
 
     def config(doc: dict[str, object]) -> dict[str, object]:
-        secret = cluster_secret("c", "10.0.0.1", json.dumps(doc))
+        secret = cluster_secret(Identity("ns", "exp", "uid-1"), "c", "10.0.0.1", json.dumps(doc))
         return dict(json.loads((secret.string_data or {})["config"]))
 
     assert config(eks)["awsAuthConfig"] == {"clusterName": "illm-b"}

@@ -39,7 +39,7 @@ def test_build_contains_the_whole_experiment_system(built: dict[str, list[Manife
     assert {"experiments.experiments.illm.io", "components.experiments.illm.io"} <= set(
         by_kind(docs, "CustomResourceDefinition")
     )
-    assert {"crd-gateway", "experiment-worker"} == set(by_kind(docs, "Deployment"))
+    assert {"crd-gateway", "experiment-worker", "temporal-codec-server"} == set(by_kind(docs, "Deployment"))
     names = [(doc["kind"], doc["metadata"].get("namespace"), doc["metadata"]["name"]) for doc in docs]
     assert len(names) == len(set(names)), "an object is rendered twice"
 
@@ -61,10 +61,11 @@ def test_both_processes_share_one_image_and_pick_their_command(built: dict[str, 
     assert commands == {
         "crd-gateway": ["python", "-m", "crd_gateway"],
         "experiment-worker": ["python", "-m", "worker"],
+        "temporal-codec-server": ["python", "-m", "worker.codec_server"],
     }
 
 
-@pytest.mark.parametrize("name", ["crd-gateway", "experiment-worker"])
+@pytest.mark.parametrize("name", ["crd-gateway", "experiment-worker", "temporal-codec-server"])
 def test_pods_meet_the_restricted_pod_security_standard(built: dict[str, list[Manifest]], name: str) -> None:
     pod = by_kind(built["hub"], "Deployment")[name]["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True

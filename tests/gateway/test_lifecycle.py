@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 
 from activities import contracts as c
 from api.experiment import EXPERIMENT_FINALIZER
+from crd_gateway.metrics import EXPERIMENTS_BY_PHASE
 from crd_gateway.watch import ExperimentWatcher
 from tests.gateway.conftest import Cluster, Gateways, eventually, manifest
 from tests.workflow.fakes import FakeLab
@@ -101,6 +102,12 @@ async def test_health_ready_and_metrics_endpoints(cluster: Cluster, gateways: Ga
         ):
             assert family in metrics
         assert (await http.get("/nope")).status_code == 404
+
+    cluster.create()  # the dashboard's "experiments by phase" counts the leader's cache at scrape time
+    counted = await eventually(
+        lambda: sum(s.value for m in EXPERIMENTS_BY_PHASE.collect() for s in m.samples), what="experiments by phase"
+    )
+    assert counted >= 1
 
 
 async def test_deleting_a_finished_experiment_is_immediate(cluster: Cluster, gateways: Gateways, lab: FakeLab) -> None:

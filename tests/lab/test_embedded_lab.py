@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -12,9 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from temporalio.client import Client
 
 from labctl.lab.command import start_detached
 from labctl.lab.state import LabState
+from tests.results.browser import page_text_when
+from worker.codec import ENCODING
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -116,3 +120,19 @@ def test_manual_experiment_runs_until_labctl_complete(lab: LabState, lab_env: di
         pytest.fail(f"{name} did not complete after `labctl complete`: {status}")
     meta = obj["metadata"]
     assert status["resultsURL"] == f"s3://experiment-results/{meta['namespace']}/{name}/{meta['uid']}/"
+
+
+def test_lab_history_is_encrypted_and_its_temporal_ui_decodes_it(lab: LabState) -> None:
+    async def first_workflow() -> tuple[str, list[bytes]]:
+        client = await Client.connect(f"127.0.0.1:{lab.ports['temporal']}")  # no key: what the server stores
+        async for execution in client.list_workflows('WorkflowType = "ExperimentWorkflow"'):
+            history = await client.get_workflow_handle(execution.id).fetch_history()
+            inputs = history.events[0].workflow_execution_started_event_attributes.input.payloads
+            return execution.id, [p.metadata["encoding"] for p in inputs]
+        raise AssertionError("no ExperimentWorkflow in the lab")
+
+    workflow_id, encodings = asyncio.run(first_workflow())
+    assert encodings and set(encodings) == {ENCODING}
+    ui = f"http://127.0.0.1:{lab.ports['temporal_ui']}/namespaces/default/workflows/{workflow_id}"
+    text = page_text_when(ui, '"targets"')
+    assert '"targets"' in text, f"the lab's UI did not decode the workflow input:\n{text[:1500]}"

@@ -13,12 +13,13 @@ from temporalio.client import Client
 
 from api.experiment import ExperimentStatus
 from tests.resilience.conftest import ResilienceLab
-from worker.codec import data_converter
+from worker.codec import PayloadKeySettings, data_converter
 from workflows.messages import STATUS_QUERY
 
 
 async def _runs_and_final_phase(lab: ResilienceLab, wid: str) -> tuple[int, str]:
-    temporal = await Client.connect(f"127.0.0.1:{lab.state.ports['temporal']}", data_converter=data_converter())
+    converter = data_converter(PayloadKeySettings(experiment_payload_keys=lab.state.payload_keys()))
+    temporal = await Client.connect(f"127.0.0.1:{lab.state.ports['temporal']}", data_converter=converter)
     runs = (await temporal.count_workflows(f'WorkflowId = "{wid}"')).count
     final = await temporal.get_workflow_handle(wid).query(STATUS_QUERY, result_type=ExperimentStatus)
     return runs, str(final.phase)

@@ -11,7 +11,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from tests.resilience.conftest import ResilienceLab
-from worker.codec import data_converter
+from worker.codec import PayloadKeySettings, data_converter
 
 MARKERS = (
     "client-certificate-data",
@@ -24,16 +24,19 @@ MARKERS = (
 )
 
 
-async def every_history_text(address: str) -> dict[str, str]:
-    """Each workflow's history as JSON, with every payload decoded to its plain data."""
-    temporal = await Client.connect(address, data_converter=data_converter())
+async def every_history_text(address: str, keys: str) -> dict[str, str]:
+    """Each workflow's history as JSON, with every payload decrypted to its plain data (the lab encrypts)."""
+    converter = data_converter(PayloadKeySettings(experiment_payload_keys=keys))
+    temporal = await Client.connect(address, data_converter=converter)
     texts: dict[str, str] = {}
     async for execution in temporal.list_workflows():
         history = await temporal.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
         parts = []
         for event in history.events:
             parts.append(MessageToJson(event))
-            parts += [payload.data.decode(errors="replace") for payload in _payloads(event)]
+            found = _payloads(event)
+            clear = await converter.payload_codec.decode(found) if converter.payload_codec else found
+            parts += [payload.data.decode(errors="replace") for payload in clear]
         texts[f"{execution.id}/{execution.run_id}"] = "\n".join(parts)
     return texts
 
@@ -59,7 +62,7 @@ def test_no_workflow_history_contains_kubeconfig_or_token_material(lab: Resilien
     admin_token = (lab.state.root / "kube" / "admin.token").read_text().strip()
     secret_values = [admin_token, lab.github.token, lab.anthropic.api_key]
 
-    texts = asyncio.run(every_history_text(f"127.0.0.1:{lab.state.ports['temporal']}"))
+    texts = asyncio.run(every_history_text(f"127.0.0.1:{lab.state.ports['temporal']}", lab.state.payload_keys()))
 
     assert any(name in key for key in texts), "the run's own history was not read"
     leaks = {
