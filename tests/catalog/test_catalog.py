@@ -30,7 +30,7 @@ ORIGINAL_COMPONENTS = {
     "observability": [
         "elasticsearch", "fluent-bit", "jaeger", "kibana", "kube-prometheus-stack", "loki", "metrics-agent",
         "metrics-egress", "mimir", "otel-collector", "promtail", "pyrra", "seaweedfs", "tempo", "victoria-metrics",
-        "eck-operator",
+        "eck-operator", "elk-stack", "prometheus-stack",
     ],
     "storage": ["minio"],
     "testing": ["k6-gateway-loadtest", "k6"],
