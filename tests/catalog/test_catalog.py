@@ -57,6 +57,23 @@ ORIGINAL_EXPERIMENTS = {
     "seaweedfs-tutorial": ("seaweedfs-tutorial-", "seaweedfs-validation", "manual"),
     "slo-tutorial": ("slo-tutorial-", "slo-validation", "manual"),
 }
+# What each of the original's comparisons measured (its questions: latency, throughput, resource use, disk
+# and fsync behaviour, footprint ...), as the metric each of ours must have to answer it.
+ORIGINAL_MEASUREMENTS = {
+    "db-disk-comparison": ["hdd_write_p99", "fsync_p99_by_disk", "write_throughput_by_disk", "disk_write_iops_by_disk",
+                           "disk_busy_by_disk", "hdd_cpu", "cluster_cpu", "cluster_memory"],
+    "db-fsync-vs-memory": ["fsync_write_p99", "write_p50_by_mode", "fsync_p99_by_mode", "write_throughput_by_mode",
+                           "read_p99_by_mode", "read_throughput_by_mode", "fsync_cpu", "fsync_memory", "cluster_cpu"],
+    "db-storage-tiers": ["balanced_tier_write_p99", "fsync_p99_by_tier", "write_throughput_by_tier",
+                         "read_throughput_by_tier", "disk_write_iops_by_tier", "hyperdisk_tier_cpu", "cluster_memory"],
+    "gateway-comparison": ["nginx_ingress_cpu", "envoy_gateway_memory", "cluster_cpu"],
+    "tsdb-comparison": ["prometheus_cpu", "victoria_metrics_memory", "prometheus_pods", "victoria_metrics_pods",
+                        "cluster_cpu", "cluster_memory"],
+    "logging-comparison": ["loki_cpu", "elasticsearch_memory", "loki_disk_bytes", "elasticsearch_disk_bytes",
+                           "cluster_cpu"],
+    "ui-showcase": ["cpu_by_pod", "memory_by_pod", "cluster_cpu", "cluster_memory", "monitoring_cpu_peak",
+                    "station_monitor_peak_memory", "pod_count", "container_restarts"],
+}  # fmt: skip
 REQUIRED_SCENARIOS = (
     "hello-app", "prometheus-tutorial", "loki-tutorial", "tsdb-comparison", "gateway-comparison",
     "logging-comparison", "tracing-comparison", "otel-tutorial", "slo-tutorial", "observability-cost-tutorial",
@@ -223,6 +240,17 @@ def test_scenario_folder_is_complete(scenario: Path) -> None:
         assert criteria, f"{scenario.name}: a comparison needs machine-checkable success criteria"
         metric_names = {m["name"] for m in spec.get("metrics") or []}
         assert {c["metric"] for c in criteria} <= metric_names
+
+
+@pytest.mark.parametrize("scenario", sorted(ORIGINAL_MEASUREMENTS))
+def test_comparison_measures_what_the_original_measured(scenario: str) -> None:
+    spec = _load(REPO / "experiments" / scenario / "experiment.yaml")["spec"]
+    names = {m["name"] for m in spec["metrics"]}
+    assert set(ORIGINAL_MEASUREMENTS[scenario]) <= names, sorted(set(ORIGINAL_MEASUREMENTS[scenario]) - names)
+    readme = (REPO / "experiments" / scenario / "README.md").read_text()
+    assert "## The original's questions" in readme, "say where each of the original's questions is answered"
+    for name in names:
+        assert f"`{name}`" in readme, f"{scenario}/README.md does not describe metric {name}"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
