@@ -69,6 +69,7 @@ def find_components_dir(start: Path) -> Path | None:
 
 
 def from_directory(root: Path) -> Catalog:
+    """The Components under ``root``; the WorkflowTemplates under it and under ``experiments/`` beside it."""
     if not root.is_dir():
         raise LabctlError(f"catalog {root}: no such directory")
     catalog = Catalog(source=display_path(root) + "/")
@@ -93,7 +94,8 @@ def _documents(root: Path) -> list[Document]:
 
 
 def from_cluster(kubeconfig: str | None, context: str | None) -> Catalog:
-    """The Components in a cluster; the default kubeconfig (``$KUBECONFIG``) when none is named."""
+    """The Components and argo-workflows WorkflowTemplates of a cluster (the hub); the default kubeconfig
+    (``$KUBECONFIG``) when none is named."""
     from kubernetes import client  # slow to import: only when a cluster is asked for
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
