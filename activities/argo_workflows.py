@@ -28,11 +28,11 @@ from activities.kube import (
 )
 from activities.settings import ActivitySettings
 from api import names
-from api.experiment import CompletionMode
+from api.experiment import INLINE_WORKFLOW_TEMPLATE, CompletionMode
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"
 SERVICE_ACCOUNT = "argo-workflow"
-DEFAULT_TEMPLATE = "experiment-lifecycle"
+DEFAULT_TEMPLATE = INLINE_WORKFLOW_TEMPLATE
 TERMINAL = {p.value for p in c.ArgoWorkflowPhase}
 
 

@@ -16,6 +16,8 @@ from pydantic import Field
 from api.base import GROUP_VERSION, ApiModel, Duration, ObjectMeta, StatusModel, parse_duration
 
 METRIC_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+# The workflow the platform builds itself when this name is given and no such WorkflowTemplate exists.
+INLINE_WORKFLOW_TEMPLATE = "experiment-lifecycle"
 
 
 class ClusterType(StrEnum):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from api.base import ObjectMeta
 from api.component import Component, ComponentSource, ComponentType, ParameterType
-from api.experiment import ClusterType, ComponentRef, Experiment, ExperimentSpec
+from api.experiment import INLINE_WORKFLOW_TEMPLATE, ClusterType, ComponentRef, Experiment, ExperimentSpec
 from api.problems import Problem, Severity, did_you_mean, errors, one_of
 from api.schema_problems import parse_object
 
@@ -24,6 +24,7 @@ __all__ = [
     "Severity",
     "check_component",
     "check_experiment",
+    "check_workflow_template",
     "errors",
     "parse_object",
 ]
@@ -266,6 +267,23 @@ def _check_workflow(spec: ExperimentSpec) -> list[Problem]:
         return []
     message = f"{template!r} is not a valid WorkflowTemplate name"
     return [Problem("spec.workflow.template", message, "use lower-case letters, digits, - and .")]
+
+
+def check_workflow_template(spec: ExperimentSpec, templates: Collection[str], where: str) -> list[Problem]:
+    """``spec.workflow.template`` names one of ``templates`` (the WorkflowTemplates of namespace
+    argo-workflows found ``where``) or the built-in inline workflow."""
+    name = spec.workflow.template
+    if name == INLINE_WORKFLOW_TEMPLATE or name in templates or not _DNS_SUBDOMAIN.match(name):
+        return []  # an invalid name is reported by the name rule
+    close = difflib.get_close_matches(name, list(templates), n=1)
+    if close:
+        fix = f"did you mean `{close[0]}`?"
+    else:
+        fix = (
+            "ship a WorkflowTemplate of that name (experiments/<scenario>/workflow/template.yaml, applied to "
+            f"namespace argo-workflows) or use `{INLINE_WORKFLOW_TEMPLATE}` (the built-in workflow)"
+        )
+    return [Problem("spec.workflow.template", f"no WorkflowTemplate named {name!r} in {where}", fix)]
 
 
 def _check_metrics(spec: ExperimentSpec) -> list[Problem]:

@@ -1,10 +1,12 @@
 """``labctl validate PATH...``: check Experiment and Component files before they reach a cluster.
 
 Reads files and directory trees (multi-document YAML), validates every Experiment and Component
-with the rules the platform applies on admission (``api.validation``), and checks component
-references against a catalog: the repository's ``components/`` tree (or ``--catalog DIR``, or the
-cluster with ``--kubeconfig``), plus the Components among the files themselves. Documents of other
-kinds are skipped. Exit 0: valid (warnings allowed); 1: errors; 2: input that could not be read.
+with the rules the platform applies on admission (``api.validation``), and checks component and
+``spec.workflow.template`` references against a catalog: the repository's ``components/`` tree and
+the WorkflowTemplates of ``experiments/`` beside it (or ``--catalog DIR``, or the cluster with
+``--kubeconfig`` / ``--context``: its Components and the WorkflowTemplates of namespace
+argo-workflows), plus the Components and WorkflowTemplates among the files themselves. Other
+documents are skipped. Exit 0: valid (warnings allowed); 1: errors; 2: input that could not be read.
 """
 
 from __future__ import annotations
@@ -18,15 +20,31 @@ from typing import Any
 
 from api.base import API_GROUP
 from api.component import Component
-from api.experiment import Experiment
+from api.experiment import INLINE_WORKFLOW_TEMPLATE, Experiment
 from api.problems import did_you_mean
-from api.validation import Problem, Severity, check_component, check_experiment, parse_object
-from labctl.catalog import LAB_KINDS, Catalog, find_components_dir, from_cluster, from_directory, is_lab_object
+from api.validation import (
+    Problem,
+    Severity,
+    check_component,
+    check_experiment,
+    check_workflow_template,
+    parse_object,
+)
+from labctl.catalog import (
+    LAB_KINDS,
+    Catalog,
+    find_components_dir,
+    from_cluster,
+    from_directory,
+    is_lab_object,
+    workflow_template_name,
+)
 from labctl.command import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, LabctlError, Subparsers
 from labctl.manifests import Document, ReadProblem, read_documents, yaml_files
 
 _NO_CATALOG = (
-    "component references not checked: no components/ directory here or above (use --catalog DIR or --kubeconfig FILE)"
+    "component and WorkflowTemplate references not checked: no components/ directory here or above "
+    "(use --catalog DIR or --kubeconfig FILE)"
 )
 
 
@@ -35,15 +53,19 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         "validate",
         help="check Experiment and Component YAML files",
         description="Check Experiment and Component files with the rules the platform applies when they are "
-        "created, and check their component references against a catalog: components/ in the current "
-        "directory or above (or --catalog DIR, or a cluster with --kubeconfig / --context), plus the "
-        "Components among the files themselves. Other kinds of documents are skipped.",
+        "created, and check their component and WorkflowTemplate references against a catalog: components/ "
+        "in the current directory or above with the WorkflowTemplates of experiments/ beside it (or --catalog "
+        "DIR, or a cluster with --kubeconfig / --context: its Components and the WorkflowTemplates of namespace "
+        "argo-workflows), plus the Components and WorkflowTemplates among the files themselves. "
+        f"{INLINE_WORKFLOW_TEMPLATE!r} (the built-in workflow) is always valid. Other documents are skipped.",
         epilog="exit status: 0 valid (warnings allowed), 1 errors found, 2 input or catalog could not be read",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or directories (searched recursively)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--catalog", metavar="DIR", help="check component references against the Components in DIR")
-    source.add_argument("--kubeconfig", metavar="FILE", help="check component references against a cluster")
+    source.add_argument(
+        "--catalog", metavar="DIR", help="check references against the Components in DIR (and ../experiments/)"
+    )
+    source.add_argument("--kubeconfig", metavar="FILE", help="check references against a cluster (the hub)")
     parser.add_argument("--context", help="kubeconfig context of that cluster (implies a cluster catalog)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the problems")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
@@ -97,6 +119,7 @@ class FileResult:
     unreadable: list[ReadProblem] = field(default_factory=list)
     objects: list[ObjectResult] = field(default_factory=list)
     skipped: int = 0
+    templates: list[str] = field(default_factory=list)  # WorkflowTemplates among the skipped documents
 
 
 @dataclass
@@ -177,7 +200,11 @@ class Report:
                 "warnings": self.warnings,
                 "skipped": sum(f.skipped for f in self.files),
             },
-            "catalog": {"source": self.catalog.source, "components": sorted(self.catalog.components)}
+            "catalog": {
+                "source": self.catalog.source,
+                "components": sorted(self.catalog.components),
+                "templates": sorted(self.catalog.templates) if self.catalog.templates is not None else None,
+            }
             if self.catalog
             else None,
             "problems": problems,
@@ -207,10 +234,12 @@ def validate_paths(paths: Sequence[str], base_catalog: Catalog | None) -> Report
     files, unreadable = yaml_files(paths)
     results = [_read_file(path) for path in files]
     objects = [o for r in results for o in r.objects]
-    catalog = _with_own_components(base_catalog, objects)
+    catalog = _with_own_objects(base_catalog, objects, {t for r in results for t in r.templates})
     for obj in objects:
         if isinstance(obj.obj, Experiment):
             obj.problems += check_experiment(obj.obj, catalog.components if catalog else None)
+            if catalog and catalog.templates is not None:
+                obj.problems += check_workflow_template(obj.obj.spec, catalog.templates, catalog.templates_source)
         elif isinstance(obj.obj, Component):
             obj.problems += check_component(obj.obj)
     _check_duplicate_components(objects)
@@ -227,6 +256,8 @@ def _read_file(path: Path) -> FileResult:
             result.objects.append(ObjectResult(doc, str(doc.kind), problems=[_unknown_kind(doc)]))
         else:
             result.skipped += 1
+            if name := workflow_template_name(doc):
+                result.templates.append(name)
     return result
 
 
@@ -244,14 +275,18 @@ def _unknown_kind(doc: Document) -> Problem:
     return Problem("kind", f"{doc.kind!r} is not a kind of {API_GROUP}", fix)
 
 
-def _with_own_components(base: Catalog | None, objects: list[ObjectResult]) -> Catalog | None:
-    """The base catalog with the validated files' own Components on top (they are what will be applied)."""
+def _with_own_objects(base: Catalog | None, objects: list[ObjectResult], own_templates: set[str]) -> Catalog | None:
+    """The base catalog with the validated files' own Components and WorkflowTemplates on top (they are
+    what will be applied)."""
     if base is None:
         return None
     own = {o.obj.metadata.name: o.obj for o in objects if isinstance(o.obj, Component) and o.obj.metadata.name}
     added = set(own) - set(base.components)
     source = base.source + (" and the validated files" if added else "")
-    return Catalog(source, {**base.components, **own}, base.left_out)
+    templates, templates_source = base.templates, base.templates_source
+    if templates is not None and own_templates - templates:  # unknown stays unknown: no partial checks
+        templates, templates_source = templates | own_templates, f"{templates_source} and the validated files"
+    return Catalog(source, {**base.components, **own}, base.left_out, templates, templates_source)
 
 
 def _check_duplicate_components(objects: list[ObjectResult]) -> None:

@@ -41,7 +41,7 @@ spec:
       components:
         - app: hello-app
   workflow:
-    template: hello-app
+    template: hello-app-validation
     completion:
       mode: {mode}
 """
@@ -113,7 +113,7 @@ def test_experiments_and_components_directories_validate_clean_from_the_repo_roo
     assert code == 0, out
     (summary,) = out.splitlines()
     assert re.search(r"\d+ objects, 0 errors, 0 warnings; \d+ documents of other kinds skipped", summary)
-    assert re.search(r"catalog: \d+ Components from components/$", summary)
+    assert re.search(r"catalog: \d+ Components from components/; \d+ WorkflowTemplates from experiments/$", summary)
 
 
 def test_hello_app_references_the_platform_components_it_relies_on() -> None:
@@ -278,6 +278,46 @@ def test_a_component_defined_twice_is_an_error(tmp_path: Path, capsys: pytest.Ca
 # ----------------------------------------------------------------------------- the catalog
 
 
+def test_every_workflow_template_an_experiment_names_is_shipped_under_that_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, out, _ = validate(capsys, "--catalog", str(CATALOG), "-o", "json", str(REPO / "experiments"))
+
+    report = json.loads(out)
+    shipped = set(report["catalog"]["templates"])
+    assert {"hello-app-validation", "logging-comparison-v3", "observability-cost-validation"} <= shipped
+    assert not [p for p in report["problems"] if p["path"] == "spec.workflow.template"], report["problems"]
+
+
+@pytest.mark.parametrize("template", ["experiment-lifecycle", "demo"])
+def test_the_inline_workflow_and_templates_in_the_validated_files_need_no_catalog_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], template: str
+) -> None:
+    file = tmp_path / "bundle.yaml"
+    experiment = EXPERIMENT.format(name="demo-", mode="workflow").replace("hello-app-validation", template)
+    file.write_text(experiment + "---\n" + WORKFLOW_TEMPLATE)
+
+    code, out, _ = validate(capsys, "--catalog", str(CATALOG), str(file))
+
+    assert code == 0, out
+    assert "1 object, 0 errors, 0 warnings" in out
+
+
+def test_a_catalog_without_experiments_beside_it_does_not_check_templates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    components = tmp_path / "components"
+    components.mkdir()
+    (components / "hello-app.yaml").write_text((CATALOG / "apps" / "hello-app" / "component.yaml").read_text())
+    file = tmp_path / "exp.yaml"
+    file.write_text(EXPERIMENT.format(name="demo-", mode="workflow").replace("hello-app-validation", "anything"))
+
+    code, out, _ = validate(capsys, "--catalog", str(components), str(file))
+
+    assert code == 0, out
+    assert "WorkflowTemplate references not checked" in out
+
+
 def test_components_in_the_validated_files_join_the_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "widget.yaml").write_text(
         (CORPUS / "param-bool-ill-typed.yaml").read_text().replace('debug: "yes"', 'debug: "true"')
@@ -308,7 +348,7 @@ def test_without_a_catalog_component_references_are_not_checked(
     code, out, _ = validate(capsys, str(CORPUS / "component-unknown.yaml"))
 
     assert code == 0, out
-    assert "component references not checked: no components/ directory here or above" in out
+    assert "component and WorkflowTemplate references not checked: no components/ directory here or above" in out
 
 
 def test_missing_catalog_directory_is_one_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
@@ -383,6 +423,25 @@ def test_catalog_can_come_from_a_cluster(tmp_path: Path, capsys: pytest.CaptureF
     assert "no Component named 'helo-app' — fix: did you mean `hello-app`?" in out
     assert "catalog: 1 Components from the cluster (kubeconfig" in out
     assert "context lab) (1 invalid left out)" in out
+
+
+def test_a_cluster_without_argo_workflows_has_no_workflow_templates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hello = yaml.safe_load((CATALOG / "apps" / "hello-app" / "component.yaml").read_text())
+    file = tmp_path / "exp.yaml"
+    file.write_text(EXPERIMENT.format(name="demo-", mode="workflow"))
+
+    with fake_cluster(tmp_path, [hello]) as kubeconfig:  # it answers 404 for workflowtemplates
+        code, out, _ = validate(capsys, "--quiet", "--kubeconfig", str(kubeconfig), str(file))
+
+    assert code == 1
+    assert out.splitlines() == [
+        f"{file}: Experiment demo-: spec.workflow.template: no WorkflowTemplate named 'hello-app-validation' in "
+        "namespace argo-workflows of the cluster (none there: is Argo Workflows installed?) — fix: ship a "
+        "WorkflowTemplate of that name (experiments/<scenario>/workflow/template.yaml, applied to namespace "
+        "argo-workflows) or use `experiment-lifecycle` (the built-in workflow)"
+    ]
 
 
 def test_unreachable_cluster_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from api.experiment import INLINE_WORKFLOW_TEMPLATE
 from api.validation import PLATFORM_WORKFLOW_PARAMS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,16 +30,54 @@ ORIGINAL_COMPONENTS = {
     "observability": [
         "elasticsearch", "fluent-bit", "jaeger", "kibana", "kube-prometheus-stack", "loki", "metrics-agent",
         "metrics-egress", "mimir", "otel-collector", "promtail", "pyrra", "seaweedfs", "tempo", "victoria-metrics",
-        "eck-operator",
+        "eck-operator", "elk-stack", "prometheus-stack",
     ],
     "storage": ["minio"],
     "testing": ["k6-gateway-loadtest", "k6"],
     "workflows": ["argo-workflows"],
 }  # fmt: skip
+# The original's Experiments (seed-behaviour §8): generateName, the WorkflowTemplate they name, completion mode.
+# Users have these files; ours are the same objects, so theirs find the templates we ship.
+ORIGINAL_EXPERIMENTS = {
+    "db-disk-comparison": ("db-dsc-", "db-disk-comparison-validation", "workflow"),
+    "db-fsync-vs-memory": ("db-fvm-", "db-fsync-vs-memory-validation", "workflow"),
+    "db-storage-tiers": ("db-st-", "db-storage-tiers-validation", "workflow"),
+    "gateway-comparison": ("gw-comp-", "gateway-comparison-validation", "workflow"),
+    "tsdb-comparison": ("tsdb-comparison-", "tsdb-comparison-validation", "workflow"),
+    "logging-comparison": ("logging-comparison-", "logging-comparison-v3", "workflow"),
+    "tracing-comparison": ("tracing-comparison-", "tracing-comparison-validation", "workflow"),
+    "ui-showcase": ("ui-showcase-", "ui-showcase-validation", "workflow"),
+    "hello-app": ("hello-app-", "hello-app-validation", "workflow"),
+    "elk-tutorial": ("elk-tutorial-", "elk-validation", "manual"),
+    "gateway-tutorial": ("gateway-tutorial-", "gateway-validation", "manual"),
+    "loki-tutorial": ("loki-tutorial-", "loki-validation", "manual"),
+    "observability-cost-tutorial": ("observability-cost-tutorial-", "observability-cost-validation", "manual"),
+    "otel-tutorial": ("otel-tutorial-", "otel-validation", "manual"),
+    "prometheus-tutorial": ("prometheus-tutorial-", "prometheus-validation", "manual"),
+    "seaweedfs-tutorial": ("seaweedfs-tutorial-", "seaweedfs-validation", "manual"),
+    "slo-tutorial": ("slo-tutorial-", "slo-validation", "manual"),
+}
+# What each of the original's comparisons measured (its questions: latency, throughput, resource use, disk
+# and fsync behaviour, footprint ...), as the metric each of ours must have to answer it.
+ORIGINAL_MEASUREMENTS = {
+    "db-disk-comparison": ["hdd_write_p99", "fsync_p99_by_disk", "write_throughput_by_disk", "disk_write_iops_by_disk",
+                           "disk_busy_by_disk", "hdd_cpu", "cluster_cpu", "cluster_memory"],
+    "db-fsync-vs-memory": ["fsync_write_p99", "write_p50_by_mode", "fsync_p99_by_mode", "write_throughput_by_mode",
+                           "read_p99_by_mode", "read_throughput_by_mode", "fsync_cpu", "fsync_memory", "cluster_cpu"],
+    "db-storage-tiers": ["balanced_tier_write_p99", "fsync_p99_by_tier", "write_throughput_by_tier",
+                         "read_throughput_by_tier", "disk_write_iops_by_tier", "hyperdisk_tier_cpu", "cluster_memory"],
+    "gateway-comparison": ["nginx_ingress_cpu", "envoy_gateway_memory", "cluster_cpu"],
+    "tsdb-comparison": ["prometheus_cpu", "victoria_metrics_memory", "prometheus_pods", "victoria_metrics_pods",
+                        "cluster_cpu", "cluster_memory"],
+    "logging-comparison": ["loki_cpu", "elasticsearch_memory", "loki_disk_bytes", "elasticsearch_disk_bytes",
+                           "cluster_cpu"],
+    "ui-showcase": ["cpu_by_pod", "memory_by_pod", "cluster_cpu", "cluster_memory", "monitoring_cpu_peak",
+                    "station_monitor_peak_memory", "pod_count", "container_restarts"],
+}  # fmt: skip
 REQUIRED_SCENARIOS = (
     "hello-app", "prometheus-tutorial", "loki-tutorial", "tsdb-comparison", "gateway-comparison",
     "logging-comparison", "tracing-comparison", "otel-tutorial", "slo-tutorial", "observability-cost-tutorial",
-    "seaweedfs-tutorial", "cicd-fundamentals",
+    "seaweedfs-tutorial", "cicd-fundamentals", "http-baseline",
 )  # fmt: skip
 
 
@@ -65,6 +104,45 @@ def _scenarios() -> list[Path]:
 
 
 SCENARIOS = _scenarios()
+
+
+def _shipped_templates() -> dict[str, Path]:
+    shipped: dict[str, Path] = {}
+    for path in sorted((REPO / "experiments").glob("*/workflow/template.yaml")):
+        body = _load(path)
+        assert body["kind"] == "WorkflowTemplate" and body["metadata"]["namespace"] == "argo-workflows", path
+        name = body["metadata"]["name"]
+        assert name not in shipped, f"WorkflowTemplate {name!r} is shipped twice: {shipped.get(name)} and {path}"
+        shipped[name] = path
+    return shipped
+
+
+def test_every_template_an_experiment_in_experiments_references_is_shipped() -> None:
+    referenced: dict[str, list[str]] = {}
+    for path in sorted((REPO / "experiments").rglob("*.y*ml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if isinstance(doc, dict) and doc.get("kind") == "Experiment":
+                template = doc["spec"]["workflow"]["template"]
+                referenced.setdefault(template, []).append(str(path.relative_to(REPO)))
+    shipped = _shipped_templates()
+    missing = {t: files for t, files in referenced.items() if t not in shipped and t != INLINE_WORKFLOW_TEMPLATE}
+    assert not missing, f"referenced but not shipped: {missing}"
+    assert len(referenced) >= len(ORIGINAL_EXPERIMENTS)
+
+
+@pytest.mark.parametrize("scenario", sorted(ORIGINAL_EXPERIMENTS))
+def test_scenario_is_the_original_experiment_with_its_template_name(scenario: str) -> None:
+    generate_name, template, mode = ORIGINAL_EXPERIMENTS[scenario]
+    exp = _load(REPO / "experiments" / scenario / "experiment.yaml")
+    spec = exp["spec"]
+    assert exp["metadata"] == exp["metadata"] | {"generateName": generate_name, "namespace": "experiments"}
+    assert spec["workflow"]["template"] == template
+    assert template in _shipped_templates()
+    assert spec["workflow"]["completion"]["mode"] == mode
+    assert bool(spec.get("tutorial")) == (mode == "manual"), "the original's tutorials carry a tutorial block"
+    for target in spec["targets"]:
+        assert target["cluster"] == target["cluster"] | {"type": "gke", "preemptible": True}, target["name"]
+        assert target.get("observability") == {"enabled": True, "transport": "tailscale"}, target["name"]
 
 
 def test_validate_is_clean() -> None:
@@ -164,14 +242,21 @@ def test_scenario_folder_is_complete(scenario: Path) -> None:
         assert {c["metric"] for c in criteria} <= metric_names
 
 
+@pytest.mark.parametrize("scenario", sorted(ORIGINAL_MEASUREMENTS))
+def test_comparison_measures_what_the_original_measured(scenario: str) -> None:
+    spec = _load(REPO / "experiments" / scenario / "experiment.yaml")["spec"]
+    names = {m["name"] for m in spec["metrics"]}
+    assert set(ORIGINAL_MEASUREMENTS[scenario]) <= names, sorted(set(ORIGINAL_MEASUREMENTS[scenario]) - names)
+    readme = (REPO / "experiments" / scenario / "README.md").read_text()
+    assert "## The original's questions" in readme, "say where each of the original's questions is answered"
+    for name in names:
+        assert f"`{name}`" in readme, f"{scenario}/README.md does not describe metric {name}"
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_template_named_by_scenario_exists_and_declares_platform_parameters(scenario: Path) -> None:
     spec = _load(scenario / "experiment.yaml")["spec"]
-    templates = {}
-    for path in (REPO / "experiments").glob("*/workflow/template.yaml"):
-        body = _load(path)
-        assert body["kind"] == "WorkflowTemplate" and body["metadata"]["namespace"] == "argo-workflows", path
-        templates[body["metadata"]["name"]] = body
+    templates = {name: _load(path) for name, path in _shipped_templates().items()}
     name = spec["workflow"]["template"]
     assert name in templates, f"{scenario.name}: WorkflowTemplate {name!r} does not exist"
     declared = {p["name"] for p in templates[name]["spec"]["arguments"]["parameters"]}

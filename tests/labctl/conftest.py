@@ -39,7 +39,7 @@ spec:
       cluster:
         type: gke
   workflow:
-    template: hello-app
+    template: hello-app-validation
     completion:
       mode: {mode}
   hypothesis:

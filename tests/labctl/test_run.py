@@ -18,7 +18,7 @@ def test_run_without_wait_creates_the_experiment_from_generate_name(
     assert result.code == 0, result.err
     assert result.out.startswith(f"experiment {kube_namespace}/demo-")
     name = result.out.split("/")[1].split()[0]
-    assert gateway.get(name)["spec"]["workflow"]["template"] == "hello-app"
+    assert gateway.get(name)["spec"]["workflow"]["template"] == "hello-app-validation"
 
 
 def test_run_wait_prints_each_change_and_exits_0_when_complete(
