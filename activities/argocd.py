@@ -23,6 +23,7 @@ from activities import contracts as c
 from activities import target_plumbing
 from activities.claims import experiment_claims, read_kubeconfig
 from activities.components import argocd_sources, read_component
+from activities.heartbeating import heartbeating
 from activities.kube import (
     EXPERIMENT_LABEL,
     LAYER_LABEL,
@@ -148,7 +149,8 @@ async def deploy_applications(inp: c.DeployApplicationsInput) -> c.DeployedAppli
     Permanent: a Component is missing or invalid, or the layer has components but none resolve to a source.
     """
     settings = ActivitySettings()
-    app = await asyncio.to_thread(_prepare, settings, inp)
+    preparing = asyncio.to_thread(_prepare, settings, inp)
+    app = await heartbeating(preparing, f"registering {inp.target.name} and applying its {inp.layer} Application")
     if app is None:
         return c.DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[])
     name = app["metadata"]["name"]

@@ -20,6 +20,7 @@ from temporalio import activity
 
 from activities import contracts as c
 from activities.claims import CLAIM_GROUP, CLAIM_VERSION, claim_kind
+from activities.heartbeating import heartbeating
 from activities.kube import EXPERIMENT_LABEL, CustomObjects, delete_ignoring_missing, hub_client, is_not_found
 from activities.settings import ActivitySettings
 from api import names
@@ -69,7 +70,7 @@ async def cleanup_experiment(inp: c.CleanupInput) -> c.CleanupReport:
         def app_left() -> dict[str, str]:
             return {f"Application/{a}": "still deleting (resources finalizer)" for a in apps if _app_exists(custom, a)}
 
-        await asyncio.to_thread(delete_apps)
+        await heartbeating(asyncio.to_thread(delete_apps), "deleting ArgoCD applications")
         lingering = await _wait_until_gone(app_left, deadline, settings.activity_poll_seconds)
 
         def delete_the_rest() -> None:
@@ -97,7 +98,7 @@ async def cleanup_experiment(inp: c.CleanupInput) -> c.CleanupReport:
                 left[f"Namespace/{exp}"] = "still terminating"
             return left
 
-        await asyncio.to_thread(delete_the_rest)
+        await heartbeating(asyncio.to_thread(delete_the_rest), "deleting workflows, secrets, claims, namespace")
         lingering |= await _wait_until_gone(rest_left, deadline, settings.activity_poll_seconds)
     return ledger.report(lingering)
 
