@@ -16,6 +16,7 @@ import json
 import math
 import re
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -96,7 +97,7 @@ class FakeAnthropic:
         found = re.search(r"PASS: (\w+)", text)
         name = found.group(1) if found else "unknown"
         call = {"pass": name, "model": body.get("model"), "max_tokens": body.get("max_tokens"), "finished": False}
-        call["stream"] = bool(body.get("stream"))
+        call |= {"stream": bool(body.get("stream")), "at": time.monotonic()}
         self.calls.append(call)
         if self.failures:
             status = self.failures.pop(0)

@@ -89,6 +89,7 @@ class FakeGitHub:
         self.rate_limit = rate_limit
         self.used = 0
         self.reset_at = int(time.time()) + 3600
+        self.primary_refused = False
         self.secondary: SecondaryLimit | None = None
         self.early_requests: list[str] = []
         self.rate_limited: list[str] = []
@@ -158,10 +159,12 @@ class FakeGitHub:
         now = time.time()
         if self.used >= self.rate_limit:
             if now < self.reset_at:
-                self.early_requests.append(f"{req.method} {req.path}")
+                if self.primary_refused:  # the client was told, and asks again before the reset
+                    self.early_requests.append(f"{req.method} {req.path}")
+                self.primary_refused = True
                 message = {"message": "API rate limit exceeded for user ID 1.", "documentation_url": DOCS}
                 return 403, message, self._primary_headers()
-            self.used, self.reset_at = 0, int(now) + 3600
+            self.used, self.reset_at, self.primary_refused = 0, int(now) + 3600, False
         limit = self.secondary
         if limit and req.method in WRITES:
             if now < limit.blocked_until:
@@ -169,7 +172,7 @@ class FakeGitHub:
                 return self._secondary_refusal(limit, limit.blocked_until - now)
             limit.writes = [t for t in limit.writes if now - t < limit.window] + [now]
             if len(limit.writes) > limit.burst:
-                limit.writes.pop()
+                limit.writes = []  # after the block, a new burst is allowed
                 limit.blocked_until = now + limit.block
                 return self._secondary_refusal(limit, limit.block)
         self.used += 1
