@@ -6,9 +6,9 @@ must be JSON matching ``analysis_models``. Each pass is one streamed Messages ca
 it runs: a pass takes minutes, the activity's heartbeat timeout is 30 s, and a timed-out attempt would
 pay for the call again. 429 (after its ``retry-after``), 529 and overloads are retried with back-off.
 Artifacts go to ``<exp>/analysis/``; the result is merged into summary.json, the report is re-rendered
-and the PR's data file refreshed. Unlike the original (bug 26), a pass that failed makes the outcome unsuccessful
-with a message naming it. The activity never raises for analysis failures: they are recorded in the
-outcome, and nothing here can stop cleanup.
+and the PR's data file refreshed. Unlike the original (bug 26), a pass that failed makes the outcome
+unsuccessful with a message naming it. The activity never raises for analysis failures: they are
+recorded in the outcome, and nothing here can stop cleanup.
 """
 
 from __future__ import annotations
@@ -146,8 +146,8 @@ class Analyzer:
 
 def _transient(err: anthropic.APIStatusError) -> bool:
     """429/5xx/529 answers, and rate-limit or overload errors sent inside a stream (whose HTTP status is 200)."""
-    body = err.body if isinstance(err.body, dict) else {}
-    kind = (body.get("error") or {}).get("type") if isinstance(body.get("error"), dict) else None
+    error = err.body.get("error") if isinstance(err.body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
     return err.status_code in RETRY_STATUSES or kind in TRANSIENT_ERROR_TYPES
 
 
