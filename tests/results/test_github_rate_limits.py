@@ -13,6 +13,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities import github
+from activities.contracts import PublishFailed
 from activities.results_settings import ResultsSettings
 from tests.fakes.github_server import FakeGitHub
 from tests.results.conftest import make_settings
@@ -70,3 +71,10 @@ def test_an_exhausted_primary_limit_waits_for_its_reset_in_temporal(fake_github:
     delay = err.value.next_retry_delay
     assert delay is not None and timedelta(minutes=55) < delay <= timedelta(minutes=61)
     assert fake_github.early_requests == []
+
+
+def test_a_403_that_is_no_rate_limit_is_refused_for_good_without_retrying(fake_github: FakeGitHub) -> None:
+    fake_github.fail_next(403, method="POST", path_contains="/git/refs")
+    with pytest.raises(PublishFailed, match="403"):
+        github.publish(settings_for(fake_github), summary(), None)
+    assert [r.method for r in fake_github.requests].count("POST") == 1
