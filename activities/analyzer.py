@@ -2,11 +2,13 @@
 
 Passes and sections are the original analyzer's (seed §3.8): plan, core (abstract, target/performance
 analysis, metric insights, diagram, glossary), finops/secops, capabilities/feedback, body. Each answer
-must be JSON matching ``analysis_models``; 429/529 and overloads are retried with back-off. Artifacts go
-to ``<results prefix>analysis/``; the result is merged into summary.json, the report is re-rendered and the PR's
-data file refreshed. Unlike the original (bug 26), a pass that failed makes the outcome unsuccessful
-with a message naming it. The activity never raises for analysis failures: they are recorded in the
-outcome, and nothing here can stop cleanup.
+must be JSON matching ``analysis_models``. Each pass is one streamed Messages call that heartbeats while
+it runs: a pass takes minutes, the activity's heartbeat timeout is 30 s, and a timed-out attempt would
+pay for the call again. 429 (after its ``retry-after``), 529 and overloads are retried with back-off.
+Artifacts go to ``<results prefix>analysis/``; the result is merged into summary.json, the report is re-rendered
+and the PR's data file refreshed. Unlike the original (bug 26), a pass that failed makes the outcome
+unsuccessful with a message naming it. The activity never raises for analysis failures: they are
+recorded in the outcome, and nothing here can stop cleanup.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ from activities.analysis_models import (
     PlanPass,
 )
 from activities.computed_summary import computed_analysis
+from activities.heartbeating import heartbeating
 from activities.results import write_summary_and_report
 from activities.results_settings import ResultsSettings
 from activities.storage import ObjectMissing, ResultsStore
 from api import names
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 529})
+TRANSIENT_ERROR_TYPES = frozenset({"rate_limit_error", "overloaded_error", "api_error"})
 PASSES: tuple[tuple[str, type[PassOutput], frozenset[str]], ...] = (
     ("pass_1_plan", PlanPass, frozenset(SECTION_KEYS)),
     (
@@ -99,20 +103,15 @@ class Analyzer:
         content = f"PASS: {name}\n{prompt}\n\nEXPERIMENT:\n{context}"
         delay = self.settings.analyzer_retry_initial_seconds
         for attempt in range(1, self.settings.analyzer_attempts + 1):
-            activity.heartbeat(f"{name} attempt {attempt}")
             try:
-                message = await self.client.messages.create(
-                    model=self.settings.analyzer_model,
-                    max_tokens=self.settings.analyzer_max_tokens,
-                    messages=[{"role": "user", "content": content}],
-                )
+                message = await self.ask(f"{name} attempt {attempt}", content)
                 text = "".join(getattr(block, "text", "") for block in message.content)
                 parsed = model.model_validate(extract_json(text))
                 self.trace.append({"pass": name, "attempt": attempt, "ok": True, "usage": message.usage.model_dump()})
                 return parsed
             except anthropic.APIStatusError as err:
-                error = f"HTTP {err.status_code}: {err.message}"
-                retry = err.status_code in RETRY_STATUSES
+                error, retry = f"HTTP {err.status_code}: {err.message}", _transient(err)
+                delay = max(delay, _retry_after(err))
             except anthropic.APIConnectionError as err:
                 error, retry = f"connection: {err}", True
             except (ValueError, ValidationError) as err:
@@ -120,9 +119,44 @@ class Analyzer:
             self.trace.append({"pass": name, "attempt": attempt, "ok": False, "error": error})
             if not retry or attempt == self.settings.analyzer_attempts:
                 raise PassFailed(f"{name}: {error}")
-            await asyncio.sleep(delay)
+            await heartbeating(asyncio.sleep(delay), f"{name}: {error}; retrying")
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def ask(self, what: str, content: str) -> anthropic.types.Message:
+        """One streamed Messages call, heartbeating with the text received so far until the message is complete.
+
+        Streaming, as the SDK recommends for long requests: the connection carries events (and pings)
+        the whole time instead of idling for minutes, and a cancelled activity closes it at once.
+        """
+        received = [0]
+
+        async def stream() -> anthropic.types.Message:
+            async with self.client.messages.stream(
+                model=self.settings.analyzer_model,
+                max_tokens=self.settings.analyzer_max_tokens,
+                messages=[{"role": "user", "content": content}],
+            ) as events:
+                async for text in events.text_stream:
+                    received[0] += len(text)
+                return await events.get_final_message()
+
+        return await heartbeating(stream(), lambda: f"{what}: {received[0]} characters received")
+
+
+def _transient(err: anthropic.APIStatusError) -> bool:
+    """429/5xx/529 answers, and rate-limit or overload errors sent inside a stream (whose HTTP status is 200)."""
+    error = err.body.get("error") if isinstance(err.body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    return err.status_code in RETRY_STATUSES or kind in TRANSIENT_ERROR_TYPES
+
+
+def _retry_after(err: anthropic.APIStatusError) -> float:
+    """The ``retry-after`` seconds a 429 names (0 when absent or not a number)."""
+    try:
+        return max(0.0, float(err.response.headers.get("retry-after", 0)))
+    except ValueError:
+        return 0.0
 
 
 def assemble(outputs: dict[str, PassOutput], sections: list[str], model: str) -> dict[str, Any]:
@@ -142,7 +176,9 @@ def assemble(outputs: dict[str, PassOutput], sections: list[str], model: str) ->
 async def analyse(settings: ResultsSettings, store: ResultsStore, inp: c.RunAnalysisInput) -> c.AnalysisOutcome:
     job = names.analysis_job_name(inp.experiment)
     prefix = f"{names.results_prefix(inp.experiment)}analysis/"
-    summary: dict[str, Any] = await asyncio.to_thread(store.get_json, inp.summary_key)
+    summary: dict[str, Any] = await heartbeating(
+        asyncio.to_thread(store.get_json, inp.summary_key), f"reading {inp.summary_key}"
+    )
     sections = [str(s) for s in inp.sections]
     summary.setdefault("analyzerConfig", {"sections": sections})
     failures: list[str] = []
@@ -167,19 +203,20 @@ async def analyse(settings: ResultsSettings, store: ResultsStore, inp: c.RunAnal
             except PassFailed as err:
                 failures.append(str(err))
                 continue
-            await asyncio.to_thread(store.put_json, f"{prefix}{name}.json", outputs[name].model_dump(mode="json"))
+            document = outputs[name].model_dump(mode="json")
+            await heartbeating(asyncio.to_thread(store.put_json, f"{prefix}{name}.json", document), f"storing {name}")
         analysis = assemble(outputs, sections, settings.analyzer_model)
         if failures:
             analysis["failedPasses"] = failures
-        await asyncio.to_thread(store.put_json, f"{prefix}trace.json", analyzer.trace)
+        await heartbeating(asyncio.to_thread(store.put_json, f"{prefix}trace.json", analyzer.trace), "storing trace")
         message = f"{len(outputs)} passes by {settings.analyzer_model}" + (
             f"; failed: {'; '.join(failures)}" if failures else ""
         )
     final_key = f"{prefix}analysis_final.json"
-    await asyncio.to_thread(store.put_json, final_key, analysis)
+    await heartbeating(asyncio.to_thread(store.put_json, final_key, analysis), f"storing {final_key}")
     summary["analysis"] = analysis
-    await asyncio.to_thread(write_summary_and_report, store, settings, summary)
-    await asyncio.to_thread(github.update_published_file, settings, summary)
+    await heartbeating(asyncio.to_thread(write_summary_and_report, store, settings, summary), "storing the report")
+    await heartbeating(asyncio.to_thread(github.update_published_file, settings, summary), "updating the PR data file")
     return c.AnalysisOutcome(job_name=job, succeeded=not failures, message=message, analysis_key=final_key)
 
 

@@ -24,6 +24,7 @@ from activities import target_plumbing
 from activities.claims import experiment_claims, read_kubeconfig
 from activities.cluster_access import EXEC_API, cluster_of_exec
 from activities.components import argocd_sources, read_component
+from activities.heartbeating import heartbeating
 from activities.kube import (
     CLUSTER_LABEL,
     LAYER_LABEL,
@@ -163,7 +164,8 @@ async def deploy_applications(inp: c.DeployApplicationsInput) -> c.DeployedAppli
     Permanent: a Component is missing or invalid, or the layer has components but none resolve to a source.
     """
     settings = ActivitySettings()
-    app = await asyncio.to_thread(_prepare, settings, inp)
+    preparing = asyncio.to_thread(_prepare, settings, inp)
+    app = await heartbeating(preparing, f"registering {inp.target.name} and applying its {inp.layer} Application")
     if app is None:
         return c.DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[])
     name = app["metadata"]["name"]

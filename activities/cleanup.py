@@ -24,6 +24,7 @@ from temporalio import activity
 
 from activities import contracts as c
 from activities.claims import CLAIM_GROUP, CLAIM_VERSION, claim_kind
+from activities.heartbeating import heartbeating
 from activities.kube import CustomObjects, delete_ignoring_missing, hub_client, uid_selector
 from activities.settings import ActivitySettings
 from api import names
@@ -121,14 +122,17 @@ async def cleanup_experiment(inp: c.CleanupInput) -> c.CleanupReport:
         def apps_left() -> dict[str, str]:
             return {what: "still deleting (resources finalizer)" for what in owned.applications()}
 
-        await asyncio.to_thread(delete_all, owned.applications)
+        await heartbeating(asyncio.to_thread(delete_all, owned.applications), "deleting ArgoCD applications")
         lingering = await _wait_until_gone(apps_left, deadline, settings.activity_poll_seconds)
 
         def rest_left() -> dict[str, str]:
             left = {what: "cluster still deleting" for what in owned.claims()}
             return left | {what: "still terminating" for what in owned.namespaces_left()}
 
-        await asyncio.to_thread(delete_all, owned.secrets, owned.workflows, owned.claims, owned.namespaces)
+        await heartbeating(
+            asyncio.to_thread(delete_all, owned.secrets, owned.workflows, owned.claims, owned.namespaces),
+            "deleting workflows, secrets, claims, namespaces",
+        )
         lingering |= await _wait_until_gone(rest_left, deadline, settings.activity_poll_seconds)
     return ledger.report(lingering)
 

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from activities import contracts as c
 from activities import target_plumbing
 from activities.claims import CLAIM_GROUP, CLAIM_VERSION, ClaimKind, claim_kind, read_kubeconfig
+from activities.heartbeating import heartbeating
 from activities.kube import (
     CLUSTER_LABEL,
     EXPERIMENT_UID_ANNOTATION,
@@ -128,7 +129,8 @@ async def wait_for_cluster_ready(inp: c.WaitForClusterInput) -> c.ReadyCluster:
             return _claim_endpoint(CustomObjects(api), kind, inp.cluster_name, failing_since, settings)
 
     endpoint = await poll_until(check, settings.activity_poll_seconds)
-    secret = await asyncio.to_thread(_plumb_ready_cluster, settings, inp)
+    plumbing = asyncio.to_thread(_plumb_ready_cluster, settings, inp)
+    secret = await heartbeating(plumbing, f"bootstrapping RBAC on {inp.cluster_name}")
     return c.ReadyCluster(target=inp.target, endpoint=endpoint, kubeconfig_secret=secret)
 
 

@@ -6,20 +6,29 @@ the branch is found and its body refreshed instead of a second one being opened.
 close, deleting the branch is best effort: the PR outcome is what the review asked for, and the
 original's "merged but branch delete failed → MergeFailed forever" loop (bug 17) is gone.
 
-Blocking calls; the activities run them in a thread. Server errors and rate limits propagate as
-ordinary exceptions (Temporal retries them); refusals (bad token, missing repo, conflicts) become the
-named permanent errors.
+Blocking calls; the activities run them in a thread while heartbeating. Rate limits are honoured, as
+GitHub asks (no request before ``Retry-After`` has passed, else the integration may be banned): PyGithub's
+``GithubRetry`` waits out a short one inside the call (``Retry-After``, a secondary limit's minute, or
+until ``x-ratelimit-reset``); a longer wait becomes a retryable error whose ``next_retry_delay`` is that
+wait, so Temporal sleeps durably instead of a worker thread. Server errors propagate as ordinary
+exceptions (Temporal retries them); refusals (bad token, missing repo, conflicts) become the named
+permanent errors.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+from datetime import timedelta
 from typing import Any
 
-from github import Auth, Github, GithubException
+from github import Auth, Github, GithubException, GithubRetry
+from github.GithubException import RateLimitExceededExceedsMaxWait
 from github.PullRequest import PullRequest
 from github.Repository import Repository
+from temporalio.exceptions import ApplicationError
+from urllib3.response import BaseHTTPResponse
 
 from activities.contracts import PublishedResults, PublishFailed, ReviewActionFailed
 from activities.report import key_numbers
@@ -30,21 +39,74 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+class RateLimitRetry(GithubRetry):
+    """``GithubRetry`` for rate limits only, which also refuses to sleep a ``Retry-After`` beyond its cap.
+
+    Connection errors and 5xx are not retried here (Temporal owns those retries: PyGithub's own would hide
+    a flapping server inside one attempt). urllib3 would shorten a long ``Retry-After`` to its cap and
+    retry too early; this raises instead, and the activity hands the wait to Temporal.
+    """
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        seconds = super().get_retry_after(response)
+        if seconds is not None and self.max_rate_limit_wait is not None and seconds > self.max_rate_limit_wait:
+            raise RateLimitExceededExceedsMaxWait(response.status, None, dict(response.headers), wait=seconds)
+        return seconds
+
+
 def github_client(settings: ResultsSettings) -> Github:
     token = settings.github_token.get_secret_value()
+    retry = RateLimitRetry(
+        total=settings.github_rate_limit_retries,
+        connect=0,
+        read=0,
+        other=0,
+        status_forcelist=[],  # GithubRetry adds 403 (rate limits); 429 is retried when it has Retry-After
+        allowed_methods=frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"}),  # a limited request did nothing
+        raise_on_status=False,  # the last answer becomes a GithubException, not a urllib3 MaxRetryError
+        secondary_rate_wait=settings.github_secondary_rate_wait_seconds,
+        max_rate_limit_wait=settings.github_max_rate_limit_wait_seconds,
+    )
     return Github(
         base_url=settings.github_api_url.rstrip("/"),
         auth=Auth.Token(token) if token else None,
-        retry=None,  # Temporal owns retries; PyGithub's own would hide a flapping server inside one attempt
+        retry=retry,
         timeout=int(settings.github_timeout_seconds),
         seconds_between_requests=settings.github_seconds_between_requests,
         seconds_between_writes=settings.github_seconds_between_writes,
     )
 
 
+def rate_limit_wait(err: GithubException) -> float | None:
+    """Seconds GitHub asks us to wait before the next request, or None when ``err`` is no rate limit."""
+    if isinstance(err, RateLimitExceededExceedsMaxWait) and err.wait is not None:
+        return err.wait
+    if err.status not in (403, 429):
+        return None
+    headers = {k.lower(): v for k, v in (err.headers or {}).items()}
+    if headers.get("retry-after", "").strip().isdigit():
+        return float(headers["retry-after"])
+    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset", "").isdigit():
+        return max(1.0, int(headers["x-ratelimit-reset"]) - time.time() + 1)
+    if "rate limit" in str(err.data).lower():
+        return 60.0  # a secondary limit without Retry-After: GitHub asks for at least a minute
+    return None
+
+
 def _permanent(err: GithubException) -> bool:
-    rate_limited = err.status == 403 and "rate limit" in str(err.data).lower()
-    return err.status not in RETRYABLE_STATUSES and not rate_limited
+    return err.status not in RETRYABLE_STATUSES and rate_limit_wait(err) is None
+
+
+def _retry_later(err: GithubException, what: str) -> Exception:
+    """A rate limit becomes a retryable error that makes Temporal wait as long as GitHub asked; else ``err``."""
+    wait = rate_limit_wait(err)
+    if wait is None:
+        return err
+    return ApplicationError(
+        f"GitHub rate limit while {what}: retrying in {wait:.0f} s ({err.status} {err.data})",
+        type="GitHubRateLimited",
+        next_retry_delay=timedelta(seconds=wait),
+    )
 
 
 def results_path(settings: ResultsSettings, experiment: str) -> str:
@@ -146,7 +208,7 @@ def publish(settings: ResultsSettings, summary: dict[str, Any], title: str | Non
             raise PublishFailed(
                 f"GitHub refused publishing to {settings.github_repo}: {err.status} {err.data}"
             ) from err
-        raise
+        raise _retry_later(err, f"publishing to {settings.github_repo}") from err
 
 
 def merge(settings: ResultsSettings, pr_number: int, branch: str) -> None:
@@ -162,7 +224,7 @@ def merge(settings: ResultsSettings, pr_number: int, branch: str) -> None:
     except GithubException as err:
         if _permanent(err):
             raise ReviewActionFailed(f"merging PR #{pr_number} failed: {err.status} {err.data}") from err
-        raise
+        raise _retry_later(err, f"merging PR #{pr_number}") from err
     delete_branch(repo, branch)
 
 
@@ -176,7 +238,7 @@ def close(settings: ResultsSettings, pr_number: int, branch: str) -> None:
         if _permanent(err) and err.status != 404:
             raise ReviewActionFailed(f"closing PR #{pr_number} failed: {err.status} {err.data}") from err
         if not _permanent(err):
-            raise
+            raise _retry_later(err, f"closing PR #{pr_number}") from err
         return
     delete_branch(repo, branch)
 

@@ -28,6 +28,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from temporalio import activity
 
+from activities.heartbeating import heartbeating
 from activities.settings import ActivitySettings
 from api import names
 
@@ -212,10 +213,12 @@ class Waiting:
 
 
 async def poll_until(check: Callable[[], T | Waiting], interval: float) -> T:
-    """Run ``check`` in a thread until it returns a result, heartbeating the latest note each round."""
+    """Run ``check`` in a thread until it returns a result, heartbeating the latest note, also while it runs."""
+    note = "first check"
     while True:
-        outcome = await asyncio.to_thread(check)
+        outcome = await heartbeating(asyncio.to_thread(check), note)
         if not isinstance(outcome, Waiting):
             return outcome
-        activity.heartbeat(outcome.note)
+        note = outcome.note
+        activity.heartbeat(note)
         await asyncio.sleep(interval)

@@ -1,7 +1,7 @@
 """COLLECT_METRICS and STORE_RESULTS: metric snapshot to S3, then summary.json and the report.
 
 Activities are ``async``: PromQL goes through ``httpx.AsyncClient`` on the event loop; blocking boto3 and
-PyGithub calls run in ``asyncio.to_thread``, so heartbeats and other activities keep running and the
+PyGithub calls run in ``asyncio.to_thread`` while heartbeating, so other activities keep running and the
 worker needs no thread-pool executor for them. Large data (series, summary) stays in S3; the workflow
 gets keys and the few numbers it decides on.
 """
@@ -16,6 +16,7 @@ from temporalio import activity
 
 from activities import contracts as c
 from activities import github
+from activities.heartbeating import heartbeating
 from activities.metrics import KubeconfigSource, MetricsCollector
 from activities.metrics_model import MetricsSnapshot
 from activities.report import render_report
@@ -103,7 +104,7 @@ class ResultsActivities:
         if snapshot is None:
             return c.MetricsCollection()
         key = names.metrics_snapshot_key(exp)
-        await asyncio.to_thread(self.store.put_json, key, snapshot.to_json_dict())
+        await heartbeating(asyncio.to_thread(self.store.put_json, key, snapshot.to_json_dict()), f"storing {key}")
         missing = sorted(name for name, q in snapshot.queries.items() if not q.has_data)
         return c.MetricsCollection(
             snapshot_key=key,
@@ -134,9 +135,11 @@ class ResultsActivities:
         if history or (inp.status.temporal and inp.status.temporal.ui_url):
             summary["temporal"]["historyURL"] = history or (inp.status.temporal and inp.status.temporal.ui_url)
         if inp.spec.code_snippets:
-            summary["codeSnippets"] = await asyncio.to_thread(fetch_snippets, self.settings, inp.spec.code_snippets)
+            fetching = asyncio.to_thread(fetch_snippets, self.settings, inp.spec.code_snippets)
+            summary["codeSnippets"] = await heartbeating(fetching, "fetching code snippets")
         summary["reportURL"] = public_url(self.settings, report_key(exp))
-        await asyncio.to_thread(write_summary_and_report, self.store, self.settings, summary)
+        writing = asyncio.to_thread(write_summary_and_report, self.store, self.settings, summary)
+        await heartbeating(writing, "storing summary.json and the report")
         return c.StoredResults(
             results_url=names.results_url(exp, self.settings.s3_bucket), summary_key=names.summary_key(exp)
         )
@@ -153,17 +156,20 @@ class ResultsActivities:
     async def publish_results(self, inp: c.PublishResultsInput) -> c.PublishedResults:
         """Branch + data file + PR; safe to repeat (see activities/github.py)."""
         summary = await asyncio.to_thread(self.store.get_json, inp.summary_key)
-        return await asyncio.to_thread(github.publish, self.settings, summary, inp.title)
+        publishing = asyncio.to_thread(github.publish, self.settings, summary, inp.title)
+        return await heartbeating(publishing, "publishing the results pull request")
 
     @activity.defn(name=c.MERGE_RESULTS_PR)
     async def merge_results_pr(self, inp: c.ResultsPullRequest) -> None:
         self._require_github("merge", inp.pr_number)
-        await asyncio.to_thread(github.merge, self.settings, inp.pr_number, inp.branch)
+        merging = asyncio.to_thread(github.merge, self.settings, inp.pr_number, inp.branch)
+        await heartbeating(merging, f"merging PR #{inp.pr_number}")
 
     @activity.defn(name=c.CLOSE_RESULTS_PR)
     async def close_results_pr(self, inp: c.ResultsPullRequest) -> None:
         self._require_github("close", inp.pr_number)
-        await asyncio.to_thread(github.close, self.settings, inp.pr_number, inp.branch)
+        closing = asyncio.to_thread(github.close, self.settings, inp.pr_number, inp.branch)
+        await heartbeating(closing, f"closing PR #{inp.pr_number}")
 
     def _require_github(self, action: str, pr_number: int) -> None:
         if not self.settings.github_enabled:

@@ -49,6 +49,13 @@ class ResultsSettings(BaseSettings):
     github_timeout_seconds: float = 30.0
     github_seconds_between_requests: float = Field(0.25, ge=0, description="PyGithub's default throttle.")
     github_seconds_between_writes: float = Field(1.0, ge=0, description="GitHub asks for >= 1 s between writes.")
+    github_rate_limit_retries: int = Field(2, ge=0, description="Rate-limited requests retried inside one call.")
+    github_secondary_rate_wait_seconds: float = Field(
+        60.0, ge=0, description="Wait after a secondary rate limit without Retry-After (GitHub: at least a minute)."
+    )
+    github_max_rate_limit_wait_seconds: float = Field(
+        60.0, ge=0, description="Longest rate-limit wait inside a call; a longer one is a Temporal retry delay."
+    )
 
     # --- Claude
     anthropic_api_key: SecretStr = SecretStr("")

@@ -4,6 +4,12 @@ Repos, git refs, contents (create/update with SHA checks), pulls (list/create/ge
 branch deletion, with GitHub's status codes for the cases the code must survive (422 for an existing
 ref or PR, 409 for a stale file SHA, 405 for a PR that cannot be merged). Every ``url`` in a response
 points back at this server, which PyGithub requires. ``fail_next`` injects errors (e.g. 502).
+
+Rate limits as GitHub applies them: every answer carries the primary limit's ``x-ratelimit-*`` headers,
+and an exhausted limit answers 403 "API rate limit exceeded" until its reset. ``secondary_limit(burst,
+window)`` answers a burst of content-creating requests (POST/PUT/PATCH/DELETE) with 403 (or 429) "You
+have exceeded a secondary rate limit" and ``Retry-After``; a request sent before that wait is over is
+counted in ``early_requests`` (GitHub may ban an integration for those) and refused again.
 """
 
 from __future__ import annotations
@@ -11,11 +17,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import math
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.http import LoopbackServer, Request, Response
+
+DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 
 
 def _sha(*parts: str) -> str:
@@ -52,11 +63,37 @@ class Fault:
     remaining: int
 
 
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit and have been temporarily blocked from content creation. "
+    "Please retry your request again later."
+)
+
+
+@dataclass
+class SecondaryLimit:
+    burst: int
+    window: float
+    block: float
+    retry_after_header: bool
+    status: int
+    writes: list[float] = field(default_factory=list)
+    blocked_until: float = 0.0
+
+
 class FakeGitHub:
-    def __init__(self, token: str = "gh-test-token") -> None:
+    def __init__(self, token: str = "gh-test-token", rate_limit: int = 5000) -> None:
         self.token = token
         self.repos: dict[str, FakeRepo] = {}
         self.faults: list[Fault] = []
+        self.rate_limit = rate_limit
+        self.used = 0
+        self.reset_at = int(time.time()) + 3600
+        self.primary_refused = False
+        self.secondary: SecondaryLimit | None = None
+        self.early_requests: list[str] = []
+        self.rate_limited: list[str] = []
+        self._limits = threading.Lock()
         self._numbers = itertools.count(1)
         self._server = LoopbackServer(self.handle)
         self.url = self._server.url
@@ -85,6 +122,12 @@ class FakeGitHub:
     ) -> None:
         self.faults.append(Fault(status, method, path_contains, times))
 
+    def secondary_limit(
+        self, burst: int, window: float, block: float = 60.0, retry_after_header: bool = True, status: int = 403
+    ) -> None:
+        """More than ``burst`` content-creating requests within ``window`` s block writes for ``block`` s."""
+        self.secondary = SecondaryLimit(burst, window, block, retry_after_header, status)
+
     # ----------------------------------------------------------------------------- dispatch
 
     def handle(self, req: Request) -> Response:
@@ -94,6 +137,54 @@ class FakeGitHub:
                 return fault.status, {"message": f"injected {fault.status}"}, {}
         if req.headers.get("authorization") != f"token {self.token}":
             return 401, {"message": "Bad credentials"}, {}
+        with self._limits:
+            limited = self._rate_limit(req)
+        if limited:
+            self.rate_limited.append(f"{req.method} {req.path}")
+            return limited
+        status, body, headers = self._route(req)
+        return status, body, headers | self._primary_headers()
+
+    def _primary_headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": str(self.rate_limit),
+            "x-ratelimit-remaining": str(max(0, self.rate_limit - self.used)),
+            "x-ratelimit-reset": str(self.reset_at),
+            "x-ratelimit-used": str(self.used),
+            "x-ratelimit-resource": "core",
+        }
+
+    def _rate_limit(self, req: Request) -> Response | None:
+        """The refusal GitHub would send for this request, or None (then it counts against the limits)."""
+        now = time.time()
+        if self.used >= self.rate_limit:
+            if now < self.reset_at:
+                if self.primary_refused:  # the client was told, and asks again before the reset
+                    self.early_requests.append(f"{req.method} {req.path}")
+                self.primary_refused = True
+                message = {"message": "API rate limit exceeded for user ID 1.", "documentation_url": DOCS}
+                return 403, message, self._primary_headers()
+            self.used, self.reset_at, self.primary_refused = 0, int(now) + 3600, False
+        limit = self.secondary
+        if limit and req.method in WRITES:
+            if now < limit.blocked_until:
+                self.early_requests.append(f"{req.method} {req.path}")
+                return self._secondary_refusal(limit, limit.blocked_until - now)
+            limit.writes = [t for t in limit.writes if now - t < limit.window] + [now]
+            if len(limit.writes) > limit.burst:
+                limit.writes = []  # after the block, a new burst is allowed
+                limit.blocked_until = now + limit.block
+                return self._secondary_refusal(limit, limit.block)
+        self.used += 1
+        return None
+
+    def _secondary_refusal(self, limit: SecondaryLimit, wait: float) -> Response:
+        headers = self._primary_headers()
+        if limit.retry_after_header:
+            headers["retry-after"] = str(math.ceil(wait))
+        return limit.status, {"message": SECONDARY_MESSAGE, "documentation_url": DOCS}, headers
+
+    def _route(self, req: Request) -> Response:
         m = re.match(r"^/repos/([^/]+/[^/]+)(/.*)?$", req.path)
         if not m or m.group(1) not in self.repos:
             return 404, {"message": "Not Found"}, {}

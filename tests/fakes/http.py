@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,7 +25,14 @@ class Request:
 
 
 Response = tuple[int, Any, dict[str, str]]
-"""(status, body: bytes | JSON-able | None, headers)."""
+"""(status, body: bytes | Stream | JSON-able | None, headers)."""
+
+
+class Stream:
+    """A body sent as it is produced (chunked transfer encoding), as server-sent events are."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
 
 
 class LoopbackServer:
@@ -41,6 +48,9 @@ class LoopbackServer:
                 request = Request(self)
                 outer.requests.append(request)
                 status, body, headers = handle(request)
+                if isinstance(body, Stream):
+                    self._stream(status, body, headers)
+                    return
                 payload = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 if not isinstance(body, bytes) and body is not None:
@@ -50,6 +60,20 @@ class LoopbackServer:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _stream(self, status: int, body: Stream, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for chunk in body.chunks:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):  # the client hung up (a cancelled call)
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -260,7 +260,7 @@ def run_async(coro: Any) -> Any:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResilienceLab]:
     root = tmp_path_factory.mktemp("resilience-lab")
     state = LabState(root, ports=choose_ports())
-    with FakeGitHub() as github, FakeAnthropic() as anthropic:
+    with FakeGitHub() as github, FakeAnthropic(time_scale=TIME_SCALE) as anthropic:
         github.add_repo(RESULTS_REPO)
         env = {
             "CLUSTER_FAILURE_GRACE_SECONDS": "2",

@@ -29,7 +29,7 @@ ALL_SECTIONS = [
 
 @pytest.fixture
 def claude() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as fake:
+    with FakeAnthropic(retry_after=1.0) as fake:
         yield fake
 
 
@@ -85,6 +85,22 @@ async def test_rate_limits_and_overload_are_retried(s3_settings: ResultsSettings
     outcome = await activity_env().run(AnalysisActivities(settings).run_analysis, inp)
     assert outcome.succeeded, outcome.message
     assert claude.passes_called()[:4] == ["pass_1_plan"] * 4
+    after_429 = claude.calls[1]["at"] - claude.calls[0]["at"]
+    assert after_429 >= 1.0, f"asked again {after_429:.2f} s after a 429 with retry-after: 1"
+
+
+@on_session_loop
+async def test_passes_are_streamed_and_an_overload_mid_stream_is_retried(
+    s3_settings: ResultsSettings, claude: FakeAnthropic
+) -> None:
+    settings = with_claude(s3_settings, claude)
+    _, inp = stored_summary(settings)
+    claude.overload_midstream = 1
+    outcome = await activity_env().run(AnalysisActivities(settings).run_analysis, inp)
+    assert outcome.succeeded, outcome.message
+    assert claude.passes_called()[:2] == ["pass_1_plan"] * 2
+    assert all(call["stream"] for call in claude.calls)
+    assert [call["finished"] for call in claude.calls[:2]] == [False, True]
 
 
 @on_session_loop
