@@ -54,6 +54,16 @@ def _package_data_globs(project: dict[str, object]) -> dict[str, list[str]]:
     return dict(tool.get("setuptools", {}).get("package-data", {}))
 
 
+def _declared(path: Path, globs: dict[str, list[str]]) -> bool:
+    """Whether a package-data glob of the file's package, or of a package above it, names the file."""
+    for depth in range(len(path.parts) - 1, 0, -1):
+        package, relative = ".".join(path.parts[:depth]), Path(*path.parts[depth:])
+        patterns = globs.get(package, []) + globs.get("*", [])
+        if any(relative.match(p) or relative.as_posix() == p for p in patterns):
+            return True
+    return False
+
+
 def test_data_files_of_the_packages_reach_the_installed_image() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     globs = _package_data_globs(project)
@@ -62,9 +72,7 @@ def test_data_files_of_the_packages_reach_the_installed_image() -> None:
     for package in packages:
         root = REPO / package
         for path in root.rglob("*"):
-            if path.is_file() and path.suffix not in {".py", ".pyc"} and "__pycache__" not in path.parts:
-                relative = path.relative_to(root)
-                patterns = globs.get(package, []) + globs.get("*", [])
-                if not any(Path(relative).match(p) or relative.as_posix() == p for p in patterns):
-                    missing.append(f"{package}/{relative}")
+            data = path.is_file() and path.suffix not in {".py", ".pyc"} and "__pycache__" not in path.parts
+            if data and not _declared(path.relative_to(REPO), globs):
+                missing.append(path.relative_to(REPO).as_posix())
     assert not missing, f"not installed by `pip install .`: {missing}"

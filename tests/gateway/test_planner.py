@@ -120,8 +120,9 @@ RETRY = Requeue.BACKOFF
 HOLD = deleting("WaitingForCleanup", f"waiting for workflow {WID} to delete what the experiment created")
 HOLD_BLIND = deleting("TemporalUnreachable", f"Temporal does not answer; whether workflow {WID} cleaned up is unknown")
 MAY_BE_LEFT = (
-    "possibly left: cluster claim experiments/exp-app; ArgoCD Applications argocd/exp-*;"
-    " Argo workflow argo-workflows/exp-validation; hub namespace exp"
+    "possibly left: cluster claim experiments/exp-app-024596ea;"
+    " ArgoCD Applications in argocd labelled experiments.illm.io/experiment-uid=0000-1111;"
+    " Argo workflow argo-workflows/exp-validation-3636a3ba; hub namespace exp-3636a3ba"
 )
 LEFT = RecordLeftovers(
     "finalizer released, deleting since 2026-01-01T01:00:00Z:"

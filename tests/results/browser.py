@@ -35,6 +35,8 @@ FLAGS = (
     "--proxy-server=127.0.0.1:9",  # the discard port: any request that is not file:// fails
     "--proxy-bypass-list=<-loopback>",
 )
+LIVE_APP_FLAGS = tuple(f for f in FLAGS if not f.startswith("--proxy-bypass-list"))
+"""For a web app served on loopback (the Temporal UI): loopback goes direct, anything else still fails."""
 
 
 def chromium_binary() -> str:
@@ -101,7 +103,7 @@ def page_text_when(url: str, wanted: str, timeout: float = 90.0) -> str:
     single-page app renders after ``--dump-dom`` has already returned."""
     port = free_port()
     with tempfile.TemporaryDirectory() as profile:
-        argv = [chromium_binary(), *FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}"]
+        argv = [chromium_binary(), *LIVE_APP_FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}"]
         browser = subprocess.Popen([*argv, "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + timeout
