@@ -176,7 +176,10 @@ def pr_body(summary: dict[str, Any], path: str, report_url: str | None) -> str:
     lines += ["", f"Data file: `{path}`"]
     if report_url:
         lines.append(f"Report: {report_url}")
-    lines += ["", "Preview locally: check out this branch, then `cd site && npm install && npm run dev`."]
+    lines += [
+        "",
+        "Preview locally: check out this branch, then `labctl site build --from-dir site/data --out /tmp/site`.",
+    ]
     return "\n".join(lines)
 
 
