@@ -102,11 +102,8 @@ class FakeLab:
         @activity.defn(name=c.WAIT_FOR_ARGO_WORKFLOW)
         async def wait_argo(inp: c.WaitForArgoWorkflowInput) -> c.FinishedArgoWorkflow:
             lab.record(c.WAIT_FOR_ARGO_WORKFLOW, inp.name)
-            while lab.argo_suspends and inp.name not in lab.resumed:  # polls and heartbeats, as the real one
-                if inp.name not in lab.argo_workflows:
-                    raise c.ArgoWorkflowRejected(f"Workflow {inp.name} disappeared")
-                activity.heartbeat(f"Workflow {inp.name}: Running (suspended)")
-                await asyncio.sleep(0.05)
+            if lab.argo_suspends and inp.name not in lab.resumed:  # poll by retry, as hang_clusters does
+                raise ApplicationError(f"Workflow {inp.name}: Running (suspended)", type="NotFinished")
             return c.FinishedArgoWorkflow(name=inp.name, phase=lab.argo_phase, message="step load failed")
 
         @activity.defn(name=c.RESUME_ARGO_WORKFLOW)
