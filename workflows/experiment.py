@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import status as st
     from workflows.argo_params import argo_parameters
     from workflows.changes import Changes
+    from workflows.depends import dependency_problem
     from workflows.messages import (
         COMPLETE_SIGNAL,
         COMPLETE_UPDATE,
@@ -245,7 +246,7 @@ class ExperimentWorkflow:
             text = "; ".join(f"{x.field}: {x.message}" + (f" (fix: {x.fix})" if x.fix else "") for x in result.problems)
             self._condition(st.VALIDATED, ConditionStatus.FALSE, "InvalidSpec", text)
             raise ExperimentFailed("InvalidSpec", text)
-        problem = _dependency_problem(self._spec.targets)  # before any cluster is paid for
+        problem = dependency_problem(self._spec.targets)  # before any cluster is paid for
         if not problem and self._changes.gate_budget_at_validation:
             problem = quality_gate.budget_problem(self._spec)
         if problem:
@@ -1032,32 +1033,4 @@ def _last_application_error(err: BaseException) -> ApplicationError | None:
         if isinstance(node, ApplicationError):
             return node
         node = getattr(node, "cause", None) or node.__cause__
-    return None
-
-
-def _dependency_problem(targets: Sequence[Target]) -> str | None:
-    """A ``depends`` naming no target, or a cycle, would block deployment forever."""
-    graph = {t.name: list(t.depends or []) for t in targets}
-    for name, deps in graph.items():
-        unknown = [d for d in deps if d not in graph]
-        if unknown:
-            return f"spec.targets[{name}].depends names unknown targets: {', '.join(unknown)}"
-    done: set[str] = set()
-
-    def blocked(name: str, path: tuple[str, ...]) -> str | None:
-        if name in path:
-            return " → ".join([*path, name])
-        if name in done:
-            return None
-        for dep in graph[name]:
-            found = blocked(dep, (*path, name))
-            if found:
-                return found
-        done.add(name)
-        return None
-
-    for name in graph:
-        cycle = blocked(name, ())
-        if cycle:
-            return f"spec.targets depends has a cycle: {cycle}"
     return None
