@@ -1,15 +1,18 @@
-"""Argo Workflows: submit ``<exp>-validation-<hash>`` (api.names) from the WorkflowTemplate; wait for its end.
+"""Argo Workflows: submit ``<exp>-validation-<hash>`` (api.names) from the WorkflowTemplate, wait for its end,
+resume it.
 
 As the original (seed §3.3): namespace ``argo-workflows``, ServiceAccount ``argo-workflow``, the
 template referenced by name, parameters as ``spec.arguments``. A missing template is a permanent
 error naming template and namespace — except the built-in default name ``experiment-lifecycle``,
-which keeps the original's inline fallback (log a line; in manual mode then suspend).
+which keeps the original's inline fallback (log a line; in manual mode then suspend). The validate
+stage checks the same rule (``missing_template``) before anything is spent. A manual experiment
+ended on request resumes its workflow as ``argo resume`` does.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -77,6 +80,29 @@ def inline_lifecycle(experiment: str, mode: str) -> dict[str, Any]:
     return {"entrypoint": "experiment-lifecycle", "templates": templates}
 
 
+def template_exists(custom: CustomObjects, template: str) -> bool:
+    try:
+        custom.get(GROUP, VERSION, names.ARGO_WORKFLOWS_NAMESPACE, "workflowtemplates", template)
+    except ApiException as exc:
+        if not is_not_found(exc):
+            raise
+        return False
+    return True
+
+
+def missing_template(custom: CustomObjects, template: str) -> c.ValidationProblem | None:
+    """Why ``template`` cannot run on this hub, or None (the default name falls back to the inline workflow)."""
+    if template == DEFAULT_TEMPLATE or template_exists(custom, template):
+        return None
+    namespace = names.ARGO_WORKFLOWS_NAMESPACE
+    return c.ValidationProblem(
+        field="spec.workflow.template",
+        message=f"WorkflowTemplate {template!r} not found in namespace {namespace} on the hub",
+        fix=f"apply it there (kubectl apply -n {namespace} -f experiments/<scenario>/workflow/template.yaml), "
+        f"or set spec.workflow.template to {DEFAULT_TEMPLATE!r}",
+    )
+
+
 @activity.defn(name=c.SUBMIT_ARGO_WORKFLOW)
 async def submit_argo_workflow(inp: c.SubmitArgoWorkflowInput) -> c.SubmittedArgoWorkflow:
     """Create the Workflow, or find the one an earlier attempt created. Permanent: template missing, rejected."""
@@ -94,18 +120,10 @@ def _submit(settings: ActivitySettings, inp: c.SubmitArgoWorkflowInput) -> c.Sub
         except ApiException as exc:
             if not is_not_found(exc):
                 raise
-        inline = False
-        try:
-            custom.get(GROUP, VERSION, namespace, "workflowtemplates", inp.template)
-        except ApiException as exc:
-            if not is_not_found(exc):
-                raise
-            if inp.template != DEFAULT_TEMPLATE:
-                raise c.ArgoWorkflowRejected(
-                    f"WorkflowTemplate {inp.template!r} not found in namespace {namespace}: "
-                    f"apply experiments/<name>/workflow/template.yaml there, or use {DEFAULT_TEMPLATE!r}"
-                ) from exc
-            inline = True
+        missing = missing_template(custom, inp.template)
+        if missing:
+            raise c.ArgoWorkflowRejected(f"{missing.message}: {missing.fix}")
+        inline = inp.template == DEFAULT_TEMPLATE and not template_exists(custom, DEFAULT_TEMPLATE)
         try:
             custom.create(GROUP, VERSION, namespace, "workflows", build_workflow(inp, inline))
         except ApiException as exc:
@@ -144,6 +162,50 @@ async def wait_for_argo_workflow(inp: c.WaitForArgoWorkflowInput) -> c.FinishedA
         )
 
     return await poll_until(check, settings.activity_poll_seconds)
+
+
+@activity.defn(name=c.RESUME_ARGO_WORKFLOW)
+async def resume_argo_workflow(inp: c.ResumeArgoWorkflowInput) -> c.ResumedArgoWorkflow:
+    """What ``argo resume`` does: unset ``spec.suspend``, mark every Running Suspend node Succeeded.
+
+    Idempotent: a retry finds nothing left to resume; a workflow that is gone has nothing to resume.
+    """
+    return await asyncio.to_thread(_resume, ActivitySettings(), inp)
+
+
+def _resume(settings: ActivitySettings, inp: c.ResumeArgoWorkflowInput) -> c.ResumedArgoWorkflow:
+    namespace = names.ARGO_WORKFLOWS_NAMESPACE
+    with hub_client(settings) as api:
+        custom = CustomObjects(api)
+        while True:  # as Argo's util.ResumeWorkflow: read, change, update; a conflict reads again
+            try:
+                wf = custom.get(GROUP, VERSION, namespace, "workflows", inp.name)
+            except ApiException as exc:
+                if is_not_found(exc):
+                    return c.ResumedArgoWorkflow(name=inp.name)
+                raise
+            resumed = resume_suspended(wf, f"Resumed by: experiment {inp.experiment.name} completed on request")
+            if not resumed and "suspend" not in (wf.get("spec") or {}):
+                return c.ResumedArgoWorkflow(name=inp.name)
+            try:
+                custom.replace(GROUP, VERSION, namespace, "workflows", inp.name, wf)
+            except ApiException as exc:
+                if is_conflict(exc):
+                    continue
+                raise
+            return c.ResumedArgoWorkflow(name=inp.name, resumed_nodes=resumed)
+
+
+def resume_suspended(wf: dict[str, Any], message: str) -> list[str]:
+    """Change ``wf`` in place as ``argo resume`` does; the display names of the nodes resumed."""
+    (wf.get("spec") or {}).pop("suspend", None)
+    finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resumed = []
+    for node in ((wf.get("status") or {}).get("nodes") or {}).values():
+        if node.get("type") == "Suspend" and node.get("phase") == "Running":
+            node.update(phase="Succeeded", finishedAt=finished, message=message)
+            resumed.append(str(node.get("displayName") or node.get("name")))
+    return sorted(resumed)
 
 
 def _time(text: str | None) -> datetime | None:

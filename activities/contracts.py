@@ -40,6 +40,7 @@ WAIT_FOR_CLUSTER_READY = "wait_for_cluster_ready"
 DEPLOY_APPLICATIONS = "deploy_applications"
 SUBMIT_ARGO_WORKFLOW = "submit_argo_workflow"
 WAIT_FOR_ARGO_WORKFLOW = "wait_for_argo_workflow"
+RESUME_ARGO_WORKFLOW = "resume_argo_workflow"
 COLLECT_METRICS = "collect_metrics"
 STORE_RESULTS = "store_results"
 PUBLISH_RESULTS = "publish_results"
@@ -163,6 +164,16 @@ class SubmittedArgoWorkflow(Contract):
 class WaitForArgoWorkflowInput(Contract):
     experiment: ExperimentRef
     name: str
+
+
+class ResumeArgoWorkflowInput(Contract):
+    experiment: ExperimentRef
+    name: str
+
+
+class ResumedArgoWorkflow(Contract):
+    name: str
+    resumed_nodes: list[str] = Field(default_factory=list, description="Display names of the suspend nodes resumed.")
 
 
 class ArgoWorkflowPhase(StrEnum):

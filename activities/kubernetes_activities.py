@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from activities.argo_workflows import submit_argo_workflow, wait_for_argo_workflow
+from activities.argo_workflows import resume_argo_workflow, submit_argo_workflow, wait_for_argo_workflow
 from activities.argocd import deploy_applications
 from activities.cleanup import cleanup_experiment
 from activities.crossplane import provision_cluster, wait_for_cluster_ready
@@ -23,6 +23,7 @@ ALL_ACTIVITIES: list[Callable[..., Any]] = [
     deploy_applications,
     submit_argo_workflow,
     wait_for_argo_workflow,
+    resume_argo_workflow,
     cleanup_experiment,
     discover_tutorial_services,
 ]

@@ -1,7 +1,9 @@
-"""VALIDATE_EXPERIMENT: the admission rules of ``api.validation`` against the cluster's Component catalog.
+"""VALIDATE_EXPERIMENT: the admission rules of ``api.validation`` against the hub's Components and WorkflowTemplates.
 
-Invalid input is an answer, not an error: the problems are returned and the workflow fails the
-experiment with them. Only a hub that cannot be read raises (and is retried).
+Every reference is checked here, before the workflow claims a cluster: a Component or WorkflowTemplate
+the hub lacks would otherwise fail only after provisioning and deployment were paid for. Invalid input
+is an answer, not an error: the problems are returned and the workflow fails the experiment with them.
+Only a hub that cannot be read raises (and is retried).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import asyncio
 from temporalio import activity
 
 from activities import contracts as c
+from activities.argo_workflows import missing_template
 from activities.components import read_catalog
-from activities.kube import hub_client
+from activities.kube import CustomObjects, hub_client
 from activities.settings import ActivitySettings
 from api.base import ObjectMeta
 from api.experiment import Experiment
@@ -27,12 +30,14 @@ async def validate_experiment(inp: c.ValidateInput) -> c.ValidationResult:
 def _validate(settings: ActivitySettings, inp: c.ValidateInput) -> c.ValidationResult:
     with hub_client(settings) as api:
         catalog = read_catalog(api)
+        template = missing_template(CustomObjects(api), inp.spec.workflow.template)
     ref = inp.experiment
     experiment = Experiment(
         metadata=ObjectMeta(name=ref.name, namespace=ref.namespace, uid=ref.uid, generation=ref.generation),
         spec=inp.spec,
     )
-    problems = errors(check_experiment(experiment, catalog))
-    return c.ValidationResult(
-        problems=[c.ValidationProblem(field=p.path, message=p.message, fix=p.fix or None) for p in problems]
-    )
+    problems = [
+        c.ValidationProblem(field=p.path, message=p.message, fix=p.fix or None)
+        for p in errors(check_experiment(experiment, catalog))
+    ] + ([template] if template else [])
+    return c.ValidationResult(problems=problems)

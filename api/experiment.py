@@ -190,7 +190,7 @@ class PhaseDeadlines(ApiModel):
     deploying: Duration | None = Field(None, description="Applications healthy. Default 30m.")
     running: Duration | None = Field(None, description="Argo workflow finished (workflow mode). Default 4h.")
     results: Duration | None = Field(None, description="Metrics, storage, publishing. Default 30m.")
-    review: Duration | None = Field(None, description="Human review of the results PR. Default 7d.")
+    review: Duration | None = Field(None, description="Human review of the results PR. Default 12h.")
     cleanup: Duration | None = Field(None, description="Everything deleted. Default 30m.")
 
 
@@ -199,9 +199,14 @@ DEFAULT_DEADLINES: dict[str, timedelta] = {
     "deploying": timedelta(minutes=30),
     "running": timedelta(hours=4),
     "results": timedelta(minutes=30),
-    "review": timedelta(days=7),
+    "review": timedelta(hours=12),
     "cleanup": timedelta(minutes=30),
 }
+"""The review default is 12 h so that, with every other phase at its default (6 h 30 m in all), the
+review gate ends by its own deadline (PR closed, condition ``ReviewGate`` DeadlineExceeded) before the
+default ``ttlDays`` 1 deletes the Experiment, and the finished object stays visible for the rest of that
+day. A longer review needs a longer TTL; whichever comes first closes the PR, and neither changes a
+finished phase."""
 
 
 class ExperimentSpec(ApiModel):

@@ -3,14 +3,18 @@
 The run time comes from the parameter ``labsim-duration`` (else ``duration``) — a duration such as
 ``3s`` or ``2m`` — taken from the Workflow's arguments, else the WorkflowTemplate's defaults, else the
 configured default. A ``workflowTemplateRef`` to a missing template ends in phase Error with Argo's
-message. Inline workflows with a ``suspend`` step and no duration stay Running (``argo resume`` is
-not simulated).
+message. Suspend templates without a duration (inline or in the WorkflowTemplate) behave as in Argo:
+after the run time each becomes a node of type Suspend in phase Running, and the workflow stays
+Running until every such node is Succeeded (what ``argo resume`` writes); ``spec.suspend: true``
+holds it too.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
@@ -26,12 +30,20 @@ TERMINAL = ("Succeeded", "Failed", "Error")
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class _Run:
+    began: float
+    """monotonic start"""
+    seconds: float
+    suspends: tuple[str, ...]
+    """the suspend templates (no duration) the run stops at after ``seconds``, until resumed"""
+
+
 class WorkflowController:
     def __init__(self, api: client.ApiClient, config: SimulatorConfig) -> None:
         self.custom = CustomObjects(api)
         self.config = config
-        self.run_time: dict[str, tuple[float, float | None]] = {}
-        """uid → (monotonic start, seconds to run or None for "until resumed")."""
+        self.run_time: dict[str, _Run] = {}
 
     def reconcile_all(self, faults_for: Any) -> None:
         for wf in self.custom.list(GROUP, VERSION, "workflows"):
@@ -52,8 +64,14 @@ class WorkflowController:
             if started is None:
                 return
             self.run_time[uid] = started
-        began, seconds = self.run_time[uid]
-        if seconds is None or time.monotonic() - began < seconds:
+        run = self.run_time[uid]
+        if time.monotonic() - run.began < run.seconds or (wf.get("spec") or {}).get("suspend"):
+            return
+        nodes = status.get("nodes") or {}
+        if any(n.get("type") == "Suspend" and n.get("phase") == "Running" for n in nodes.values()):
+            return  # suspended until `argo resume`
+        if run.suspends and not any(n.get("type") == "Suspend" for n in nodes.values()):
+            self._patch(wf, {"nodes": _suspend_nodes(meta(wf)["name"], run.suspends)})
             return
         if Fault.WORKFLOW_FAIL in faults:
             self._patch(
@@ -67,11 +85,12 @@ class WorkflowController:
         else:
             self._patch(wf, {"phase": "Succeeded", "finishedAt": now_rfc3339()})
 
-    def _start(self, wf: dict[str, Any], faults: set[Fault]) -> tuple[float, float | None] | None:
+    def _start(self, wf: dict[str, Any], faults: set[Fault]) -> _Run | None:
         spec = wf.get("spec") or {}
         slow = self.config.slow_factor if Fault.SLOW in faults else 1.0
         template_ref = (spec.get("workflowTemplateRef") or {}).get("name")
         defaults: dict[str, str] = {}
+        suspends: tuple[str, ...] = ()
         if template_ref:
             try:
                 template = self.custom.get(GROUP, VERSION, meta(wf)["namespace"], "workflowtemplates", template_ref)
@@ -89,16 +108,16 @@ class WorkflowController:
                 )
                 return None
             defaults = _parameters(template.get("spec") or {})
-        elif _suspends(spec):
-            self._patch(wf, {"phase": "Running", "startedAt": now_rfc3339()})
-            return (time.monotonic(), None)
+            suspends = _suspends(template.get("spec") or {})
+        else:
+            suspends = _suspends(spec)
         values = defaults | _parameters(spec)
         text = next((values[n] for n in DURATION_PARAMETERS if values.get(n)), None)
         seconds = (
             parse_duration(text).total_seconds() * self.config.time_scale if text else self.config.workflow_duration
         )
         self._patch(wf, {"phase": "Running", "startedAt": now_rfc3339()})
-        return (time.monotonic(), seconds * slow)
+        return _Run(time.monotonic(), seconds * slow, suspends)
 
     def _patch(self, wf: dict[str, Any], status: dict[str, Any]) -> None:
         self.custom.patch((GROUP, VERSION, "workflows"), wf, {"status": status})
@@ -109,5 +128,25 @@ def _parameters(spec: dict[str, Any]) -> dict[str, str]:
     return {str(p["name"]): str(p.get("value", "")) for p in params if "name" in p}
 
 
-def _suspends(spec: dict[str, Any]) -> bool:
-    return any("suspend" in t and not (t["suspend"] or {}).get("duration") for t in spec.get("templates") or [])
+def _suspends(spec: dict[str, Any]) -> tuple[str, ...]:
+    """The suspend templates that wait for a resume (those with a duration resume themselves)."""
+    templates = spec.get("templates") or []
+    return tuple(str(t["name"]) for t in templates if "suspend" in t and not (t["suspend"] or {}).get("duration"))
+
+
+def _suspend_nodes(workflow: str, templates: tuple[str, ...]) -> dict[str, Any]:
+    """Argo's status.nodes entries of suspend steps that wait: type Suspend, phase Running."""
+    nodes = {}
+    for template in templates:
+        name = f"{workflow}.{template}"
+        node_id = f"{workflow}-{zlib.crc32(name.encode())}"
+        nodes[node_id] = {
+            "id": node_id,
+            "name": name,
+            "displayName": template,
+            "type": "Suspend",
+            "templateName": template,
+            "phase": "Running",
+            "startedAt": now_rfc3339(),
+        }
+    return nodes

@@ -196,7 +196,7 @@ def test_deadlines_default_per_phase() -> None:
 
     assert spec.deadline("provisioning") == timedelta(minutes=60)
     assert spec.deadline("running") == timedelta(hours=4)
-    assert spec.deadline("review") == timedelta(days=7)
+    assert spec.deadline("review") == timedelta(hours=12)  # ends before the default ttlDays 1
     assert {phase: spec.deadline(phase) for phase in DEFAULT_DEADLINES} == DEFAULT_DEADLINES
 
 

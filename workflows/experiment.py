@@ -55,6 +55,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows import status as st
     from workflows.argo_params import argo_parameters
+    from workflows.changes import Changes
+    from workflows.depends import dependency_problem
     from workflows.messages import (
         COMPLETE_SIGNAL,
         COMPLETE_UPDATE,
@@ -160,6 +162,7 @@ class ExperimentWorkflow:
         self._provision_started = False
         self._reached_running = False
         self._argo_succeeded = False
+        self._awaiting_completion = False
         self._results_stored = False
         self._cleaned = False
         self._cleanup_retained = False
@@ -174,6 +177,7 @@ class ExperimentWorkflow:
 
     @workflow.run
     async def run(self, inp: ExperimentInput) -> ExperimentOutcome:
+        self._changes = Changes.decide()
         pump = asyncio.create_task(self._status_pump())
         self._enter(ExperimentPhase.PENDING, "Validating", "checking the spec and the component catalog")
         try:
@@ -217,11 +221,12 @@ class ExperimentWorkflow:
             await self._provision()
             await self._deploy()
             await self._run_validation_workflow()
-            self._finish(ExperimentPhase.COMPLETE, "Succeeded", "the experiment ran to completion")
         except ExperimentFailed as failure:
             self._fail(failure.reason, failure.message)
-        if self._reached_running:
-            await self._collect_and_store(gate=True)
+            if self._reached_running:
+                await self._collect_and_store(gate=True)
+        else:
+            await self._complete_with_results("Succeeded", "the experiment ran to completion", gate=True)
         await self._cleanup_by_policy()
         await self._publish_analyse_review()
 
@@ -241,10 +246,12 @@ class ExperimentWorkflow:
             text = "; ".join(f"{x.field}: {x.message}" + (f" (fix: {x.fix})" if x.fix else "") for x in result.problems)
             self._condition(st.VALIDATED, ConditionStatus.FALSE, "InvalidSpec", text)
             raise ExperimentFailed("InvalidSpec", text)
-        cycle = _dependency_problem(self._spec.targets)
-        if cycle:  # before any cluster is paid for, not after provisioning
-            self._condition(st.VALIDATED, ConditionStatus.FALSE, "InvalidSpec", cycle)
-            raise ExperimentFailed("InvalidSpec", cycle)
+        problem = dependency_problem(self._spec.targets)  # before any cluster is paid for
+        if not problem and self._changes.gate_budget_at_validation:
+            problem = quality_gate.budget_problem(self._spec)
+        if problem:
+            self._condition(st.VALIDATED, ConditionStatus.FALSE, "InvalidSpec", problem)
+            raise ExperimentFailed("InvalidSpec", problem)
         self._condition(st.VALIDATED, ConditionStatus.TRUE, "Valid", "spec and components are valid")
 
     async def _provision(self) -> None:
@@ -368,7 +375,7 @@ class ExperimentWorkflow:
         )
         self._reached_running = True
         self._enter(ExperimentPhase.RUNNING, "Running", f"Argo workflow {submitted.name} running")
-        finished = await self._call(
+        wait_for_argo = self._call(
             c.WAIT_FOR_ARGO_WORKFLOW,
             c.WaitForArgoWorkflowInput(experiment=self._exp, name=submitted.name),
             c.FinishedArgoWorkflow,
@@ -376,6 +383,15 @@ class ExperimentWorkflow:
             budget,
             f"Argo workflow {submitted.name} to finish",
         )
+        manual = self._spec.workflow.completion.mode == CompletionMode.MANUAL
+        if manual and self._changes.manual_ends_on_request:
+            ending = await self._argo_or_complete_request(wait_for_argo)
+            if ending is None:
+                await self._end_run_on_request(submitted.name, budget)
+                return
+            finished = ending
+        else:
+            finished = await wait_for_argo
         self._book.update(
             workflow_status=WorkflowStatus(
                 name=finished.name,
@@ -391,13 +407,56 @@ class ExperimentWorkflow:
                 "ArgoWorkflowFailed", f"Argo workflow {finished.name} ended {finished.phase}{detail}"
             )
         self._argo_succeeded = True
-        if self._spec.workflow.completion.mode == CompletionMode.MANUAL:
-            self._ready(
-                ConditionStatus.UNKNOWN,
-                "AwaitingCompletion",
-                "manual mode: running until `labctl complete` (update 'complete', signal 'request_complete') or TTL",
-            )
+        if manual:
+            self._await_completion_note()
             await workflow.wait_condition(lambda: self._complete is not None)
+
+    def _await_completion_note(self) -> None:
+        self._ready(
+            ConditionStatus.UNKNOWN,
+            "AwaitingCompletion",
+            "manual mode: running until `labctl complete` (update 'complete', signal 'request_complete') or TTL",
+        )
+
+    async def _argo_or_complete_request(
+        self, wait_for_argo: Awaitable[c.FinishedArgoWorkflow]
+    ) -> c.FinishedArgoWorkflow | None:
+        """Manual mode: the Argo workflow's end, or None when a complete request came first."""
+        self._awaiting_completion = True
+        self._await_completion_note()
+        waiting = asyncio.ensure_future(wait_for_argo)
+        await workflow.wait_condition(lambda: waiting.done() or self._complete is not None)
+        if waiting.done():
+            return waiting.result()
+        waiting.cancel()  # the poll is abandoned, no cancel request; cleanup deletes the workflow it polls
+        await _settle(waiting)
+        return None
+
+    async def _end_run_on_request(self, name: str, budget: PhaseBudget) -> None:
+        """Resume the Argo workflow's suspend steps (``argo resume``); a failed resume does not undo the request."""
+        request = cast(CompleteRequest, self._complete)
+        try:
+            resumed = await self._call(
+                c.RESUME_ARGO_WORKFLOW,
+                c.ResumeArgoWorkflowInput(experiment=self._exp, name=name),
+                c.ResumedArgoWorkflow,
+                p.cloud_call(budget.remaining()),
+                budget,
+                f"Argo workflow {name} to be resumed",
+            )
+            note = f"resumed {', '.join(resumed.resumed_nodes)}" if resumed.resumed_nodes else "nothing to resume"
+        except ExperimentFailed as failure:
+            note = f"not resumed: {failure.message}"
+        self._argo_succeeded = True
+        current = self._book.status.workflow_status
+        self._book.update(
+            workflow_status=WorkflowStatus(
+                name=name,
+                phase=current.phase if current else "Running",
+                started_at=current.started_at if current else None,
+                message=f"completion requested by {request.requested_by}; {note}",
+            )
+        )
 
     async def _discover_tutorial_services(self, budget: PhaseBudget) -> None:
         """Tutorial endpoints and kubeconfig Secrets into status, for hub and remote targets alike.
@@ -438,10 +497,24 @@ class ExperimentWorkflow:
                 workflow.logger.warning("tutorial service discovery failed: %s", failure)
         self._book.update(tutorial_status=TutorialStatus(services=services or None, kubeconfig_secrets=secrets or None))
 
+    async def _complete_with_results(self, reason: str, message: str, gate: bool) -> None:
+        """Phase Complete; with the results-first shape only once summary.json is stored (or Failed if it cannot be)."""
+        collect = self._reached_running and not self._results_stored
+        if not self._changes.complete_after_results:
+            self._finish(ExperimentPhase.COMPLETE, reason, message)
+            if collect:
+                await self._collect_and_store(gate=gate)
+            return
+        if collect:
+            self._ready(ConditionStatus.UNKNOWN, "CollectingResults", "collecting metrics and storing the results")
+            await self._collect_and_store(gate=gate)
+        if not self._book.finished():
+            self._finish(ExperimentPhase.COMPLETE, reason, message)
+
     async def _collect_and_store(self, gate: bool) -> None:
         budget = PhaseBudget("results", self._spec.deadline("results"))
         cluster_names = {t.name: t.cluster_name for t in self._book.status.targets or [] if t.cluster_name}
-        gated = gate and quality_gate.applies(self._spec) and self._book.phase == ExperimentPhase.COMPLETE
+        gated = gate and quality_gate.applies(self._spec) and self._book.phase != ExperimentPhase.FAILED
         iteration = 0
         try:
             while True:
@@ -460,17 +533,19 @@ class ExperimentWorkflow:
                     break
                 iteration += 1
             self._record_verdict(verdict)
+            ending = ExperimentPhase.FAILED if self._book.phase == ExperimentPhase.FAILED else ExperimentPhase.COMPLETE
+            left = budget.remaining()
             stored = await self._call(
                 c.STORE_RESULTS,
                 c.StoreResultsInput(
                     experiment=self._exp,
                     spec=self._spec,
-                    status=self._book.snapshot(),
+                    status=self._book.as_if(ending, workflow.now()),
                     snapshot_key=metrics.snapshot_key,
                     criteria=verdict.criteria,
                 ),
                 c.StoredResults,
-                p.cloud_call(budget.remaining()),
+                p.cloud_call(max(left, p.STORE_RESULTS_RESERVE) if self._changes.complete_after_results else left),
                 budget,
                 "results to be stored in S3",
             )
@@ -695,12 +770,14 @@ class ExperimentWorkflow:
         days = self._spec.ttl_days
         if not self._book.finished():
             what = f"ttlDays {days} reached"
-            if self._argo_succeeded:
-                self._finish(ExperimentPhase.COMPLETE, "TTLExpired", f"{what}; manual experiment ended at its TTL")
+            if self._argo_succeeded or self._awaiting_completion:
+                await self._complete_with_results(
+                    "TTLExpired", f"{what}; manual experiment ended at its TTL", gate=False
+                )
             else:
                 self._fail("TTLExpired", f"{what} while {self._book.phase}")
-            if self._reached_running and not self._results_stored:
-                await self._collect_and_store(gate=False)
+                if self._reached_running and not self._results_stored:
+                    await self._collect_and_store(gate=False)
         await self._close_pending_pr("TTLExpired", f"ttlDays {days} reached before the review")
         if self._provision_started and not self._cleaned:
             await self._cleanup()
@@ -775,8 +852,11 @@ class ExperimentWorkflow:
         self._enter(phase, reason, message)
 
     def _fail(self, reason: str, message: str) -> None:
-        """Failed with this reason, unless already failed: the first failure is the one that counts."""
+        """Failed with this reason, unless already failed (the first failure counts) or Complete (what
+        fails later, PR, analysis or review, is a condition of its own)."""
         if self._book.phase == ExperimentPhase.FAILED:
+            return
+        if self._changes.terminal_stays_terminal and self._book.finished():
             return
         self._enter(ExperimentPhase.FAILED, reason, message)
 
@@ -947,32 +1027,4 @@ def _last_application_error(err: BaseException) -> ApplicationError | None:
         if isinstance(node, ApplicationError):
             return node
         node = getattr(node, "cause", None) or node.__cause__
-    return None
-
-
-def _dependency_problem(targets: Sequence[Target]) -> str | None:
-    """A ``depends`` naming no target, or a cycle, would block deployment forever."""
-    graph = {t.name: list(t.depends or []) for t in targets}
-    for name, deps in graph.items():
-        unknown = [d for d in deps if d not in graph]
-        if unknown:
-            return f"spec.targets[{name}].depends names unknown targets: {', '.join(unknown)}"
-    done: set[str] = set()
-
-    def blocked(name: str, path: tuple[str, ...]) -> str | None:
-        if name in path:
-            return " → ".join([*path, name])
-        if name in done:
-            return None
-        for dep in graph[name]:
-            found = blocked(dep, (*path, name))
-            if found:
-                return found
-        done.add(name)
-        return None
-
-    for name in graph:
-        cycle = blocked(name, ())
-        if cycle:
-            return f"spec.targets depends has a cycle: {cycle}"
     return None

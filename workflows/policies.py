@@ -25,6 +25,10 @@ STATUS_REPORT_TIMEOUT = timedelta(seconds=10)
 STATUS_REPORT_GIVE_UP = timedelta(hours=1)
 """A gateway that is down for an hour loses that snapshot; the next change sends a newer one."""
 
+STORE_RESULTS_RESERVE = timedelta(minutes=5)
+"""What storing summary.json may always take, however long metric collection and the quality gate ran
+(the gate's waits must leave it, checked at validation)."""
+
 CLEANUP_ATTEMPT_TIMEOUT = timedelta(minutes=10)
 MIN_SCHEDULE_TO_CLOSE = timedelta(seconds=1)
 

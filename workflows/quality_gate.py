@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from activities.contracts import MetricsCollection
+from api.base import format_duration
 from api.experiment import ExperimentSpec, HypothesisVerdict, IterationPhase, QualityResult
+from workflows.policies import STORE_RESULTS_RESERVE
 
 DEFAULT_MIN_COVERAGE = 0.5
 DEFAULT_MAX_ITERATIONS = 3
@@ -33,6 +35,24 @@ def max_iterations(spec: ExperimentSpec) -> int:
 def recollect_delay(spec: ExperimentSpec) -> timedelta:
     gate = spec.quality_gate
     return timedelta(seconds=gate.recollect_delay_seconds) if gate else DEFAULT_RECOLLECT_DELAY
+
+
+def budget_problem(spec: ExperimentSpec) -> str | None:
+    """The gate's re-collect waits must fit the results deadline and still leave storing its reserve."""
+    if not applies(spec):
+        return None
+    iterations, delay, deadline = max_iterations(spec), recollect_delay(spec), spec.deadline("results")
+    waits = iterations * delay
+    if waits + STORE_RESULTS_RESERVE <= deadline:
+        return None
+    room = max(deadline - STORE_RESULTS_RESERVE, timedelta(0))
+    return (
+        f"spec.qualityGate: maxIterations {iterations} x recollectDelaySeconds {int(delay.total_seconds())} = "
+        f"{format_duration(waits)} of waiting does not fit the results deadline {format_duration(deadline)}, "
+        f"which must also keep {format_duration(STORE_RESULTS_RESERVE)} for storing the results "
+        f"(fix: set recollectDelaySeconds to at most {int(room.total_seconds()) // iterations}, "
+        f"or spec.deadlines.results to at least {format_duration(waits + STORE_RESULTS_RESERVE)})"
+    )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ gateway, so whatever is changed here reaches the Experiment object, in order.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +67,13 @@ class StatusBook:
             self.status.completed_at = now
         self.changed()
         return True
+
+    def as_if(self, phase: ExperimentPhase, now: datetime) -> ExperimentStatus:
+        """A snapshot as it will be after ``set_phase(phase, now)``, changing nothing: what the summary
+        stored just before the phase is entered records."""
+        ahead = copy.deepcopy(self)
+        ahead.set_phase(phase, now)
+        return ahead.status
 
     def set_condition(self, type_: str, status: ConditionStatus, reason: str, message: str, now: datetime) -> None:
         conditions = self.status.conditions if self.status.conditions is not None else []

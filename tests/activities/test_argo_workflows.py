@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from activities import contracts as c
-from activities.argo_workflows import submit_argo_workflow, wait_for_argo_workflow
+from activities.argo_workflows import resume_argo_workflow, submit_argo_workflow, wait_for_argo_workflow
 from api import names
-from tests.activities.conftest import Lab, create_experiment, gke_spec, run, unique_name
+from tests.activities.conftest import Lab, create_experiment, eventually, gke_spec, run, unique_name
 
 pytestmark = pytest.mark.kube
 
@@ -97,3 +97,35 @@ async def test_default_template_name_keeps_the_inline_fallback(lab: Lab, kube_na
     assert spec["entrypoint"] == "experiment-lifecycle"
     assert [t["name"] for t in spec["templates"]] == ["experiment-lifecycle", "log-ready", "wait-for-complete"]
     assert spec["templates"][2] == {"name": "wait-for-complete", "suspend": {}}
+
+
+def suspended_nodes(wf: dict[str, Any]) -> list[str]:
+    nodes = ((wf.get("status") or {}).get("nodes") or {}).values()
+    return [n["displayName"] for n in nodes if n["type"] == "Suspend" and n["phase"] == "Running"]
+
+
+@pytest.mark.asyncio
+async def test_inline_manual_workflow_waits_at_its_suspend_step_until_resumed(lab: Lab, kube_namespace: str) -> None:
+    ref = create_experiment(lab, kube_namespace, gke_spec())
+    submitted = await run(submit_argo_workflow, submit_input(ref, "experiment-lifecycle", mode="manual"))
+    assert submitted.inline
+
+    await eventually(lambda: suspended_nodes(workflow(lab, submitted.name)) == ["wait-for-complete"])
+    assert workflow(lab, submitted.name)["status"]["phase"] == "Running"  # suspended, as in Argo
+
+    resume = c.ResumeArgoWorkflowInput(experiment=ref, name=submitted.name)
+    resumed = await run(resume_argo_workflow, resume)
+    again = await run(resume_argo_workflow, resume)  # a retry finds nothing left to resume
+    finished = await run(wait_for_argo_workflow, c.WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
+
+    assert resumed.resumed_nodes == ["wait-for-complete"] and again.resumed_nodes == []
+    assert finished.phase == c.ArgoWorkflowPhase.SUCCEEDED
+    [node] = workflow(lab, submitted.name)["status"]["nodes"].values()
+    assert node["phase"] == "Succeeded" and node["finishedAt"] and node["message"].startswith("Resumed by:")
+
+
+@pytest.mark.asyncio
+async def test_resuming_a_workflow_that_is_gone_resumes_nothing(lab: Lab, kube_namespace: str) -> None:
+    ref = create_experiment(lab, kube_namespace, gke_spec())
+    resumed = await run(resume_argo_workflow, c.ResumeArgoWorkflowInput(experiment=ref, name=f"{ref.name}-validation"))
+    assert resumed.resumed_nodes == []

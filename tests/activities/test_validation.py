@@ -1,19 +1,39 @@
-"""VALIDATE_EXPERIMENT: the admission rules with the catalog read from the cluster; problems are answers."""
+"""VALIDATE_EXPERIMENT: the admission rules with the catalog read from the cluster; problems are answers.
+
+Every reference is checked on the hub before anything is spent: Components and the WorkflowTemplate.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
 
 from activities import contracts as c
 from activities.validation import validate_experiment
 from api.experiment import ExperimentSpec
-from tests.activities.conftest import Lab, create_experiment, gke_spec, run
+from tests.activities.conftest import REPO, Lab, create_experiment, gke_spec, run
 
 pytestmark = pytest.mark.kube
 
 
+@pytest.fixture
+def hello_app_template(lab: Lab) -> None:
+    """The catalog's hello-app WorkflowTemplate on the hub, as `labctl lab up` applies it."""
+    body: Any = yaml.safe_load((REPO / "experiments/hello-app/workflow/template.yaml").read_text())
+    try:
+        lab.custom().create_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", "argo-workflows", "workflowtemplates", body
+        )
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
 @pytest.mark.asyncio
-async def test_valid_experiment_has_no_problems(lab: Lab, kube_namespace: str) -> None:
+async def test_valid_experiment_has_no_problems(lab: Lab, kube_namespace: str, hello_app_template: None) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec())
     result = await run(
         validate_experiment, c.ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(gke_spec()))
@@ -22,10 +42,31 @@ async def test_valid_experiment_has_no_problems(lab: Lab, kube_namespace: str) -
 
 
 @pytest.mark.asyncio
-async def test_unknown_component_is_reported_not_raised(lab: Lab, kube_namespace: str) -> None:
+async def test_unknown_component_is_reported_not_raised(
+    lab: Lab, kube_namespace: str, hello_app_template: None
+) -> None:
     doc = gke_spec([{"name": "app", "cluster": {"type": "gke"}, "components": [{"app": "hello-ap"}]}])
     ref = create_experiment(lab, kube_namespace, doc)
     result = await run(validate_experiment, c.ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
     [problem] = result.problems
     assert problem.field == "spec.targets[0].components[0].app"
     assert "hello-ap" in problem.message
+
+
+@pytest.mark.asyncio
+async def test_missing_workflow_template_is_reported_with_the_fix(lab: Lab, kube_namespace: str) -> None:
+    doc = gke_spec(workflow={"template": "hello-app-validation", "completion": {"mode": "workflow"}})
+    ref = create_experiment(lab, kube_namespace, doc)
+    result = await run(validate_experiment, c.ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
+    [problem] = result.problems
+    assert problem.field == "spec.workflow.template"
+    assert problem.message == "WorkflowTemplate 'hello-app-validation' not found in namespace argo-workflows on the hub"
+    assert problem.fix and "kubectl apply -n argo-workflows" in problem.fix and "'experiment-lifecycle'" in problem.fix
+
+
+@pytest.mark.asyncio
+async def test_the_default_template_needs_nothing_on_the_hub(lab: Lab, kube_namespace: str) -> None:
+    doc = gke_spec(workflow={"template": "experiment-lifecycle", "completion": {"mode": "manual"}})
+    ref = create_experiment(lab, kube_namespace, doc)
+    result = await run(validate_experiment, c.ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
+    assert result.problems == []

@@ -136,3 +136,52 @@ def test_lab_history_is_encrypted_and_its_temporal_ui_decodes_it(lab: LabState) 
     ui = f"http://127.0.0.1:{lab.ports['temporal_ui']}/namespaces/default/workflows/{workflow_id}"
     text = page_text_when(ui, '"targets"')
     assert '"targets"' in text, f"the lab's UI did not decode the workflow input:\n{text[:1500]}"
+
+
+def _conditions(status: dict[str, object]) -> dict[str, dict[str, str]]:
+    return {str(c["type"]): c for c in status.get("conditions") or []}  # type: ignore[union-attr, index]
+
+
+def test_manual_inline_lifecycle_ends_on_labctl_complete_with_results_at_once(
+    lab: LabState, lab_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The inline `experiment-lifecycle` waits at a suspend step; `labctl complete` resumes and ends it."""
+    experiment = yaml.safe_load((REPO / "experiments/hello-app/experiment.yaml").read_text())
+    experiment["metadata"]["generateName"] = "manual-inline-"
+    experiment["spec"]["workflow"] = {"template": "experiment-lifecycle", "completion": {"mode": "manual"}}
+    path = tmp_path / "manual-inline.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    created = labctl("run", str(path), "--json", env=lab_env)
+    assert created.returncode == 0, created.stderr
+    name = json.loads(created.stdout)["metadata"]["name"]
+
+    def status() -> dict[str, object]:
+        return json.loads(labctl("status", name, "-o", "json", env=lab_env).stdout).get("status") or {}
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        current = status()
+        ready = _conditions(current).get("Ready") or {}
+        if current.get("phase") == "Running" and ready.get("reason") == "AwaitingCompletion":
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"{name} never reached Running awaiting completion: {current}")
+
+    completed = labctl("complete", name, env=lab_env)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    requested = time.monotonic()
+    while time.monotonic() < requested + 120:
+        current = status()
+        if current.get("phase") in ("Complete", "Failed"):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"{name} did not end after `labctl complete`: {current}")
+    results = labctl("results", name, env=lab_env)  # at once: Complete means the results exist
+    print(f"\n{name}: Complete {time.monotonic() - requested:.1f} s after `labctl complete`")
+    assert current["phase"] == "Complete", current
+    assert str(current.get("resultsURL", "")).startswith("s3://experiment-results/")
+    assert results.returncode == 0, results.stdout + results.stderr
+    workflow_status = current["workflowStatus"]
+    assert "resumed wait-for-complete" in workflow_status["message"]  # type: ignore[index]

@@ -84,3 +84,36 @@ def test_an_invalid_experiment_is_rejected_naming_the_field_and_no_claim_is_made
     assert leaf(field) in messages, f"{stem}: no condition names {field}: {messages}"
     assert lab.claims.created(detail) == {}, "a cluster claim was made for an invalid experiment"
     lab.assert_nothing_left(detail)
+
+
+def _refer_to(template: str | None = None, component: str | None = None) -> Any:
+    def change(body: dict[str, Any]) -> None:
+        if template:
+            body["spec"]["workflow"]["template"] = template
+        if component:
+            body["spec"]["targets"][0]["components"][0] = {"app": component}
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "missing", "fix"),
+    [
+        (_refer_to(template="hello-app-validation"), "WorkflowTemplate 'hello-app-validation'", "kubectl apply -n"),
+        (_refer_to(component="hello-ap"), "hello-ap", "hello-app"),
+    ],
+    ids=["workflow-template", "component"],
+)
+def test_a_reference_the_hub_lacks_fails_invalid_spec_before_any_claim_app_or_workflow(
+    lab: ResilienceLab, change: Any, missing: str, fix: str
+) -> None:
+    name = lab.create("missing-ref", change=change)
+    status = lab.wait_final(name, "Failed", timeout=90)
+    ready = next(c for c in status.get("conditions") or [] if c["type"] == "Ready")
+    assert ready["reason"] == "InvalidSpec" and missing in ready["message"] and fix in ready["message"], ready
+    assert lab.claims.created(name) == {}, "a cluster claim was made"
+    assert lab.leftovers(name) == []  # no Application, no Argo Workflow, nothing labelled with it
+    argo: Any = lab.custom.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argo-workflows", "workflows")
+    assert not [w for w in argo["items"] if w["metadata"]["name"].startswith(name)]
+    apps: Any = lab.custom.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications")
+    assert not [a for a in apps["items"] if a["metadata"]["name"].startswith(name)]

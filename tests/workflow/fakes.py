@@ -25,6 +25,9 @@ class FakeLab:
     reject_clusters: set[str] = field(default_factory=set)
     hang_clusters: set[str] = field(default_factory=set)
     argo_phase: c.ArgoWorkflowPhase = c.ArgoWorkflowPhase.SUCCEEDED
+    argo_suspends: bool = False
+    """The Argo workflow waits at a suspend step (the inline manual lifecycle) until it is resumed."""
+    resumed: set[str] = field(default_factory=set)
     coverage: list[tuple[int, int]] = field(default_factory=lambda: [(4, 4)])
     values: dict[str, float] = field(default_factory=dict)
     analysis_succeeds: bool = True
@@ -99,7 +102,16 @@ class FakeLab:
         @activity.defn(name=c.WAIT_FOR_ARGO_WORKFLOW)
         async def wait_argo(inp: c.WaitForArgoWorkflowInput) -> c.FinishedArgoWorkflow:
             lab.record(c.WAIT_FOR_ARGO_WORKFLOW, inp.name)
+            if lab.argo_suspends and inp.name not in lab.resumed:  # poll by retry, as hang_clusters does
+                raise ApplicationError(f"Workflow {inp.name}: Running (suspended)", type="NotFinished")
             return c.FinishedArgoWorkflow(name=inp.name, phase=lab.argo_phase, message="step load failed")
+
+        @activity.defn(name=c.RESUME_ARGO_WORKFLOW)
+        async def resume_argo(inp: c.ResumeArgoWorkflowInput) -> c.ResumedArgoWorkflow:
+            lab.record(c.RESUME_ARGO_WORKFLOW, inp.name)
+            suspended = lab.argo_suspends and inp.name not in lab.resumed
+            lab.resumed.add(inp.name)
+            return c.ResumedArgoWorkflow(name=inp.name, resumed_nodes=["wait-for-complete"] if suspended else [])
 
         @activity.defn(name=c.COLLECT_METRICS)
         async def collect(inp: c.CollectMetricsInput) -> c.MetricsCollection:
@@ -160,7 +172,7 @@ class FakeLab:
             return c.CleanupReport(deleted=deleted)
 
         return [
-            validate, provision, wait_ready, deploy, discover, submit, wait_argo, collect,
+            validate, provision, wait_ready, deploy, discover, submit, wait_argo, resume_argo, collect,
             store, publish, analyse, merge, close, cleanup,
         ]  # fmt: skip
 

@@ -1,19 +1,29 @@
 """Record the committed ExperimentWorkflow histories that tests/workflow/test_replay.py replays.
 
-Run ``python -m tests.workflow.record_histories`` from the repository root. It starts the Java
-time-skipping test server, runs four scenarios against the fake lab (tests/workflow/fakes.py) and
-writes ``tests/histories/<scenario>.json`` (``WorkflowHandle.fetch_history().to_json()``):
+Run ``python -m tests.workflow.record_histories [SCENARIO ...]`` from the repository root. It starts
+the Java time-skipping test server, runs the scenarios against the fake lab (tests/workflow/fakes.py)
+and writes ``tests/histories/<scenario>.json`` (``WorkflowHandle.fetch_history().to_json()``). Without
+arguments it records only the scenarios that have no committed file yet.
+
+Recorded before the ``workflows/changes.py`` patches (the old shape, kept to prove old runs replay):
 
 - ``workflow_mode``   hello-app, the Argo workflow succeeds, cleanup, done;
 - ``manual_mode``     manual completion: waits, then the ``complete`` update ends it;
 - ``failure_cleanup`` one of two clusters is rejected: Failed, both cleaned up;
 - ``ttl``             a manual experiment nobody completes, ended at its 7-day TTL and deleted.
 
+Recorded with every patch of ``workflows/changes.py`` (the current shape):
+
+- ``results_first``          hello-app: Complete only after summary.json is stored;
+- ``manual_inline``          the inline ``experiment-lifecycle`` suspended; ``complete`` resumes and ends it;
+- ``analysis_failed``        published, the analysis fails: a condition, the phase stays Complete;
+- ``gate_budget_invalid``    a quality gate that cannot fit the results deadline: InvalidSpec, nothing claimed.
+
 The committed files are the contract with every workflow already running in production: a change
 to workflows/experiment.py that issues different commands (another activity, a timer, another
 order) must keep replaying them, i.e. it must branch with ``workflow.patched("<change-id>")`` (and
-later ``workflow.deprecate_patch``) instead of changing the old path. Re-record only for changes
-that cannot affect a running workflow, and commit the new files with the change.
+later ``workflow.deprecate_patch``) instead of changing the old path. Never re-record a committed
+file for such a change: add scenarios of the new shape next to it.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from tests.workflow.conftest import MANUAL, Run, running, spec
 from tests.workflow.fakes import FakeLab
 from worker.app import register_search_attributes
 from workflows.experiment import ExperimentWorkflow
-from workflows.messages import CompleteRequest
+from workflows.messages import CompleteRequest, ReviewDecision, ReviewRequest
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 TWO_TARGETS = [
@@ -50,19 +60,39 @@ async def _complete_by_update(run: Run) -> None:
     await run.result()
 
 
+async def _approve_early(run: Run) -> None:
+    await run.handle.execute_update(
+        ExperimentWorkflow.review, ReviewRequest(decision=ReviewDecision.APPROVE, reviewer="recorder")
+    )
+    await run.result()
+
+
+INLINE_MANUAL = {"template": "experiment-lifecycle", "completion": {"mode": "manual"}}
+DAY_LONG_GATE = {"enabled": True, "maxIterations": 3, "recollectDelaySeconds": 86400}
+
 SCENARIOS: dict[str, tuple[Callable[[], FakeLab], dict[str, object], Callable[[Run], Awaitable[None]]]] = {
     "workflow_mode": (FakeLab, {"ttl_days": 0}, _finish),
     "manual_mode": (FakeLab, {"ttl_days": 0, "workflow": MANUAL}, _complete_by_update),
     "failure_cleanup": (lambda: FakeLab(reject_clusters={"loadgen"}), {"ttl_days": 0, "targets": TWO_TARGETS}, _finish),
     "ttl": (FakeLab, {"ttl_days": 7, "workflow": MANUAL}, _finish),
+    "results_first": (FakeLab, {"ttl_days": 0}, _finish),
+    "manual_inline": (
+        lambda: FakeLab(argo_suspends=True),
+        {"ttl_days": 0, "workflow": INLINE_MANUAL},
+        _complete_by_update,
+    ),
+    "analysis_failed": (lambda: FakeLab(analysis_succeeds=False), {"ttl_days": 0, "publish": True}, _approve_early),
+    "gate_budget_invalid": (FakeLab, {"ttl_days": 0, "publish": True, "quality_gate": DAY_LONG_GATE}, _finish),
 }
 
 
-async def record(env: WorkflowEnvironment, out: Path = HISTORIES) -> dict[str, int]:
-    """Run every scenario; write its history; return the event count of each."""
+async def record(env: WorkflowEnvironment, scenarios: list[str], out: Path = HISTORIES) -> dict[str, int]:
+    """Run these scenarios; write each history; return the event count of each."""
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for index, (scenario, (lab, overrides, drive)) in enumerate(SCENARIOS.items()):
+        if scenario not in scenarios:
+            continue
         uid = f"00000000-0000-4000-8000-{index:012d}"
         async with running(env, lab(), spec(**overrides), name=f"replay-{scenario.replace('_', '-')}", uid=uid) as run:
             await drive(run)
@@ -73,13 +103,17 @@ async def record(env: WorkflowEnvironment, out: Path = HISTORIES) -> dict[str, i
 
 
 async def main() -> None:
+    unknown = sorted(set(sys.argv[1:]) - set(SCENARIOS))
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    scenarios = sys.argv[1:] or [s for s in SCENARIOS if not (HISTORIES / f"{s}.json").exists()]
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=find_binary("temporal-test-server", "TEMPORAL_TEST_SERVER"),
         data_converter=pydantic_data_converter,
     )
     try:
         await register_search_attributes(env.client)
-        counts = await record(env)
+        counts = await record(env, scenarios)
     finally:
         await env.shutdown()
     for scenario, events in counts.items():

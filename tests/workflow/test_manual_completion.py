@@ -1,4 +1,8 @@
-"""Manual mode: the experiment runs until someone completes it (update or signal) or its TTL ends it."""
+"""Manual mode: the experiment runs until someone completes it (update or signal) or its TTL ends it.
+
+Whatever the template: a complete request ends the run while the Argo workflow still runs (the inline
+``experiment-lifecycle`` waits at a suspend step forever), and resumes its suspend steps as ``argo resume``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
 from api.experiment import ConditionStatus, ExperimentPhase, ExperimentStatus
-from tests.workflow.conftest import MANUAL, running, spec
+from tests.workflow.conftest import MANUAL, Run, running, spec
 from tests.workflow.fakes import FakeLab
 from workflows import status as st
 from workflows.experiment import ExperimentWorkflow
@@ -92,3 +96,60 @@ async def test_complete_update_is_rejected_after_the_experiment_finished(env) ->
     ready = finished.condition(st.READY)
     assert ready and ready.status == ConditionStatus.TRUE and ready.reason == "Succeeded"
     assert outcome.reason == "Succeeded" and [d.reason for d in lab.deleted_experiments] == ["TTLExpired"]
+
+
+INLINE_MANUAL = {"template": "experiment-lifecycle", "completion": {"mode": "manual"}}
+
+
+async def _complete_by_update(run: Run) -> None:
+    await run.handle.execute_update(ExperimentWorkflow.complete, CompleteRequest(requested_by="alice"))
+
+
+async def _complete_by_signal(run: Run) -> None:
+    await run.handle.signal(ExperimentWorkflow.request_complete, CompleteRequest(requested_by="alice"))
+
+
+@pytest.mark.parametrize("request_complete", [_complete_by_update, _complete_by_signal], ids=["update", "signal"])
+async def test_manual_inline_lifecycle_ends_on_request_and_its_suspend_step_is_resumed(env, request_complete) -> None:
+    lab = FakeLab(argo_suspends=True)  # the Argo workflow never ends by itself
+    async with running(env, lab, spec(ttl_days=0, workflow=INLINE_MANUAL)) as run:
+        waiting = await run.until(awaiting_completion)
+        assert waiting.phase == ExperimentPhase.RUNNING and lab.called(c.COLLECT_METRICS) == []
+        await request_complete(run)
+        outcome = await run.result()
+        status = await run.status()
+    assert outcome.phase == ExperimentPhase.COMPLETE and outcome.reason == "Succeeded"
+    assert lab.called(c.RESUME_ARGO_WORKFLOW) == ["hello-app-x1-validation"]
+    assert lab.called(c.STORE_RESULTS) == ["Complete"] and status.results_url
+    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"] and lab.argo_workflows == set()
+    assert status.workflow_status and status.workflow_status.message == (
+        "completion requested by alice; resumed wait-for-complete"
+    )
+
+
+async def test_a_catalog_template_still_running_ends_on_request_too(env) -> None:
+    lab = FakeLab(argo_suspends=True)
+    async with running(env, lab, spec(ttl_days=0, workflow=MANUAL)) as run:
+        await run.until(awaiting_completion)
+        await _complete_by_update(run)
+        outcome = await run.result()
+    assert outcome.phase == ExperimentPhase.COMPLETE and lab.called(c.RESUME_ARGO_WORKFLOW) == [
+        "hello-app-x1-validation"
+    ]
+
+
+async def test_a_manual_workflow_that_ends_first_needs_no_resume(env) -> None:
+    lab = FakeLab()  # hello-app's template ends by itself; then the experiment waits for the request
+    async with running(env, lab, spec(ttl_days=0, workflow=MANUAL)) as run:
+        await run.until(lambda s: awaiting_completion(s) and s.workflow_status is not None
+                        and s.workflow_status.phase == "Succeeded")  # fmt: skip
+        await _complete_by_update(run)
+        outcome = await run.result()
+    assert outcome.phase == ExperimentPhase.COMPLETE and lab.called(c.RESUME_ARGO_WORKFLOW) == []
+
+
+async def test_a_failed_manual_workflow_fails_the_experiment(env) -> None:
+    lab = FakeLab(argo_phase=c.ArgoWorkflowPhase.FAILED)
+    async with running(env, lab, spec(ttl_days=0, workflow=MANUAL)) as run:
+        outcome = await run.result()
+    assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "ArgoWorkflowFailed"

@@ -11,6 +11,8 @@ from activities import contracts as c
 from api.experiment import ConditionStatus, ExperimentPhase
 from tests.workflow.conftest import running, spec
 from tests.workflow.fakes import FakeLab
+from workflows import policies as p
+from workflows import quality_gate
 from workflows import status as st
 from workflows.experiment import ExperimentWorkflow
 from workflows.messages import ReviewDecision, ReviewRequest
@@ -54,7 +56,7 @@ async def test_a_gate_that_passes_on_the_second_evaluation_publishes(env) -> Non
         outcome = await run.result()
         timers = await run.timers()
     assert lab.called(c.COLLECT_METRICS) == ["0", "1"]
-    assert timers == [timedelta(seconds=600), timedelta(days=7)]  # one re-collect delay, then the review deadline
+    assert timers == [timedelta(seconds=600), timedelta(hours=12)]  # one re-collect delay, then the review deadline
     assert outcome.phase == ExperimentPhase.COMPLETE
     gate = opened.condition(st.QUALITY_GATE)
     assert gate and gate.status == ConditionStatus.TRUE and gate.reason == "Passed"
@@ -62,3 +64,44 @@ async def test_a_gate_that_passes_on_the_second_evaluation_publishes(env) -> Non
     assert iterations and iterations.phase == "Passed" and iterations.current_iteration == 1
     assert [r.passed for r in iterations.quality_results or []] == [False, True]
     assert lab.called(c.PUBLISH_RESULTS) and lab.prs == {1: "merged"}
+
+
+async def test_gate_waits_beyond_the_results_deadline_are_refused_before_any_claim(env) -> None:
+    lab = FakeLab()
+    day_long = {"enabled": True, "maxIterations": 3, "recollectDelaySeconds": 86400}
+    async with running(env, lab, spec(ttl_days=0, publish=True, quality_gate=day_long)) as run:
+        outcome = await run.result()
+    assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "InvalidSpec"
+    assert outcome.message == (
+        "spec.qualityGate: maxIterations 3 x recollectDelaySeconds 86400 = 72h of waiting does not fit the results "
+        "deadline 30m, which must also keep 5m for storing the results (fix: set recollectDelaySeconds to at most "
+        "500, or spec.deadlines.results to at least 72h5m)"
+    )
+    assert lab.called(c.PROVISION_CLUSTER) == [] and lab.claims == set()
+
+
+async def test_the_budget_check_counts_only_a_gate_that_applies() -> None:
+    day_long = {"enabled": True, "maxIterations": 3, "recollectDelaySeconds": 86400}
+    assert quality_gate.budget_problem(spec(publish=False, quality_gate=day_long)) is None  # no gate without publish
+    assert quality_gate.budget_problem(spec(publish=True, quality_gate=day_long, deadlines={"results": "73h"})) is None
+    assert quality_gate.budget_problem(spec(publish=True, quality_gate=GATE)) is None  # 2 x 600 s + 5m < 30m
+
+
+async def test_storing_results_keeps_its_own_budget_after_the_gate_used_the_deadline(env) -> None:
+    lab = FakeLab(coverage=[(4, 1), (4, 1), (4, 4)])  # two re-collections of 600 s: 20 of 25 minutes
+    async with running(
+        env, lab, spec(ttl_days=0, publish=True, quality_gate=GATE, deadlines={"results": "25m"})
+    ) as run:
+        await run.handle.execute_update(  # decided early, applied when the gate opens
+            ExperimentWorkflow.review, ReviewRequest(decision=ReviewDecision.APPROVE, reviewer="alice")
+        )
+        outcome = await run.result()  # the server skips the re-collect waits
+        history = await run.handle.fetch_history()
+    store = next(
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == c.STORE_RESULTS
+    )
+    assert store.schedule_to_close_timeout.ToTimedelta() >= p.STORE_RESULTS_RESERVE
+    assert outcome.phase == ExperimentPhase.COMPLETE and lab.called(c.COLLECT_METRICS) == ["0", "1", "2"]

@@ -7,6 +7,7 @@ says when and how to re-record).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from tests.workflow.record_histories import HISTORIES, SCENARIOS
+from workflows import changes
 from workflows.experiment import ExperimentWorkflow
 from workflows.messages import ExperimentInput
 
@@ -37,6 +39,31 @@ async def test_committed_history_replays(scenario: str) -> None:
     replayer = Replayer(workflows=[ExperimentWorkflow], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(committed(scenario))
     assert result.replay_failure is None
+
+
+OLD_SHAPE = ["failure_cleanup", "manual_mode", "ttl", "workflow_mode"]
+"""Recorded before workflows/changes.py: they prove runs started then still replay (each patch False)."""
+PATCHES = [
+    changes.MANUAL_ENDS_ON_REQUEST,
+    changes.COMPLETE_AFTER_RESULTS,
+    changes.TERMINAL_STAYS_TERMINAL,
+    changes.GATE_BUDGET_AT_VALIDATION,
+]
+
+
+def patch_markers(history: WorkflowHistory) -> list[str]:
+    return [
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+async def test_both_shapes_are_covered_old_runs_without_markers_new_runs_with_every_one(scenario: str) -> None:
+    expected = [] if scenario in OLD_SHAPE else PATCHES
+    assert patch_markers(committed(scenario)) == expected
 
 
 @workflow.defn(name="ExperimentWorkflow", sandboxed=False)

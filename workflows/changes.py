@@ -1,0 +1,40 @@
+"""The ``workflow.patched`` ids of ExperimentWorkflow, and which of them a run follows.
+
+Each id names one change of the commands the workflow issues. A run decides all of them once, before
+its first command: a run started before a change replays without its marker and keeps the old shape
+to its end; a new run records every marker and takes every new shape. tests/workflow/test_replay.py
+replays histories of both shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+MANUAL_ENDS_ON_REQUEST = "manual-ends-on-request"
+"""Manual mode: a complete request ends the run while the Argo workflow still runs, resuming its suspend steps."""
+COMPLETE_AFTER_RESULTS = "complete-after-results"
+"""Phase Complete only once summary.json is stored; storing keeps its own budget after the quality gate."""
+TERMINAL_STAYS_TERMINAL = "terminal-phases-stay-terminal"
+"""A failed analysis or an unanswered review is a condition; it no longer turns Complete into Failed."""
+GATE_BUDGET_AT_VALIDATION = "gate-budget-at-validation"
+"""A quality gate whose re-collect waits cannot fit the results deadline is InvalidSpec, before any spend."""
+
+
+@dataclass(frozen=True)
+class Changes:
+    manual_ends_on_request: bool
+    complete_after_results: bool
+    terminal_stays_terminal: bool
+    gate_budget_at_validation: bool
+
+    @staticmethod
+    def decide() -> Changes:
+        """Call once, first thing in the run (each call records a marker in a new run)."""
+        return Changes(
+            manual_ends_on_request=workflow.patched(MANUAL_ENDS_ON_REQUEST),
+            complete_after_results=workflow.patched(COMPLETE_AFTER_RESULTS),
+            terminal_stays_terminal=workflow.patched(TERMINAL_STAYS_TERMINAL),
+            gate_budget_at_validation=workflow.patched(GATE_BUDGET_AT_VALIDATION),
+        )
