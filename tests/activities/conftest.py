@@ -161,7 +161,7 @@ async def eventually(check: Callable[[], bool], seconds: float = 15.0) -> None:
 def gke_spec(targets: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "targets": targets or [{"name": "app", "cluster": {"type": "gke"}, "components": [{"app": "hello-app"}]}],
-        "workflow": {"template": "hello-app", "completion": {"mode": "workflow"}},
+        "workflow": {"template": "hello-app-validation", "completion": {"mode": "workflow"}},
         **extra,
     }
 

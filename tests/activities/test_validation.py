@@ -55,12 +55,12 @@ async def test_unknown_component_is_reported_not_raised(
 
 @pytest.mark.asyncio
 async def test_missing_workflow_template_is_reported_with_the_fix(lab: Lab, kube_namespace: str) -> None:
-    doc = gke_spec(workflow={"template": "hello-app-validation", "completion": {"mode": "workflow"}})
+    doc = gke_spec(workflow={"template": "no-such-template-validation", "completion": {"mode": "workflow"}})
     ref = create_experiment(lab, kube_namespace, doc)
     result = await run(validate_experiment, c.ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
     [problem] = result.problems
     assert problem.field == "spec.workflow.template"
-    assert problem.message == "WorkflowTemplate 'hello-app-validation' not found in namespace argo-workflows on the hub"
+    assert problem.message == "WorkflowTemplate 'no-such-template-validation' not found in namespace argo-workflows on the hub"
     assert problem.fix and "kubectl apply -n argo-workflows" in problem.fix and "'experiment-lifecycle'" in problem.fix
 
 

@@ -11,6 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
+from api import names
 from api.experiment import ConditionStatus, ExperimentPhase, ExperimentStatus
 from tests.workflow.conftest import MANUAL, Run, running, spec
 from tests.workflow.fakes import FakeLab
@@ -119,7 +120,7 @@ async def test_manual_inline_lifecycle_ends_on_request_and_its_suspend_step_is_r
         outcome = await run.result()
         status = await run.status()
     assert outcome.phase == ExperimentPhase.COMPLETE and outcome.reason == "Succeeded"
-    assert lab.called(c.RESUME_ARGO_WORKFLOW) == ["hello-app-x1-validation"]
+    assert lab.called(c.RESUME_ARGO_WORKFLOW) == [names.argo_workflow_name(run.ref)]
     assert lab.called(c.STORE_RESULTS) == ["Complete"] and status.results_url
     assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"] and lab.argo_workflows == set()
     assert status.workflow_status and status.workflow_status.message == (
@@ -133,9 +134,8 @@ async def test_a_catalog_template_still_running_ends_on_request_too(env) -> None
         await run.until(awaiting_completion)
         await _complete_by_update(run)
         outcome = await run.result()
-    assert outcome.phase == ExperimentPhase.COMPLETE and lab.called(c.RESUME_ARGO_WORKFLOW) == [
-        "hello-app-x1-validation"
-    ]
+    assert outcome.phase == ExperimentPhase.COMPLETE
+    assert lab.called(c.RESUME_ARGO_WORKFLOW) == [names.argo_workflow_name(run.ref)]
 
 
 async def test_a_manual_workflow_that_ends_first_needs_no_resume(env) -> None:
