@@ -60,7 +60,10 @@ async def test_missing_workflow_template_is_reported_with_the_fix(lab: Lab, kube
     result = await run(validate_experiment, c.ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
     [problem] = result.problems
     assert problem.field == "spec.workflow.template"
-    assert problem.message == "WorkflowTemplate 'no-such-template-validation' not found in namespace argo-workflows on the hub"
+    assert (
+        problem.message
+        == "WorkflowTemplate 'no-such-template-validation' not found in namespace argo-workflows on the hub"
+    )
     assert problem.fix and "kubectl apply -n argo-workflows" in problem.fix and "'experiment-lifecycle'" in problem.fix
 
 
