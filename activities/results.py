@@ -120,7 +120,7 @@ class ResultsActivities:
         info = activity.info()
         workflow_id, run_id = info.workflow_id or "", info.workflow_run_id or ""
         exp = inp.experiment
-        snapshot = await asyncio.to_thread(self._read_snapshot, inp.snapshot_key)
+        snapshot = await heartbeating(asyncio.to_thread(self._read_snapshot, inp.snapshot_key), "reading the snapshot")
         summary = build_summary(
             experiment=exp,
             spec=inp.spec,
@@ -155,7 +155,7 @@ class ResultsActivities:
     @activity.defn(name=c.PUBLISH_RESULTS)
     async def publish_results(self, inp: c.PublishResultsInput) -> c.PublishedResults:
         """Branch + data file + PR; safe to repeat (see activities/github.py)."""
-        summary = await asyncio.to_thread(self.store.get_json, inp.summary_key)
+        summary = await heartbeating(asyncio.to_thread(self.store.get_json, inp.summary_key), "reading summary.json")
         publishing = asyncio.to_thread(github.publish, self.settings, summary, inp.title)
         return await heartbeating(publishing, "publishing the results pull request")
 

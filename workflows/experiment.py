@@ -545,7 +545,7 @@ class ExperimentWorkflow:
                     criteria=verdict.criteria,
                 ),
                 c.StoredResults,
-                p.cloud_call(max(left, p.STORE_RESULTS_RESERVE) if self._changes.complete_after_results else left),
+                p.slow_call(max(left, p.STORE_RESULTS_RESERVE) if self._changes.complete_after_results else left),
                 budget,
                 "results to be stored in S3",
             )
@@ -655,7 +655,7 @@ class ExperimentWorkflow:
                 c.PUBLISH_RESULTS,
                 c.PublishResultsInput(experiment=self._exp, summary_key=self._summary_key, title=self._spec.title),
                 c.PublishedResults,
-                p.cloud_call(budget.remaining()),
+                p.slow_call(budget.remaining()),
                 budget,
                 "the results pull request",
             )

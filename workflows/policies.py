@@ -29,6 +29,10 @@ STORE_RESULTS_RESERVE = timedelta(minutes=5)
 """What storing summary.json may always take, however long metric collection and the quality gate ran
 (the gate's waits must leave it, checked at validation)."""
 
+SLOW_CALL_TIMEOUT = timedelta(minutes=10)
+"""One attempt of a call that heartbeats while it runs and may wait out a rate limit or a slow store
+(S3 writes with retries, GitHub secondary limits): the heartbeat, not this bound, notices a dead worker."""
+
 CLEANUP_ATTEMPT_TIMEOUT = timedelta(minutes=10)
 MIN_SCHEDULE_TO_CLOSE = timedelta(seconds=1)
 
@@ -72,6 +76,12 @@ def cloud_call(budget: timedelta) -> CallOptions:
     return CallOptions(min(CLOUD_CALL_TIMEOUT, budget), budget, CLOUD_RETRY)
 
 
+def slow_call(budget: timedelta) -> CallOptions:
+    """A single call that heartbeats while it runs: storing results, publishing the PR."""
+    budget = max(budget, MIN_SCHEDULE_TO_CLOSE)
+    return CallOptions(min(SLOW_CALL_TIMEOUT, budget), budget, CLOUD_RETRY, HEARTBEAT_TIMEOUT)
+
+
 def long_wait(budget: timedelta) -> CallOptions:
     """A polling activity bounded by the remaining phase budget."""
     budget = max(budget, MIN_SCHEDULE_TO_CLOSE)
@@ -84,4 +94,4 @@ def cleanup_call(budget: timedelta) -> CallOptions:
 
 
 STATUS_REPORT = CallOptions(STATUS_REPORT_TIMEOUT, STATUS_REPORT_GIVE_UP, STATUS_RETRY)
-REVIEW_ACTION = CallOptions(CLOUD_CALL_TIMEOUT, timedelta(hours=1), REVIEW_ACTION_RETRY)
+REVIEW_ACTION = CallOptions(SLOW_CALL_TIMEOUT, timedelta(hours=1), REVIEW_ACTION_RETRY, HEARTBEAT_TIMEOUT)
