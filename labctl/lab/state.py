@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from labctl.seaweedfs import PORT_FLAGS
-from labctl.supervisor import free_port
 
 PREFERRED_PORTS = {
     "etcd": 12379,
@@ -30,6 +30,10 @@ PREFERRED_PORTS = {
     "s3.port": 18333,
     "results_site": 18090,
 }
+
+
+TEMPORAL_OFFSETS = (10, 20)
+"""The Temporal CLI serves HTTP on gRPC + 10 and metrics on gRPC + 20."""
 
 
 def default_lab_dir() -> Path:
@@ -50,10 +54,30 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _pick(preferred: int | None, taken: set[int]) -> int:
-    if preferred and preferred not in taken and _port_free(preferred):
+def _below_ephemeral_range() -> int:
+    """The first port the kernel hands out for outgoing connections and ``bind(0)``."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _pick(preferred: int | None, taken: set[int], offsets: tuple[int, ...] = (0,)) -> int:
+    """A port that is free, with ``port + offset`` free too for every offset.
+
+    Kept ports are bound again on every restart, long after they were chosen, so they come from
+    below the ephemeral range: an outgoing connection or another test server's ``bind(0)`` never
+    takes them meanwhile (a Temporal metrics port, gRPC + 20, was lost that way under load).
+    """
+
+    def usable(port: int) -> bool:
+        return all(port + o not in taken and _port_free(port + o) for o in offsets)
+
+    if preferred and usable(preferred):
         return preferred
-    while (port := free_port()) in taken:
+    high = _below_ephemeral_range() - max(offsets) - 1
+    rng = random.Random()
+    while not usable(port := rng.randrange(20000, high)):
         pass
     return port
 
@@ -69,13 +93,12 @@ def choose_ports(memorable: bool = True, existing: dict[str, int] | None = None)
     ports: dict[str, int] = dict(existing or {})
     taken: set[int] = set(ports.values())
     # The Temporal CLI derives its HTTP and metrics ports from the gRPC port.
-    taken |= {ports["temporal"] + offset for offset in (10, 20)} if "temporal" in ports else set()
+    taken |= {ports["temporal"] + offset for offset in TEMPORAL_OFFSETS} if "temporal" in ports else set()
     for name in names:
         if name not in ports:
-            ports[name] = _pick(PREFERRED_PORTS.get(name) if memorable else None, taken)
-            taken.add(ports[name])
-            if name == "temporal":
-                taken |= {ports[name] + 10, ports[name] + 20}
+            offsets = (0, *TEMPORAL_OFFSETS) if name == "temporal" else (0,)
+            ports[name] = _pick(PREFERRED_PORTS.get(name) if memorable else None, taken, offsets)
+            taken |= {ports[name] + o for o in offsets}
     return ports
 
 
