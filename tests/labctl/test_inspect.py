@@ -86,7 +86,7 @@ def test_status_shows_targets_conditions_workflow_results_and_timeline(
     assert f"Argo workflow: {name}-validation Succeeded" in out
     assert f"Results:       s3://experiment-results/{name}/" in out
     assert "Hypothesis:    validated — the app answers fast" in out
-    assert "Completion:    workflow (template hello-app)" in out
+    assert "Completion:    workflow (template hello-app-validation)" in out
     section = out.split("Targets:")[1].split("Conditions:")[0]
     assert f"app       Ready   {name}-app" in section
     conditions = out.split("Conditions:")[1].split("Tutorial services:")[0]
