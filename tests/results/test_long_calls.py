@@ -122,7 +122,7 @@ async def test_a_published_experiment_with_a_50_s_messages_api_ends_complete_wit
     assert outcome.phase == ExperimentPhase.COMPLETE, outcome.message
     assert status.review_phase == "Approved", status
     one_request_per_pass(claude)
-    summary = ResultsStore.from_settings(settings).get_json(names.summary_key(name))
+    summary = ResultsStore.from_settings(settings).get_json(names.summary_key(run.ref))
     assert summary["analysis"]["aiGenerated"] is True
     assert summary["analysis"]["abstract"].startswith("Envoy sustained")
     assert gh.repos[REPO].pulls[1].merged
