@@ -60,7 +60,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def lab(labsim_args: Sequence[str], *, keep: bool = False, quiet: bool = True) -> Iterator[LabState]:
     """A fresh lab in a temporary folder; stopped (and the folder removed unless ``keep``) on exit."""
     root = Path(tempfile.mkdtemp(prefix="bench-lab-"))
-    state = LabState(root, ports=choose_ports(), supervisor_pid=os.getpid())
+    state = LabState(root, ports=choose_ports(memorable=False), supervisor_pid=os.getpid())
     state.save()
     say: Callable[[str], None] = (lambda line: None) if quiet else (lambda line: print(line, flush=True))
     stack = LabStack(state, time_scale=0.0, say=say, labsim_args=list(labsim_args))

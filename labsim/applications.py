@@ -125,7 +125,7 @@ class ApplicationController:
         for index, source in enumerate(spec.get("sources") or [spec.get("source") or {}]):
             if source.get("ref") and not (source.get("chart") or source.get("path")):
                 continue  # a values-only source renders nothing
-            label = source.get("chart") or basename(str(source.get("path") or "").rstrip("/")) or f"source{index}"
+            label = _helm_fullname(source) or basename(str(source.get("path") or "").rstrip("/")) or f"source{index}"
             cm_name = f"{name}-{label}"[:253]
             body = client.V1ConfigMap(
                 metadata=object_meta(cm_name, {TRACKING_LABEL: name, "labsim.illm.io/simulated": "true"}),
@@ -177,3 +177,13 @@ class ApplicationController:
         set_finalizers(self.custom, (GROUP, VERSION, PLURAL), app, [f for f in finalizers if f != RESOURCES_FINALIZER])
         self.first_seen.pop(uid_of(app), None)
         self.synced_spec.pop(uid_of(app), None)
+
+
+def _helm_fullname(source: dict[str, Any]) -> str:
+    """For a chart source, the name Helm charts give their objects (the common ``fullname`` helper): the
+    release name when it contains the chart name, else ``<release>-<chart>``; queries may match either."""
+    chart = str(source.get("chart") or "")
+    release = str((source.get("helm") or {}).get("releaseName") or "")
+    if not chart or not release or chart in release:
+        return release if chart and release else chart
+    return f"{release}-{chart}"

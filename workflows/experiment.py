@@ -545,7 +545,7 @@ class ExperimentWorkflow:
                     criteria=verdict.criteria,
                 ),
                 c.StoredResults,
-                p.slow_call(max(left, p.STORE_RESULTS_RESERVE) if self._changes.complete_after_results else left),
+                p.slow_call(max(left, self._store_reserve()) if self._changes.complete_after_results else left),
                 budget,
                 "results to be stored in S3",
             )
@@ -893,6 +893,10 @@ class ExperimentWorkflow:
         )
 
     # ------------------------------------------------------------------------ helpers
+
+    def _store_reserve(self) -> timedelta:
+        """What storing the results may always take: the reserve, or the whole results deadline if shorter."""
+        return min(p.STORE_RESULTS_RESERVE, self._spec.deadline("results"))
 
     def _ttl_at(self) -> datetime | None:
         days = self._spec.ttl_days

@@ -27,7 +27,7 @@ STATUS_REPORT_GIVE_UP = timedelta(hours=1)
 
 STORE_RESULTS_RESERVE = timedelta(minutes=5)
 """What storing summary.json may always take, however long metric collection and the quality gate ran
-(the gate's waits must leave it, checked at validation)."""
+(the gate's waits must leave it, checked at validation); capped by the results deadline itself."""
 
 SLOW_CALL_TIMEOUT = timedelta(minutes=10)
 """One attempt of a call that heartbeats while it runs and may wait out a rate limit or a slow store

@@ -246,6 +246,12 @@ def _provisioned(status: Obj) -> bool:
     return any(c.get("type") == "Provisioned" for c in status.get("conditions") or [])
 
 
+def storing_results(status: Obj) -> bool:
+    """Metrics collected or being stored: the phase turns Complete only once summary.json is stored."""
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    return status.get("phase") == "Running" and bool(ready) and ready[0].get("reason") == "CollectingResults"
+
+
 def condition(status: Obj, type_: str) -> Obj:
     found = [c for c in status.get("conditions") or [] if c.get("type") == type_]
     assert found, f"no {type_} condition: {_summary(status)}"
@@ -259,7 +265,7 @@ def run_async(coro: Any) -> Any:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResilienceLab]:
     root = tmp_path_factory.mktemp("resilience-lab")
-    state = LabState(root, ports=choose_ports())
+    state = LabState(root, ports=choose_ports(memorable=False))
     with FakeGitHub() as github, FakeAnthropic(time_scale=TIME_SCALE) as anthropic:
         github.add_repo(RESULTS_REPO)
         env = {

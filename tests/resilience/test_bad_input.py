@@ -99,7 +99,7 @@ def _refer_to(template: str | None = None, component: str | None = None) -> Any:
 @pytest.mark.parametrize(
     ("change", "missing", "fix"),
     [
-        (_refer_to(template="hello-app-validation"), "WorkflowTemplate 'hello-app-validation'", "kubectl apply -n"),
+        (_refer_to(template="no-such-validation"), "WorkflowTemplate 'no-such-validation'", "kubectl apply -n"),
         (_refer_to(component="hello-ap"), "hello-ap", "hello-app"),
     ],
     ids=["workflow-template", "component"],
