@@ -21,7 +21,9 @@ def test_seaweedfs_staying_down_fails_the_experiment_with_a_clear_condition_and_
     name = lab.create("s3-down", duration="4s", change=_results_deadline("40s"))
     lab.wait_for(name, lambda s: s.get("phase") == "Running", 60, "Running")
     with lab.stack.seaweedfs.down():
+        began = time.monotonic()
         failed = lab.wait_final(name, "Failed", timeout=120)
+        print(f"\nFailed and cleaned {time.monotonic() - began:.1f} s into the outage (results deadline 40 s)")
 
     ready = condition(failed, "Ready")
     assert ready["reason"] == "ResultsFailed" and "results to be stored in S3" in ready["message"], ready
@@ -37,8 +39,10 @@ def test_results_are_stored_once_seaweedfs_is_back_after_an_outage(lab: Resilien
     with lab.stack.seaweedfs.down():
         lab.wait_for(name, lambda s: s.get("phase") == "Complete" and not s.get("resultsURL"), 60, "storing")
         time.sleep(30)
+    began = time.monotonic()
 
     stored = lab.wait_final(name, "Complete", timeout=120)
+    print(f"\nresults stored and cleaned {time.monotonic() - began:.1f} s after SeaweedFS was back")
     assert stored["resultsURL"] == lab.results_url(name)
     assert stored["resourcesCleaned"] is True
     lab.assert_nothing_left(name)
