@@ -246,6 +246,12 @@ def _provisioned(status: Obj) -> bool:
     return any(c.get("type") == "Provisioned" for c in status.get("conditions") or [])
 
 
+def storing_results(status: Obj) -> bool:
+    """The results step is in flight: the phase turns Complete only once summary.json is stored."""
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    return bool(ready) and ready[0].get("reason") == "CollectingResults" and not status.get("resultsURL")
+
+
 def condition(status: Obj, type_: str) -> Obj:
     found = [c for c in status.get("conditions") or [] if c.get("type") == type_]
     assert found, f"no {type_} condition: {_summary(status)}"

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.resilience.conftest import ResilienceLab, condition
+from tests.resilience.conftest import ResilienceLab, condition, storing_results
 
 
 def _results_deadline(value: str) -> Callable[[dict[str, Any]], None]:
@@ -37,7 +37,7 @@ def test_results_are_stored_once_seaweedfs_is_back_after_an_outage(lab: Resilien
     name = lab.create("s3-back", duration="4s")
     lab.wait_for(name, lambda s: s.get("phase") == "Running", 60, "Running")
     with lab.stack.seaweedfs.down():
-        lab.wait_for(name, lambda s: s.get("phase") == "Complete" and not s.get("resultsURL"), 60, "storing")
+        lab.wait_for(name, storing_results, 60, "storing")
         time.sleep(30)
     began = time.monotonic()
 

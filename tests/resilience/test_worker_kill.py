@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from tests.resilience.conftest import ResilienceLab, eventually
+from tests.resilience.conftest import ResilienceLab, eventually, storing_results
 
 
 def test_worker_killed_during_provisioning_argo_run_and_results_completes_each_with_one_claim_ever(
@@ -24,7 +24,7 @@ def test_worker_killed_during_provisioning_argo_run_and_results_completes_each_w
     try:
         provisioning = lab.create("kill-prov", faults=("slow",))  # the claim takes 10 s to become Ready
         lab.wait_for(provisioning, lambda s: s.get("phase") == "Provisioning", 30, "Provisioning")
-        lab.wait_for(results, lambda s: s.get("phase") == "Complete" and not s.get("resultsURL"), 30, "storing results")
+        lab.wait_for(results, storing_results, 30, "storing results")
         time.sleep(1)  # the store attempt is in flight, retrying against the stopped S3 (~15 s of attempts)
         assert lab.status(running)["phase"] == "Running" and lab.status(provisioning)["phase"] == "Provisioning"
         lab.kill("worker")
@@ -37,7 +37,7 @@ def test_worker_killed_during_provisioning_argo_run_and_results_completes_each_w
     for name in (provisioning, running, results):
         status = lab.wait_final(name, "Complete", timeout=240)
         print(f"{name}: Complete and cleaned {time.monotonic() - killed:.1f} s after kill -9")
-        assert status["resultsURL"] == f"s3://experiment-results/{name}/"
+        assert status["resultsURL"] == lab.results_url(name)
         assert status["resourcesCleaned"] is True
         lab.assert_one_claim_ever(name)
         lab.assert_nothing_left(name)
