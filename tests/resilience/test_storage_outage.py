@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.resilience.conftest import ResilienceLab, condition, storing_results
+from workflows.policies import STORE_RESULTS_RESERVE
 
 
 def _results_deadline(value: str) -> Callable[[dict[str, Any]], None]:
@@ -22,8 +23,9 @@ def test_seaweedfs_staying_down_fails_the_experiment_with_a_clear_condition_and_
     lab.wait_for(name, lambda s: s.get("phase") == "Running", 60, "Running")
     with lab.stack.seaweedfs.down():
         began = time.monotonic()
-        failed = lab.wait_final(name, "Failed", timeout=120)
-        print(f"\nFailed and cleaned {time.monotonic() - began:.1f} s into the outage (results deadline 40 s)")
+        # storing summary.json always gets STORE_RESULTS_RESERVE (5 min), whatever the results deadline left
+        failed = lab.wait_final(name, "Failed", timeout=STORE_RESULTS_RESERVE.total_seconds() + 180)
+        print(f"\nFailed and cleaned {time.monotonic() - began:.1f} s into the outage (store reserve 5 min)")
 
     ready = condition(failed, "Ready")
     assert ready["reason"] == "ResultsFailed" and "results to be stored in S3" in ready["message"], ready
