@@ -63,6 +63,8 @@ def submitted(lab: ResilienceLab) -> dict[str, tuple[str, str]]:
             outcome[stem] = ("rejected", str(exc.body))
         else:
             outcome[stem] = ("created", str(created["metadata"]["name"]))
+    rejected = sorted(stem for stem, (how, _) in outcome.items() if how == "rejected")
+    print(f"\nrefused by the API: {len(rejected)} {rejected}; Failed in validation: {len(CASES) - len(rejected)}")
     return outcome
 
 
@@ -99,7 +101,7 @@ def _refer_to(template: str | None = None, component: str | None = None) -> Any:
 @pytest.mark.parametrize(
     ("change", "missing", "fix"),
     [
-        (_refer_to(template="hello-app-validation"), "WorkflowTemplate 'hello-app-validation'", "kubectl apply -n"),
+        (_refer_to(template="hello-app-check"), "WorkflowTemplate 'hello-app-check'", "kubectl apply -n"),
         (_refer_to(component="hello-ap"), "hello-ap", "hello-app"),
     ],
     ids=["workflow-template", "component"],
