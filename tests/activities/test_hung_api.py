@@ -131,6 +131,7 @@ async def test_hung_api_fails_each_attempt_and_leaves_no_thread_behind(
         target="app",
         cluster=ClusterSpec(type="gke"),
     )
+    began = time.monotonic()
     async with Worker(temporal_env.client, task_queue=queue, workflows=[ProvisionOnce], activities=[provision_cluster]):
         with pytest.raises(WorkflowFailureError) as failure:
             await temporal_env.client.execute_workflow(
@@ -143,6 +144,7 @@ async def test_hung_api_fails_each_attempt_and_leaves_no_thread_behind(
     assert isinstance(activity_error.cause, ApplicationError), activity_error.cause
     assert activity_error.retry_state is not None and activity_error.retry_state.name == "MAXIMUM_ATTEMPTS_REACHED"
     print(f"last attempt failed with {activity_error.cause.type}: {activity_error.cause.message}")
+    print(f"{ATTEMPTS} attempts failed on their own in {time.monotonic() - began:.1f} s (1 s timeouts)")
 
     deadline = time.monotonic() + 30
     while threads_in_kube_calls() > before and time.monotonic() < deadline:

@@ -4,6 +4,7 @@ only at the deletion's bound, visibly, with what may be left recorded."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,7 +120,9 @@ async def test_temporal_unreachable_keeps_the_finalizer_until_cleanup_can_run(
         assert (await temporal.get_workflow_handle(wid).describe()).status == WorkflowExecutionStatus.RUNNING
         assert lab.called(c.CLEANUP_EXPERIMENT) == []
         outage.down = False
+        began = time.monotonic()
         await eventually(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone after the outage")
+        print(f"\ncleaned up and deleted {time.monotonic() - began:.1f} s after Temporal was reachable again")
     assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
 
 
@@ -134,7 +137,9 @@ async def test_no_workflow_is_started_while_temporal_is_unreachable(
     await asyncio.sleep(1)
     assert cluster.phase(name) is None
     outage.down = False
+    began = time.monotonic()
     await eventually(lambda: cluster.phase(name) == "Complete", timeout=30)
+    print(f"\nComplete {time.monotonic() - began:.1f} s after Temporal was reachable again")
 
 
 class FlappingHistory(Interceptor):
@@ -201,7 +206,9 @@ async def test_a_flapping_connection_does_not_spin_the_wait_for_cleanup(
         assert 1 <= polls <= 6
         flap.down = False
         release.set()
+        began = time.monotonic()
         await eventually(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone once the flapping ends")
+        print(f"deleted {time.monotonic() - began:.1f} s after the flapping ended and cleanup was released")
     assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
 
 
@@ -234,8 +241,10 @@ async def test_a_deletion_the_workflow_cannot_finish_is_held_visibly_then_releas
 
     # A replica with a shorter grace takes over: the release time follows from the object, so it is past.
     await gateways.stop(gateway)
+    began = time.monotonic()
     successor = await gateways.start(deletion_grace_seconds=0)
     await eventually(lambda: cluster.get(name) is None, timeout=30, what="finalizer released at the bound")
+    print(f"\nfinalizer released {time.monotonic() - began:.1f} s after the successor (grace 0) started")
     await gateways.stop(successor)
 
     (event,) = [e for e in cluster.events(name) if e.reason == LEFTOVERS_REASON]

@@ -33,9 +33,12 @@ async def test_killing_and_restarting_the_gateway_mid_run_starts_no_duplicate_an
     await eventually(lambda: sum(1 for n in names if cluster.phase(n)) >= 3, timeout=20)
     await gateways.kill(first)  # mid-run: some started, some not, reports in flight
     names += [cluster.create()["metadata"]["name"] for _ in range(10)]  # created while no gateway runs
+    began = time.monotonic()
     second = await gateways.start()
     await gateways.leading(second, timeout=30)
+    print(f"\nrestarted gateway leading {time.monotonic() - began:.1f} s after its start")
     await eventually(lambda: all(cluster.phase(n) == "Complete" for n in names), timeout=90, interval=0.5)
+    print(f"all 20 Complete {time.monotonic() - began:.1f} s after the restart")
 
     assert sample("crd_gateway_workflow_starts_total", result="started") - started_before == 20
     for name in names:
@@ -83,9 +86,11 @@ async def test_forced_watch_expiry_misses_nothing(cluster: Cluster, gateways: Ga
     cluster.delete(early[0])
     ExpiringWatcher.expire.set()
     ExpiringWatcher.hold.clear()
+    began = time.monotonic()
 
     await eventually(lambda: all(cluster.phase(n) == "Complete" for n in late), timeout=30)
     await eventually(lambda: cluster.get(early[0]) is None, timeout=20, what="deletion seen through the relist")
+    print(f"\nmissed creates Complete and missed delete done {time.monotonic() - began:.1f} s after the relist")
     assert sample("crd_gateway_watch_restarts_total", cause="gone") > gone
     assert sample("crd_gateway_relists_total") > relists
 
@@ -94,7 +99,9 @@ async def test_a_stalled_watch_is_reopened(cluster: Cluster, gateways: Gateways,
     stalls = sample("crd_gateway_watch_restarts_total", cause="stall")
     gateway = await gateways.start(watch_stall_seconds=1.0)
     await gateways.leading(gateway)
+    began = time.monotonic()
     await eventually(lambda: sample("crd_gateway_watch_restarts_total", cause="stall") > stalls, timeout=10)
+    print(f"\nquiet watch reopened {time.monotonic() - began:.1f} s after leading (stall limit 1 s)")
     name = cluster.create()["metadata"]["name"]
     await eventually(lambda: cluster.phase(name) == "Complete", timeout=30)
 
@@ -102,6 +109,9 @@ async def test_a_stalled_watch_is_reopened(cluster: Cluster, gateways: Gateways,
 async def test_a_restarted_api_server_is_survived(cluster: Cluster, gateways: Gateways, lab: FakeLab) -> None:
     gateway = await gateways.start(leader_election=False)
     await gateways.leading(gateway)
+    began = time.monotonic()
     cluster.kube.control_plane.restart_apiserver()
+    print(f"\nkube-apiserver ready {time.monotonic() - began:.1f} s after its restart")
     name = cluster.create()["metadata"]["name"]
     await eventually(lambda: cluster.phase(name) == "Complete", timeout=60)
+    print(f"an Experiment created after it Complete {time.monotonic() - began:.1f} s after the restart")

@@ -63,6 +63,8 @@ def submitted(lab: ResilienceLab) -> dict[str, tuple[str, str]]:
             outcome[stem] = ("rejected", str(exc.body))
         else:
             outcome[stem] = ("created", str(created["metadata"]["name"]))
+    rejected = sorted(stem for stem, (how, _) in outcome.items() if how == "rejected")
+    print(f"\nrefused by the API: {len(rejected)} {rejected}; Failed in validation: {len(CASES) - len(rejected)}")
     return outcome
 
 

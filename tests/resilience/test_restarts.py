@@ -41,8 +41,13 @@ def test_gateway_killed_mid_run_starts_no_duplicate_workflow_and_status_catches_
     lab.kill("crd-gateway")
     created_while_down = lab.create("gw-down", duration="2s")  # seen only by the restarted gateway's list
     time.sleep(5)  # the workflow moves on; its status reports wait for a gateway
+    began = time.monotonic()
     lab.start("crd-gateway")
+    print(f"\ngateway ready {time.monotonic() - began:.1f} s after its restart")
+    lab.wait_for(created_while_down, lambda s: bool(s.get("phase")), 60, "a phase from the restarted gateway")
+    print(f"the Experiment created while it was down has a phase {time.monotonic() - began:.1f} s after the restart")
     assert_completed_once_and_clean(lab, name)
+    print(f"the running one Complete and clean {time.monotonic() - began:.1f} s after the restart")
     assert_completed_once_and_clean(lab, created_while_down)
 
 
@@ -51,14 +56,21 @@ def test_temporal_restarted_mid_run_the_experiment_completes(lab: ResilienceLab)
     lab.wait_for(name, lambda s: s.get("phase") == "Running", 60, "Running")
     lab.stack.processes["temporal"].stop()
     time.sleep(2)
+    began = time.monotonic()
     lab.start("temporal")  # same SQLite file: the history is still there
+    print(f"\nTemporal ready {time.monotonic() - began:.1f} s after its restart")
     assert_completed_once_and_clean(lab, name)
+    print(f"Complete and clean {time.monotonic() - began:.1f} s after the restart")
 
 
 def test_api_server_restarted_mid_run_misses_nothing(lab: ResilienceLab) -> None:
     name = lab.create("api-restart", duration="16s")
     lab.wait_for(name, lambda s: s.get("phase") == "Running", 60, "Running")
+    began = time.monotonic()
     lab.restart_apiserver()
+    print(f"\nkube-apiserver ready {time.monotonic() - began:.1f} s after its restart")
     after = lab.create("api-after", duration="2s")  # the gateway's watch must reconnect to see it
+    lab.wait_for(after, lambda s: bool(s.get("phase")), 60, "a phase through the reconnected watch")
+    print(f"an Experiment created after it has a phase {time.monotonic() - began:.1f} s after the restart")
     assert_completed_once_and_clean(lab, name)
     assert_completed_once_and_clean(lab, after)

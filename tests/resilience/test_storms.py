@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from api.experiment import REVIEW_ANNOTATION
 from tests.resilience.conftest import NAMESPACE, Obj, ResilienceLab, condition
 
@@ -16,9 +18,11 @@ def test_github_5xx_and_anthropic_429_529_storms_are_retried_and_the_experiment_
     lab.github.fail_next(502, times=3)
     lab.github.fail_next(503, method="POST", path_contains="/pulls", times=2)
     lab.anthropic.fail_next(429, 529, 429)
+    began = time.monotonic()
     name = lab.create("storm", duration="4s", change=publish)
 
     pending = lab.wait_for(name, lambda s: s.get("reviewPhase") == "Pending", 180, "the review gate opens")
+    print(f"\nthrough both storms to the review gate {time.monotonic() - began:.1f} s after the create")
     assert pending["published"] is True and pending["analysisPhase"] == "Succeeded", pending
     lab.custom.patch_namespaced_custom_object(
         "experiments.illm.io",

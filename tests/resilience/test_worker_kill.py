@@ -28,13 +28,16 @@ def test_worker_killed_during_provisioning_argo_run_and_results_completes_each_w
         time.sleep(1)  # the store attempt is in flight, retrying against the stopped S3 (~15 s of attempts)
         assert lab.status(running)["phase"] == "Running" and lab.status(provisioning)["phase"] == "Provisioning"
         lab.kill("worker")
+        killed = time.monotonic()
     finally:
         lab.stack.seaweedfs.start()  # back before the killed attempt times out and is retried
     lab.start("worker")
+    print(f"\nworker ready again {time.monotonic() - killed:.1f} s after kill -9")
 
     for name in (provisioning, running, results):
         status = lab.wait_final(name, "Complete", timeout=240)
-        assert status["resultsURL"] == f"s3://experiment-results/{name}/"
+        print(f"{name}: Complete and cleaned {time.monotonic() - killed:.1f} s after kill -9")
+        assert status["resultsURL"] == lab.results_url(name)
         assert status["resourcesCleaned"] is True
         lab.assert_one_claim_ever(name)
         lab.assert_nothing_left(name)

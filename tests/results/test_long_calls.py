@@ -7,6 +7,7 @@ once, which is how an analysis that could never finish against the real API pass
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,7 +112,9 @@ async def test_a_published_experiment_with_a_50_s_messages_api_ends_complete_wit
                 ended = status.review_phase == "Pending" or status.analysis_phase == "Failed"
                 return status if ended else None
 
+            began = time.monotonic()
             pending = await until(review_pending, 600, "the review gate (analysis done)")
+            print(f"\nthe review gate opened {time.monotonic() - began:.1f} s after the start (50 s a Messages call)")
             assert pending.analysis_phase == "Succeeded", pending
             await run.handle.execute_update(
                 ExperimentWorkflow.review, ReviewRequest(decision=ReviewDecision.APPROVE, reviewer="alice")

@@ -148,8 +148,11 @@ def test_readyz_follows_the_temporal_connection(temporal_server: Temporal, tmp_p
         eventually(lambda: readyz(port)[0] == 503 and "Temporal unreachable" in readyz(port)[1], "not ready")
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200  # alive: no restart
 
+        began = time.monotonic()
         temporal_server.restart(tmp_path / "temporal-2.log")
+        print(f"\nTemporal ready {time.monotonic() - began:.1f} s after its restart")
         eventually(lambda: readyz(port)[0] == 200, "ready again once Temporal is back", timeout=120)
+        print(f"worker /readyz 200 again {time.monotonic() - began:.1f} s after the restart")
     finally:
         worker.stop()
 
