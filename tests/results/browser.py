@@ -59,7 +59,7 @@ def render(
 ) -> RenderedPage:
     """Load a local file (``query``: the part after ``?``) with networking unavailable to the page."""
     url = html_file.as_uri() + (f"?{query}" if query else "")
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:  # Chromium helpers may still write
         argv = [chromium_binary(), *FLAGS, f"--user-data-dir={profile}"]
         if screenshot is not None:
             subprocess.run(
@@ -102,7 +102,7 @@ def page_text_when(url: str, wanted: str, timeout: float = 90.0) -> str:
     ``wanted``, or the last text seen at the deadline. Driven over the DevTools protocol, because a
     single-page app renders after ``--dump-dom`` has already returned."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:  # Chromium helpers may still write
         argv = [chromium_binary(), *LIVE_APP_FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}"]
         browser = subprocess.Popen([*argv, "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
