@@ -45,7 +45,7 @@ async def test_hub_application_has_the_original_shape_plus_the_resources_finaliz
     name = names.app_name(ref, "hub")
     app = application(lab, name)
     assert deployed.applications == [name]
-    assert deployed.components == [f"ConfigMap/{name}-podinfo"]
+    assert deployed.components == [f"ConfigMap/{name}-hello-app-podinfo"]
     assert app["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "experiment-operator",
         "experiments.illm.io/experiment": ref.name,

@@ -62,7 +62,7 @@ async def test_tailscale_transport_ships_metrics_through_the_egress(lab: Lab, ku
         found = lab.victoria_metrics.query(f'container_cpu_usage_seconds_total{{experiment="{ref.name}"}}')
         return {p["metric"]["pod"] for p in found}
 
-    await eventually(lambda: {f"{workload_app}-podinfo-0", f"{obs_app}-alloy-0"} <= pods())
+    await eventually(lambda: {f"{workload_app}-hello-app-podinfo-0", f"{obs_app}-alloy-0"} <= pods())
 
 
 @pytest.mark.asyncio
