@@ -14,6 +14,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from crd_gateway import metrics
 from crd_gateway.backoff import Backoff
 from crd_gateway.executor import Executor
@@ -172,6 +174,10 @@ class Controller:
         except asyncio.CancelledError:
             raise
         except Exception as err:
+            if isinstance(err, ApiException) and err.status == 404:
+                # Deleted between the watch event and this write: nothing is left to reconcile.
+                log.info("the Experiment is gone", extra={"experiment": key, "workflow_id": experiment.workflow_id})
+                return
             metrics.RECONCILES.labels("error").inc()
             metrics.ERRORS.labels("reconcile").inc()
             delay = self._backoff(key)

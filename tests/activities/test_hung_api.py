@@ -149,4 +149,4 @@ async def test_hung_api_fails_each_attempt_and_leaves_no_thread_behind(
     deadline = time.monotonic() + 30
     while threads_in_kube_calls() > before and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    assert threads_in_kube_calls() == before, "threads are still blocked on the hung API server"
+    assert threads_in_kube_calls() <= before, "threads are still blocked on the hung API server"
