@@ -17,7 +17,8 @@ def test_worker_killed_during_provisioning_argo_run_and_results_completes_each_w
 ) -> None:
     assert lab.stack.seaweedfs is not None
     running = lab.create("kill-run", duration="60s")  # 30 s of Argo run at the lab's time scale
-    results = lab.create("kill-results", duration="2s")
+    # 8 s of Argo run: SeaweedFS (stopping takes up to 5 s) is down before its results step begins
+    results = lab.create("kill-results", duration="16s")
     lab.wait_for(running, lambda s: s.get("phase") == "Running", 60, "Running")
     lab.wait_for(results, lambda s: s.get("phase") == "Running", 60, "Running")
     lab.stack.seaweedfs.stop()
