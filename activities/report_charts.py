@@ -67,14 +67,14 @@ def chart(name: str, result: QueryResult) -> str:
     )
 
 
-def _scale(lo: float, hi: float) -> tuple[float, float]:
+def nice_scale(lo: float, hi: float) -> tuple[float, float]:
     lo = min(lo, 0.0)
     if hi <= lo:
         hi = lo + 1.0
     return lo, hi
 
 
-def _axes(lo: float, hi: float, unit: str | None) -> str:
+def axes(lo: float, hi: float, unit: str | None) -> str:
     plot_h = HEIGHT - TOP - BOTTOM
     parts = []
     for i in range(5):
@@ -90,7 +90,7 @@ def _axes(lo: float, hi: float, unit: str | None) -> str:
 
 def _lines(series: dict[str, list[DataPoint]], unit: str | None) -> str:
     points = [p for pts in series.values() for p in pts]
-    lo, hi = _scale(min(p.value for p in points), max(p.value for p in points))
+    lo, hi = nice_scale(min(p.value for p in points), max(p.value for p in points))
     t0 = min(p.timestamp for p in points).timestamp()
     t1 = max(p.timestamp for p in points).timestamp()
     span = (t1 - t0) or 1.0
@@ -118,12 +118,12 @@ def _lines(series: dict[str, list[DataPoint]], unit: str | None) -> str:
         f'<text x="{LEFT}" y="{HEIGHT - 12}" class="tick">{start}</text>'
         f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 12}" text-anchor="end" class="tick">{end}</text>'
     )
-    return _axes(lo, hi, unit) + "".join(paths) + times
+    return axes(lo, hi, unit) + "".join(paths) + times
 
 
 def _bars(series: dict[str, list[DataPoint]], unit: str | None) -> str:
     values = {label: pts[-1].value for label, pts in series.items()}
-    lo, hi = _scale(min(values.values()), max(values.values()))
+    lo, hi = nice_scale(min(values.values()), max(values.values()))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(values)
     width = max(slot * 0.7, 2.0)
@@ -138,7 +138,7 @@ def _bars(series: dict[str, list[DataPoint]], unit: str | None) -> str:
             f'fill="{PALETTE[i % len(PALETTE)]}"><title>{escape(label)}: {escape(format_value(value, unit))}</title>'
             "</rect>"
         )
-    return _axes(lo, hi, unit) + "".join(bars)
+    return axes(lo, hi, unit) + "".join(bars)
 
 
 def _clock(at: datetime) -> str:

@@ -10,13 +10,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from api import names
+
 CRD_DIR = Path(__file__).parent / "crds"
 FAULT_ANNOTATION = "labsim.illm.io/fault"
 """Comma-separated :class:`Fault` values, on the Experiment or on one claim/Application/Workflow."""
 PROVISION_RATIO = {"gkeclusters": 1.0, "eksclusters": 1.8, "aksclusters": 0.9}
 """Each provider's median create time relative to GKE's, as measured on the real services (GKE zonal
 ≈ 5–10 min, median ≈ 7; EKS control plane + node group ≈ 12–15 min; AKS ≈ 5–8 min)."""
-EXPERIMENT_UID_LABEL = "experiments.illm.io/experiment-uid"
+EXPERIMENT_UID_LABEL = names.EXPERIMENT_UID_LABEL
 """Which Experiment object an object belongs to (twins with one name have different uids)."""
 PLATFORM_NAMESPACES = ("experiments", "crossplane-system", "argocd", "argo-workflows", "tailscale")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from activities.report_charts import BOTTOM, HEIGHT, LEFT, PALETTE, RIGHT, TOP, WIDTH, _axes, _scale, format_value
+from activities.report_charts import BOTTOM, HEIGHT, LEFT, PALETTE, RIGHT, TOP, WIDTH, axes, format_value, nice_scale
 
 VERDICT_FILL = {"validated": "#16a34a", "invalidated": "#dc2626", "insufficient": "#f59e0b"}
 NO_VERDICT_FILL = "#ffffff"
@@ -30,7 +30,7 @@ class SeriesPoint:
 def series_chart(metric: str, unit: str | None, run_labels: list[str], points: list[SeriesPoint]) -> str:
     """An ``<svg>`` with one linked, verdict-coloured point per (run, target) and a legend."""
     targets = sorted({p.target for p in points})
-    lo, hi = _scale(min(p.value for p in points), max(p.value for p in points))
+    lo, hi = nice_scale(min(p.value for p in points), max(p.value for p in points))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slots = max(len(run_labels) - 1, 1)
 
@@ -67,7 +67,7 @@ def series_chart(metric: str, unit: str | None, run_labels: list[str], points: l
     return (
         f'<svg class="chart-svg" data-kind="series" data-points="{len(points)}" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'role="img" aria-label="{escape(metric)} across runs" xmlns="http://www.w3.org/2000/svg">'
-        f"{_axes(lo, hi, unit)}{''.join(lines)}{''.join(marks)}{ends}</svg><ul class='legend'>{legend}</ul>"
+        f"{axes(lo, hi, unit)}{''.join(lines)}{''.join(marks)}{ends}</svg><ul class='legend'>{legend}</ul>"
     )
 
 
