@@ -41,8 +41,8 @@ from activities.promql import PromQLClient, ResolvedQuery
 from activities.results_settings import ResultsSettings
 from api.experiment import MetricType
 from bench.common import header, load, table
-from labctl.lab.state import _pick
 from labctl.servers import start_victoria_metrics
+from labctl.supervisor import free_port
 
 EXPERIMENTS = [f"bench-exp-{i}" for i in range(10)]
 CONTAINERS = ("app", "sidecar", "init-helper")
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     header("Metrics: 50 range queries over 1 h, parallel vs sequential", "bench.metrics_parallelism")
     root = Path(tempfile.mkdtemp(prefix="bench-vm-"))
-    port = _pick(None, set())
+    port = free_port()
     vm = start_victoria_metrics(root / "data", port, root / "victoria-metrics.log")
     base = f"http://127.0.0.1:{port}"
     try:

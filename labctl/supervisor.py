@@ -6,6 +6,7 @@ Shared by the embedded lab and the test fixtures, so both run the servers the sa
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -19,10 +20,50 @@ from pathlib import Path
 VENV_BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
+_HANDED_OUT: set[int] = set()
+"""Ports this process has handed out: a server is often started long after its port is chosen."""
+
+
+def port_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def below_ephemeral_range() -> int:
+    """The first port the kernel hands out for outgoing connections and ``bind(0)``."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_port(
+    preferred: int | None = None, taken: set[int] | frozenset[int] = frozenset(), offsets: tuple[int, ...] = (0,)
+) -> int:
+    """A free port, with ``port + offset`` free too for every offset; ``preferred`` when it is usable.
+
+    Ports come from below the ephemeral range: a server binds its port some time after it was chosen
+    (and again on every restart), and meanwhile an outgoing connection or another server's ``bind(0)``
+    may take any ephemeral port (a SeaweedFS volume port and a Temporal metrics port were lost that
+    way under load). A port is handed out once per process.
+    """
+
+    def usable(port: int) -> bool:
+        return all(p not in taken and p not in _HANDED_OUT and port_free(p) for p in (port + o for o in offsets))
+
+    port = preferred or 0
+    if not (port and usable(port)):
+        high = below_ephemeral_range() - max(offsets) - 1
+        rng = random.Random()
+        while not usable(port := rng.randrange(20000, high)):
+            pass
+    _HANDED_OUT.update(port + o for o in offsets)
+    return port
 
 
 def find_binary(name: str, env_var: str | None = None) -> str:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import random
-import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from labctl.seaweedfs import PORT_FLAGS
+from labctl.supervisor import free_port
 
 PREFERRED_PORTS = {
     "etcd": 12379,
@@ -44,44 +43,6 @@ def default_lab_dir() -> Path:
     return data / "k8s-ai-cloud-testbed" / "lab"
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _below_ephemeral_range() -> int:
-    """The first port the kernel hands out for outgoing connections and ``bind(0)``."""
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def _pick(preferred: int | None, taken: set[int], offsets: tuple[int, ...] = (0,)) -> int:
-    """A port that is free, with ``port + offset`` free too for every offset.
-
-    Kept ports are bound again on every restart, long after they were chosen, so they come from
-    below the ephemeral range: an outgoing connection or another test server's ``bind(0)`` never
-    takes them meanwhile (a Temporal metrics port, gRPC + 20, was lost that way under load).
-    """
-
-    def usable(port: int) -> bool:
-        return all(port + o not in taken and _port_free(port + o) for o in offsets)
-
-    if preferred and usable(preferred):
-        return preferred
-    high = _below_ephemeral_range() - max(offsets) - 1
-    rng = random.Random()
-    while not usable(port := rng.randrange(20000, high)):
-        pass
-    return port
-
-
 def choose_ports(memorable: bool = True, existing: dict[str, int] | None = None) -> dict[str, int]:
     """Ports for a new lab: the memorable defaults where free (the default lab), else any free port.
 
@@ -97,7 +58,7 @@ def choose_ports(memorable: bool = True, existing: dict[str, int] | None = None)
     for name in names:
         if name not in ports:
             offsets = (0, *TEMPORAL_OFFSETS) if name == "temporal" else (0,)
-            ports[name] = _pick(PREFERRED_PORTS.get(name) if memorable else None, taken, offsets)
+            ports[name] = free_port(PREFERRED_PORTS.get(name) if memorable else None, taken, offsets)
             taken |= {ports[name] + o for o in offsets}
     return ports
 

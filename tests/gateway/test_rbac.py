@@ -41,7 +41,8 @@ async def test_the_restricted_service_account_suffices(
     kept, deleted, expired = (cluster.create()["metadata"] for _ in range(3))
     for meta in (kept, deleted, expired):
         await eventually(lambda meta=meta: cluster.phase(meta["name"]) == "Complete", timeout=30)  # type: ignore[misc]
-    assert {e.reason for e in cluster.events(kept["name"])} >= {"PhaseComplete"}
+    # The event is recorded after the status patch that makes the phase Complete.
+    await eventually(lambda: "PhaseComplete" in {e.reason for e in cluster.events(kept["name"])}, timeout=10)
     cluster.delete(deleted["name"])
     await eventually(lambda: cluster.get(deleted["name"]) is None, timeout=20)
     ref = ExperimentRef(

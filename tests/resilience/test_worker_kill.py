@@ -23,10 +23,13 @@ def test_worker_killed_during_provisioning_argo_run_and_results_completes_each_w
     lab.wait_for(results, lambda s: s.get("phase") == "Running", 60, "Running")
     lab.stack.seaweedfs.stop()
     try:
-        provisioning = lab.create("kill-prov", faults=("slow",))  # the claim takes 10 s to become Ready
-        lab.wait_for(provisioning, lambda s: s.get("phase") == "Provisioning", 30, "Provisioning")
         lab.wait_for(results, storing_results, 30, "storing results")
-        time.sleep(1)  # the store attempt is in flight, retrying against the stopped S3 (~15 s of attempts)
+        # Created only now: the claim is Ready 10 s after creation, and waiting for the results stage
+        # first could outlast that on a loaded machine. The store attempt meanwhile keeps retrying
+        # against the stopped S3 (its reserve is minutes).
+        provisioning = lab.create("kill-prov", faults=("slow",))
+        lab.wait_for(provisioning, lambda s: s.get("phase") == "Provisioning", 30, "Provisioning")
+        time.sleep(1)
         assert lab.status(running)["phase"] == "Running" and lab.status(provisioning)["phase"] == "Provisioning"
         lab.kill("worker")
         killed = time.monotonic()
