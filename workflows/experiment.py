@@ -40,6 +40,7 @@ from workflows.status_pump import StatusPump
 
 with workflow.unsafe.imports_passed_through():
     from api.experiment import ExperimentPhase, ExperimentStatus
+    from workflows.changes import Changes
     from workflows.messages import (
         COMPLETE_SIGNAL,
         COMPLETE_UPDATE,
@@ -62,7 +63,7 @@ class ExperimentWorkflow:
     @workflow.run
     async def run(self, inp: ExperimentInput) -> ExperimentOutcome:
         life = self._life
-        life.start()
+        life.changes = Changes.decide()
         pump = StatusPump(life.experiment, life.book)
         life.enter(ExperimentPhase.PENDING, "Validating", "checking the spec and the component catalog")
         try:

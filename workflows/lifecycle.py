@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
 
 class Lifecycle:
     changes: Changes
-    """The patches this run follows: decided by ``start`` before the first command, read by stages only."""
+    """The patches this run follows: decided first thing in the run, before any other command."""
 
     def __init__(self, experiment: ExperimentRef, spec: ExperimentSpec) -> None:
         self.experiment = experiment
@@ -40,10 +40,6 @@ class Lifecycle:
         self.complete_request: CompleteRequest | None = None
         self.review_request: ReviewRequest | None = None
         self._search_phase: str | None = None
-
-    def start(self) -> None:
-        """First thing in the run, before any other command: decide the patches (a new run records their markers)."""
-        self.changes = Changes.decide()
 
     def enter(self, phase: ExperimentPhase, reason: str, message: str) -> None:
         """Enter ``phase``; the Ready condition says why (True when Complete, False when Failed)."""

@@ -20,10 +20,11 @@ Recorded with every patch of ``workflows/changes.py`` (the current shape):
 - ``gate_budget_invalid``    a quality gate that cannot fit the results deadline: InvalidSpec, nothing claimed.
 
 The committed files are the contract with every workflow already running in production: a change
-to workflows/experiment.py that issues different commands (another activity, a timer, another
-order) must keep replaying them, i.e. it must branch with ``workflow.patched("<change-id>")`` (and
-later ``workflow.deprecate_patch``) instead of changing the old path. Never re-record a committed
-file for such a change: add scenarios of the new shape next to it.
+to the workflow code (workflows/experiment.py, workflows/stages/ and what they call) that issues
+different commands (another activity, a timer, another order) must keep replaying them, i.e. it
+must branch with ``workflow.patched("<change-id>")`` (and later ``workflow.deprecate_patch``)
+instead of changing the old path. Never re-record a committed file for such a change: add
+scenarios of the new shape next to it.
 """
 
 from __future__ import annotations
