@@ -18,6 +18,9 @@ Recorded with every patch of ``workflows/changes.py`` (the current shape):
 - ``manual_inline``          the inline ``experiment-lifecycle`` suspended; ``complete`` resumes and ends it;
 - ``analysis_failed``        published, the analysis fails: a condition, the phase stays Complete;
 - ``gate_budget_invalid``    a quality gate that cannot fit the results deadline: InvalidSpec, nothing claimed.
+- ``gate_recollect``         the quality gate re-collects twice (timers), passes; approved early, the PR is merged;
+- ``manual_ttl``             a manual experiment nobody completes: Complete at its 7-day TTL, cleaned up, deleted;
+- ``cancel_in_review``       the Experiment is deleted while the review is pending: PR closed, Cancelled.
 
 The committed files are the contract with every workflow already running in production: a change
 to the workflow code (workflows/experiment.py, workflows/stages/ and what they call) that issues
@@ -30,10 +33,12 @@ scenarios of the new shape next to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -68,8 +73,16 @@ async def _approve_early(run: Run) -> None:
     await run.result()
 
 
+async def _cancel_in_review(run: Run) -> None:
+    await run.until(lambda s: s.review_phase == "Pending")
+    await run.handle.cancel()
+    with contextlib.suppress(WorkflowFailureError):
+        await run.result()
+
+
 INLINE_MANUAL = {"template": "experiment-lifecycle", "completion": {"mode": "manual"}}
 DAY_LONG_GATE = {"enabled": True, "maxIterations": 3, "recollectDelaySeconds": 86400}
+RECOLLECTING_GATE = {"enabled": True, "maxIterations": 2, "recollectDelaySeconds": 600}
 
 SCENARIOS: dict[str, tuple[Callable[[], FakeLab], dict[str, object], Callable[[Run], Awaitable[None]]]] = {
     "workflow_mode": (FakeLab, {"ttl_days": 0}, _finish),
@@ -84,6 +97,13 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeLab], dict[str, object], Callable[[R
     ),
     "analysis_failed": (lambda: FakeLab(analysis_succeeds=False), {"ttl_days": 0, "publish": True}, _approve_early),
     "gate_budget_invalid": (FakeLab, {"ttl_days": 0, "publish": True, "quality_gate": DAY_LONG_GATE}, _finish),
+    "gate_recollect": (
+        lambda: FakeLab(coverage=[(4, 1), (4, 1), (4, 4)]),
+        {"ttl_days": 0, "publish": True, "quality_gate": RECOLLECTING_GATE},
+        _approve_early,
+    ),
+    "manual_ttl": (FakeLab, {"ttl_days": 7, "workflow": MANUAL}, _finish),
+    "cancel_in_review": (FakeLab, {"ttl_days": 0, "publish": True}, _cancel_in_review),
 }
 
 
