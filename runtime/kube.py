@@ -1,0 +1,63 @@
+"""The one way every process reaches a Kubernetes API server: worker activities (the hub), the CRD
+gateway and labctl.
+
+Fallback order (controller-runtime's ``config.GetConfig``), first that applies wins:
+
+1. an explicit kubeconfig: ``--kubeconfig`` (labctl), ``HUB_KUBECONFIG`` (worker), ``GATEWAY_KUBECONFIG``;
+2. ``$KUBECONFIG`` (a ``:``-separated list is merged, as kubectl does);
+3. the in-cluster service account (``KUBERNETES_SERVICE_HOST`` and the mounted token);
+4. ``~/.kube/config``.
+
+A context (``--context``) selects one of the kubeconfig's contexts in 1, 2 and 4. A kubeconfig that
+is named (1 or 2) but unusable is an error, never a silent fall-through to another cluster. The
+callers' settings objects read ``$KUBECONFIG``; this module reads no environment variable itself
+(the kubernetes client's in-cluster loader reads the service's host and port).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubernetes import client, config
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+@dataclass(frozen=True)
+class KubeconfigSource:
+    """Where a process's client comes from: ``explicit`` (a flag or setting), ``env`` (``$KUBECONFIG``)."""
+
+    explicit: str | None = None
+    env: str | None = None
+    context: str | None = None
+
+    def describe(self) -> str:
+        """For error messages: which kubeconfig (and context) a connection would use."""
+        where = f"kubeconfig {self.explicit or self.env or DEFAULT_KUBECONFIG}"
+        return where + (f", context {self.context}" if self.context else "")
+
+
+def kube_configuration(source: KubeconfigSource) -> client.Configuration:
+    """A client ``Configuration`` by the fallback order above; raises ``config.ConfigException`` (or an
+    ``OSError``/``ValueError`` from a malformed file) when the chosen kubeconfig cannot be used."""
+    configuration = client.Configuration()
+    named = source.explicit or source.env
+    if named:
+        _load_kubeconfig(named, source.context, configuration)
+        return configuration
+    try:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return configuration
+    except config.ConfigException:
+        pass
+    _load_kubeconfig(str(Path(DEFAULT_KUBECONFIG).expanduser()), source.context, configuration)
+    return configuration
+
+
+def new_api_client(source: KubeconfigSource) -> client.ApiClient:
+    return client.ApiClient(kube_configuration(source))
+
+
+def _load_kubeconfig(path: str, context: str | None, configuration: client.Configuration) -> None:
+    config.load_kube_config(config_file=path, context=context, client_configuration=configuration)  # type: ignore[no-untyped-call]
