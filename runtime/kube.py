@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kubernetes import client, config
+if TYPE_CHECKING:  # the client is imported when a connection is made: `labctl validate` never needs it
+    from kubernetes import client
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
@@ -32,6 +34,10 @@ class KubeconfigSource:
     env: str | None = None
     context: str | None = None
 
+    def kubeconfig_file(self) -> str:
+        """The file a kubeconfig-based load reads: the named one, else ``~/.kube/config``."""
+        return self.explicit or self.env or str(Path(DEFAULT_KUBECONFIG).expanduser())
+
     def describe(self) -> str:
         """For error messages: which kubeconfig (and context) a connection would use."""
         where = f"kubeconfig {self.explicit or self.env or DEFAULT_KUBECONFIG}"
@@ -41,6 +47,8 @@ class KubeconfigSource:
 def kube_configuration(source: KubeconfigSource) -> client.Configuration:
     """A client ``Configuration`` by the fallback order above; raises ``config.ConfigException`` (or an
     ``OSError``/``ValueError`` from a malformed file) when the chosen kubeconfig cannot be used."""
+    from kubernetes import client, config
+
     configuration = client.Configuration()
     named = source.explicit or source.env
     if named:
@@ -51,13 +59,17 @@ def kube_configuration(source: KubeconfigSource) -> client.Configuration:
         return configuration
     except config.ConfigException:
         pass
-    _load_kubeconfig(str(Path(DEFAULT_KUBECONFIG).expanduser()), source.context, configuration)
+    _load_kubeconfig(source.kubeconfig_file(), source.context, configuration)
     return configuration
 
 
 def new_api_client(source: KubeconfigSource) -> client.ApiClient:
+    from kubernetes import client
+
     return client.ApiClient(kube_configuration(source))
 
 
 def _load_kubeconfig(path: str, context: str | None, configuration: client.Configuration) -> None:
+    from kubernetes import config
+
     config.load_kube_config(config_file=path, context=context, client_configuration=configuration)  # type: ignore[no-untyped-call]
