@@ -30,7 +30,7 @@ from temporalio import activity
 from activities.heartbeating import heartbeating
 from activities.settings import ActivitySettings
 from api import names
-from runtime.kube import KubeconfigSource, kube_configuration
+from runtime.kube import ClusterChoice, kube_configuration
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,21 +56,21 @@ def uid_selector(ref: names.ExperimentIdentity) -> str:
 
 @contextmanager
 def hub_client(settings: ActivitySettings) -> Iterator[client.ApiClient]:
-    """The hub, by runtime/kube.py's fallback order starting at ``HUB_KUBECONFIG`` (``hub_kubeconfig_source``).
+    """The hub, by runtime/kube.py's fallback order starting at ``HUB_KUBECONFIG`` (``hub_cluster``).
 
     One client per kubeconfig for the worker's life: polls run every fraction of a second, and a new
     client each time re-read the kubeconfig and opened a new TLS connection (the main cost at scale).
     """
-    source = settings.hub_kubeconfig_source
-    key = (source, settings.kube_request_timeout)
+    choice = settings.hub_cluster
+    key = (choice, settings.kube_request_timeout)
     with _HUB_CLIENTS_LOCK:
         api = _HUB_CLIENTS.get(key)
         if api is None:
-            api = _HUB_CLIENTS[key] = TimedApiClient(kube_configuration(source), settings.kube_request_timeout)
+            api = _HUB_CLIENTS[key] = TimedApiClient(kube_configuration(choice), settings.kube_request_timeout)
     yield api
 
 
-_HUB_CLIENTS: dict[tuple[KubeconfigSource, tuple[float, float]], client.ApiClient] = {}
+_HUB_CLIENTS: dict[tuple[ClusterChoice, tuple[float, float]], client.ApiClient] = {}
 _HUB_CLIENTS_LOCK = threading.Lock()
 
 

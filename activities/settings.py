@@ -28,7 +28,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.results_settings import ResultsSettings
-from runtime.kube import KubeconfigSource
+from runtime.kube import ClusterChoice
 
 
 class HealthRule(StrEnum):
@@ -58,9 +58,9 @@ class ActivitySettings(BaseSettings):
         return (self.kube_connect_timeout_seconds, self.kube_read_timeout_seconds)
 
     @property
-    def hub_kubeconfig_source(self) -> KubeconfigSource:
+    def hub_cluster(self) -> ClusterChoice:
         """The hub, by runtime/kube.py's order: ``HUB_KUBECONFIG``, ``$KUBECONFIG``, in-cluster, ``~/.kube/config``."""
-        return KubeconfigSource(explicit=str(self.hub_kubeconfig) if self.hub_kubeconfig else None, env=self.kubeconfig)
+        return ClusterChoice(explicit=str(self.hub_kubeconfig) if self.hub_kubeconfig else None, env=self.kubeconfig)
 
 
 class WorkerActivitySettings(ActivitySettings, ResultsSettings):

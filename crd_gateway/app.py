@@ -45,7 +45,7 @@ class Gateway:
         self.settings = settings
         self.temporal = temporal
         self._own_api_client = api_client is None
-        self.api_client = api_client or new_api_client(settings.kubeconfig_source)
+        self.api_client = api_client or new_api_client(settings.cluster_choice)
         self.pool = ThreadPoolExecutor(max_workers=settings.workers + 8, thread_name_prefix="gateway-kube")
         self.kube = KubeApi(self.api_client, self.pool, settings.kube_request_timeout)
         self.writer = StatusWriter(self.kube, temporal.namespace, settings.temporal_ui_url, settings.identity)

@@ -14,7 +14,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from activities.contracts import EXPERIMENTS_TASK_QUEUE, GATEWAY_TASK_QUEUE
-from runtime.kube import KubeconfigSource
+from runtime.kube import ClusterChoice
 from worker.codec import PayloadKeySettings
 
 
@@ -98,8 +98,8 @@ class GatewaySettings(BaseSettings):
     log_level: str = "INFO"
 
     @property
-    def kubeconfig_source(self) -> KubeconfigSource:
-        return KubeconfigSource(explicit=self.kubeconfig, env=self.env_kubeconfig)
+    def cluster_choice(self) -> ClusterChoice:
+        return ClusterChoice(explicit=self.kubeconfig, env=self.env_kubeconfig)
 
     @field_validator("namespaces", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ from labctl.command import LabctlError
 from labctl.manifests import Document, read_documents, yaml_files
 
 if TYPE_CHECKING:
-    from runtime.kube import KubeconfigSource
+    from runtime.kube import ClusterChoice
 
 COMPONENTS_DIR = "components"
 EXPERIMENTS_DIR = "experiments"
@@ -96,7 +96,7 @@ def _documents(root: Path) -> list[Document]:
     return [doc for file in files for doc in read_documents(file)[0]]
 
 
-def from_cluster(source: KubeconfigSource) -> Catalog:
+def from_cluster(choice: ClusterChoice) -> Catalog:
     """The Components and argo-workflows WorkflowTemplates of a cluster (the hub)."""
     from kubernetes import client  # slow to import: only when a cluster is asked for
     from kubernetes.client.exceptions import ApiException
@@ -104,12 +104,12 @@ def from_cluster(source: KubeconfigSource) -> Catalog:
 
     from labctl import kube
 
-    where = source.describe()
+    where = choice.describe()
     catalog = Catalog(source=f"the cluster ({where})")
     catalog.templates_source = f"namespace {ARGO_WORKFLOWS_NAMESPACE} of the cluster"
     what = "Components"
     try:
-        with kube.connect(source, retries=1) as api_client:
+        with kube.connect(choice, retries=1) as api_client:
             api = client.CustomObjectsApi(api_client)
             listing = api.list_cluster_custom_object(
                 API_GROUP, API_VERSION, "components", _request_timeout=_REQUEST_TIMEOUT_SECONDS

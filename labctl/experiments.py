@@ -24,7 +24,7 @@ from api.experiment import Condition, ConditionStatus, ExperimentPhase, Experime
 from api.names import CLAIM_NAMESPACE
 from labctl import kube
 from labctl.command import LabctlError
-from runtime.kube import KubeconfigSource
+from runtime.kube import ClusterChoice
 
 PLURAL = "experiments"
 DEFAULT_NAMESPACE = CLAIM_NAMESPACE
@@ -48,13 +48,13 @@ class ClusterUnreachable(LabctlError):
     """The API server did not answer (as opposed to answering no)."""
 
 
-def context_namespace(source: KubeconfigSource) -> str | None:
+def context_namespace(choice: ClusterChoice) -> str | None:
     """The namespace the kubeconfig context names, as kubectl would use it."""
     try:
-        contexts, current = config.list_kube_config_contexts(config_file=source.kubeconfig_file())  # type: ignore[no-untyped-call]
+        contexts, current = config.list_kube_config_contexts(config_file=choice.kubeconfig_file())  # type: ignore[no-untyped-call]
     except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
-        raise LabctlError(f"cannot use {source.describe()}: {exc}") from exc
-    context = source.context
+        raise LabctlError(f"cannot use {choice.describe()}: {exc}") from exc
+    context = choice.context
     chosen = next((c for c in contexts if c.get("name") == context), None) if context else current
     namespace = ((chosen or {}).get("context") or {}).get("namespace")
     return str(namespace) if namespace else None
@@ -71,10 +71,10 @@ class Experiments:
     @classmethod
     def connect(cls, args: argparse.Namespace, file_namespace: str | None = None) -> Experiments:
         """Namespace: ``-n``, else the file's, else the context's, else ``experiments``."""
-        source = args.settings.kubeconfig_source(getattr(args, "kubeconfig", None), getattr(args, "context", None))
-        api_client = kube.connect(source)
-        namespace = getattr(args, "namespace", None) or file_namespace or context_namespace(source) or DEFAULT_NAMESPACE
-        return cls(api_client, namespace, source.describe())
+        choice = args.settings.cluster_choice(getattr(args, "kubeconfig", None), getattr(args, "context", None))
+        api_client = kube.connect(choice)
+        namespace = getattr(args, "namespace", None) or file_namespace or context_namespace(choice) or DEFAULT_NAMESPACE
+        return cls(api_client, namespace, choice.describe())
 
     @property
     def custom(self) -> client.CustomObjectsApi:

@@ -15,17 +15,17 @@ from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
 from labctl.command import LabctlError
-from runtime.kube import KubeconfigSource, kube_configuration
+from runtime.kube import ClusterChoice, kube_configuration
 
 FIELD_MANAGER = "labctl"
 
 
-def connect(source: KubeconfigSource, *, retries: int | None = None) -> client.ApiClient:
+def connect(choice: ClusterChoice, *, retries: int | None = None) -> client.ApiClient:
     """``retries``: connection retries per request (1 makes an unreachable cluster fail fast)."""
     try:
-        configuration = kube_configuration(source)
+        configuration = kube_configuration(choice)
     except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
-        raise LabctlError(f"cannot use {source.describe()}: {exc}") from exc
+        raise LabctlError(f"cannot use {choice.describe()}: {exc}") from exc
     if retries is not None:
         configuration.retries = retries
     return client.ApiClient(configuration)

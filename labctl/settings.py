@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.names import RESULTS_BUCKET
 from labctl.supervisor import VENV_BIN
-from runtime.kube import KubeconfigSource
+from runtime.kube import ClusterChoice
 
 BINARY_VARIABLES = {
     "temporal": "TEMPORAL_CLI",
@@ -82,9 +82,9 @@ class LabctlSettings(ServerBinaries):
     def debug(self) -> bool:
         return bool(self.labctl_debug)
 
-    def kubeconfig_source(self, kubeconfig: str | None = None, context: str | None = None) -> KubeconfigSource:
+    def cluster_choice(self, kubeconfig: str | None = None, context: str | None = None) -> ClusterChoice:
         """``--kubeconfig`` (``kubeconfig``), then ``$KUBECONFIG``; ``--context``."""
-        return KubeconfigSource(explicit=kubeconfig or None, env=self.kubeconfig or None, context=context or None)
+        return ClusterChoice(explicit=kubeconfig or None, env=self.kubeconfig or None, context=context or None)
 
     @property
     def results_bucket(self) -> str:

@@ -27,8 +27,8 @@ DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
 @dataclass(frozen=True)
-class KubeconfigSource:
-    """Where a process's client comes from: ``explicit`` (a flag or setting), ``env`` (``$KUBECONFIG``)."""
+class ClusterChoice:
+    """Which cluster a process talks to: ``explicit`` (a flag or setting), ``env`` (``$KUBECONFIG``), ``context``."""
 
     explicit: str | None = None
     env: str | None = None
@@ -44,29 +44,29 @@ class KubeconfigSource:
         return where + (f", context {self.context}" if self.context else "")
 
 
-def kube_configuration(source: KubeconfigSource) -> client.Configuration:
+def kube_configuration(choice: ClusterChoice) -> client.Configuration:
     """A client ``Configuration`` by the fallback order above; raises ``config.ConfigException`` (or an
     ``OSError``/``ValueError`` from a malformed file) when the chosen kubeconfig cannot be used."""
     from kubernetes import client, config
 
     configuration = client.Configuration()
-    named = source.explicit or source.env
+    named = choice.explicit or choice.env
     if named:
-        _load_kubeconfig(named, source.context, configuration)
+        _load_kubeconfig(named, choice.context, configuration)
         return configuration
     try:
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         return configuration
     except config.ConfigException:
         pass
-    _load_kubeconfig(source.kubeconfig_file(), source.context, configuration)
+    _load_kubeconfig(choice.kubeconfig_file(), choice.context, configuration)
     return configuration
 
 
-def new_api_client(source: KubeconfigSource) -> client.ApiClient:
+def new_api_client(choice: ClusterChoice) -> client.ApiClient:
     from kubernetes import client
 
-    return client.ApiClient(kube_configuration(source))
+    return client.ApiClient(kube_configuration(choice))
 
 
 def _load_kubeconfig(path: str, context: str | None, configuration: client.Configuration) -> None:

@@ -21,14 +21,14 @@ from kubernetes.config import ConfigException, incluster_config
 from activities.settings import ActivitySettings
 from crd_gateway.settings import GatewaySettings
 from labctl.settings import LabctlSettings
-from runtime.kube import KubeconfigSource, kube_configuration
+from runtime.kube import ClusterChoice, kube_configuration
 from tests.fixtures.kube import KubeCluster
 
 pytestmark = pytest.mark.kube
 
 
-def username(source: KubeconfigSource) -> str:
-    with client.ApiClient(kube_configuration(source)) as api:
+def username(choice: ClusterChoice) -> str:
+    with client.ApiClient(kube_configuration(choice)) as api:
         review: Any = client.AuthenticationV1Api(api).create_self_subject_review(
             {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
         )
@@ -61,46 +61,46 @@ def identities(
 
 
 def test_an_explicit_kubeconfig_wins_over_everything(identities: dict[str, Any]) -> None:
-    source = KubeconfigSource(explicit=identities["explicit"], env=identities["env"])
-    assert username(source) == identities["user"]["explicit"]
+    choice = ClusterChoice(explicit=identities["explicit"], env=identities["env"])
+    assert username(choice) == identities["user"]["explicit"]
 
 
 def test_kubeconfig_env_wins_over_the_pods_service_account(identities: dict[str, Any]) -> None:
     """The gateway used to ask the pod's account first, so $KUBECONFIG was ignored in a pod."""
-    assert username(KubeconfigSource(env=identities["env"])) == identities["user"]["env"]
+    assert username(ClusterChoice(env=identities["env"])) == identities["user"]["env"]
 
 
 def test_the_pods_service_account_wins_over_a_stray_home_kubeconfig(identities: dict[str, Any]) -> None:
     """The worker used to read ~/.kube/config first, so an image with one reached the wrong hub."""
-    assert username(KubeconfigSource()) == identities["user"]["pod"]
+    assert username(ClusterChoice()) == identities["user"]["pod"]
 
 
 def test_home_kubeconfig_is_the_last_resort(identities: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
-    assert username(KubeconfigSource()) == identities["user"]["home"]
+    assert username(ClusterChoice()) == identities["user"]["home"]
 
 
 def test_a_named_kubeconfig_that_is_missing_is_an_error_not_another_cluster(
     identities: dict[str, Any], tmp_path: Path
 ) -> None:
     with pytest.raises(ConfigException):
-        kube_configuration(KubeconfigSource(explicit=str(tmp_path / f"missing-{uuid.uuid4().hex}")))
+        kube_configuration(ClusterChoice(explicit=str(tmp_path / f"missing-{uuid.uuid4().hex}")))
 
 
 @pytest.mark.parametrize(
-    ("make_source", "explicit_variable"),
+    ("make_choice", "explicit_variable"),
     [
-        (lambda: ActivitySettings().hub_kubeconfig_source, "HUB_KUBECONFIG"),
-        (lambda: GatewaySettings().kubeconfig_source, "GATEWAY_KUBECONFIG"),
-        (lambda: LabctlSettings().kubeconfig_source(), None),
+        (lambda: ActivitySettings().hub_cluster, "HUB_KUBECONFIG"),
+        (lambda: GatewaySettings().cluster_choice, "GATEWAY_KUBECONFIG"),
+        (lambda: LabctlSettings().cluster_choice(), None),
     ],
     ids=["worker", "gateway", "labctl"],
 )
 def test_every_process_reads_the_same_variables_into_the_same_order(
-    make_source: Any, explicit_variable: str | None, monkeypatch: pytest.MonkeyPatch
+    make_choice: Any, explicit_variable: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KUBECONFIG", "/from/env")
-    assert make_source() == KubeconfigSource(env="/from/env")
+    assert make_choice() == ClusterChoice(env="/from/env")
     if explicit_variable:
         monkeypatch.setenv(explicit_variable, "/from/setting")
-        assert make_source() == KubeconfigSource(explicit="/from/setting", env="/from/env")
+        assert make_choice() == ClusterChoice(explicit="/from/setting", env="/from/env")

@@ -28,7 +28,7 @@ from labctl.servers import start_prometheus, start_temporal, start_victoria_metr
 from labctl.settings import ServerBinaries
 from labctl.supervisor import ServerProcess
 from labsim.identity import cloud_identity_env
-from runtime.kube import KubeconfigSource
+from runtime.kube import ClusterChoice
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_CHECK_SECONDS = 2.0
@@ -125,7 +125,7 @@ class LabStack:
             self._started(name, proc.stop, proc.startup_seconds)
 
     def _seed_hub(self) -> None:
-        api = kube.connect(KubeconfigSource(explicit=str(self.state.kubeconfig)))
+        api = kube.connect(ClusterChoice(explicit=str(self.state.kubeconfig)))
         namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in HUB_NAMESPACES]
         kube.apply(api, namespaces)
         kube.apply(api, kube.load_documents(catalog_files()))

@@ -28,7 +28,7 @@ from labctl import kube
 from labctl.lab.stack import LabStack
 from labctl.lab.state import LabState, choose_ports
 from labsim.config import FAULT_ANNOTATION
-from runtime.kube import KubeconfigSource
+from runtime.kube import ClusterChoice
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.github_server import FakeGitHub
 from tests.fixtures.process import BINARIES, find_binary
@@ -107,9 +107,9 @@ class ResilienceLab:
         self.state = stack.state
         self.github = github
         self.anthropic = anthropic
-        self.api_client = kube.connect(KubeconfigSource(explicit=str(self.state.kubeconfig)))
+        self.api_client = kube.connect(ClusterChoice(explicit=str(self.state.kubeconfig)))
         self.custom = client.CustomObjectsApi(self.api_client)
-        self.claims = ClaimLog(kube.connect(KubeconfigSource(explicit=str(self.state.kubeconfig))))
+        self.claims = ClaimLog(kube.connect(ClusterChoice(explicit=str(self.state.kubeconfig))))
 
     # ---------------------------------------------------------------- experiments
 
