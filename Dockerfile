@@ -19,6 +19,7 @@ COPY worker ./worker
 COPY crd_gateway ./crd_gateway
 COPY labctl ./labctl
 COPY labsim ./labsim
+COPY runtime ./runtime
 RUN pip install --no-compile . \
  && python -m compileall -q /opt/venv/lib
 

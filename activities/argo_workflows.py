@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from temporalio import activity
 
 from activities import contracts as c
 from activities.kube import (
@@ -103,10 +102,9 @@ def missing_template(custom: CustomObjects, template: str) -> c.ValidationProble
     )
 
 
-@activity.defn(name=c.SUBMIT_ARGO_WORKFLOW)
-async def submit_argo_workflow(inp: c.SubmitArgoWorkflowInput) -> c.SubmittedArgoWorkflow:
+async def submit_argo_workflow(inp: c.SubmitArgoWorkflowInput, settings: ActivitySettings) -> c.SubmittedArgoWorkflow:
     """Create the Workflow, or find the one an earlier attempt created. Permanent: template missing, rejected."""
-    return await asyncio.to_thread(_submit, ActivitySettings(), inp)
+    return await asyncio.to_thread(_submit, settings, inp)
 
 
 def _submit(settings: ActivitySettings, inp: c.SubmitArgoWorkflowInput) -> c.SubmittedArgoWorkflow:
@@ -134,10 +132,8 @@ def _submit(settings: ActivitySettings, inp: c.SubmitArgoWorkflowInput) -> c.Sub
     return c.SubmittedArgoWorkflow(name=name, inline=inline)
 
 
-@activity.defn(name=c.WAIT_FOR_ARGO_WORKFLOW)
-async def wait_for_argo_workflow(inp: c.WaitForArgoWorkflowInput) -> c.FinishedArgoWorkflow:
+async def wait_for_argo_workflow(inp: c.WaitForArgoWorkflowInput, settings: ActivitySettings) -> c.FinishedArgoWorkflow:
     """Wait until the Workflow is Succeeded, Failed or Error. Permanent: it disappeared."""
-    settings = ActivitySettings()
 
     def check() -> c.FinishedArgoWorkflow | Waiting:
         with hub_client(settings) as api:
@@ -164,13 +160,12 @@ async def wait_for_argo_workflow(inp: c.WaitForArgoWorkflowInput) -> c.FinishedA
     return await poll_until(check, settings.activity_poll_seconds)
 
 
-@activity.defn(name=c.RESUME_ARGO_WORKFLOW)
-async def resume_argo_workflow(inp: c.ResumeArgoWorkflowInput) -> c.ResumedArgoWorkflow:
+async def resume_argo_workflow(inp: c.ResumeArgoWorkflowInput, settings: ActivitySettings) -> c.ResumedArgoWorkflow:
     """What ``argo resume`` does: unset ``spec.suspend``, mark every Running Suspend node Succeeded.
 
     Idempotent: a retry finds nothing left to resume; a workflow that is gone has nothing to resume.
     """
-    return await asyncio.to_thread(_resume, ActivitySettings(), inp)
+    return await asyncio.to_thread(_resume, settings, inp)
 
 
 def _resume(settings: ActivitySettings, inp: c.ResumeArgoWorkflowInput) -> c.ResumedArgoWorkflow:

@@ -17,7 +17,6 @@ from typing import Any
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from temporalio import activity
 
 from activities import contracts as c
 from activities import target_plumbing
@@ -157,13 +156,11 @@ def health_problem(app: dict[str, Any], rule: HealthRule) -> str | None:
     return text + "".join(f"; {x.get('type')}: {x.get('message', '')}" for x in errors)
 
 
-@activity.defn(name=c.DEPLOY_APPLICATIONS)
-async def deploy_applications(inp: c.DeployApplicationsInput) -> c.DeployedApplications:
+async def deploy_applications(inp: c.DeployApplicationsInput, settings: ActivitySettings) -> c.DeployedApplications:
     """Create or update the layer's Application and wait until it is healthy.
 
     Permanent: a Component is missing or invalid, or the layer has components but none resolve to a source.
     """
-    settings = ActivitySettings()
     preparing = asyncio.to_thread(_prepare, settings, inp)
     app = await heartbeating(preparing, f"registering {inp.target.name} and applying its {inp.layer} Application")
     if app is None:
@@ -201,23 +198,23 @@ def _prepare(settings: ActivitySettings, inp: c.DeployApplicationsInput) -> dict
         server = IN_CLUSTER
         if inp.target.cluster.type != ClusterType.HUB:
             server = f"https://{inp.endpoint}"
-            _plumb_remote_target(api, inp)
+            _plumb_remote_target(api, inp, settings)
         app = build_application(inp, server, sources)
         apply_application(CustomObjects(api), app)
     return app
 
 
-def _plumb_remote_target(api: client.ApiClient, inp: c.DeployApplicationsInput) -> None:
+def _plumb_remote_target(api: client.ApiClient, inp: c.DeployApplicationsInput, settings: ActivitySettings) -> None:
     kubeconfig = read_kubeconfig(api, inp.target.cluster.type, inp.cluster_name)
     apply_secret(
         api, names.ARGOCD_NAMESPACE, cluster_secret(inp.experiment, inp.cluster_name, inp.endpoint or "", kubeconfig)
     )
     obs = inp.target.observability
     if inp.layer == "infra" and obs and obs.transport == Transport.TAILSCALE:
-        target_plumbing.copy_tailscale_secret(api, kubeconfig)
+        target_plumbing.copy_tailscale_secret(api, kubeconfig, settings)
     if inp.layer == "workload":
         sources = _other_target_kubeconfigs(api, inp)
-        target_plumbing.write_cross_cluster_kubeconfigs(inp.experiment, kubeconfig, sources)
+        target_plumbing.write_cross_cluster_kubeconfigs(inp.experiment, kubeconfig, sources, settings)
 
 
 def _other_target_kubeconfigs(api: client.ApiClient, inp: c.DeployApplicationsInput) -> dict[str, str]:

@@ -105,9 +105,7 @@ class Owned:
         }
 
 
-@activity.defn(name=c.CLEANUP_EXPERIMENT)
-async def cleanup_experiment(inp: c.CleanupInput) -> c.CleanupReport:
-    settings = ActivitySettings()
+async def cleanup_experiment(inp: c.CleanupInput, settings: ActivitySettings) -> c.CleanupReport:
     deadline = time.monotonic() + settings.cleanup_wait_seconds
     ledger = Ledger()
 

@@ -129,13 +129,12 @@ def cluster_of_exec(user: dict[str, Any]) -> Cluster | None:
 
 
 @contextmanager
-def target_client(kubeconfig: str, settings: ActivitySettings | None = None) -> Iterator[client.ApiClient]:
+def target_client(kubeconfig: str, settings: ActivitySettings) -> Iterator[client.ApiClient]:
     """A target cluster from its kubeconfig text (read from a connection Secret, never passed around).
 
     A provider exec user (see :func:`exec_user`) becomes an in-process token; any other user is used as
     it is (the hub, or a kubeconfig with static credentials).
     """
-    settings = settings or ActivitySettings()
     doc = yaml.safe_load(kubeconfig)
     context = next(x for x in doc["contexts"] if x["name"] == doc["current-context"])["context"]
     user = next(x for x in doc["users"] if x["name"] == context["user"])["user"]
@@ -146,7 +145,7 @@ def target_client(kubeconfig: str, settings: ActivitySettings | None = None) -> 
     config.load_kube_config_from_dict(doc, client_configuration=configuration)  # type: ignore[no-untyped-call]
     if cluster:
         with hub_client(settings) as hub:
-            install_token(configuration, cluster, hub)
+            install_token(configuration, cluster, hub, settings)
     with TimedApiClient(configuration, settings.kube_request_timeout) as api:
         yield api
 
@@ -154,9 +153,11 @@ def target_client(kubeconfig: str, settings: ActivitySettings | None = None) -> 
 # ------------------------------------------------------------------------------------- tokens
 
 
-def install_token(configuration: client.Configuration, cluster: Cluster, hub: client.ApiClient) -> None:
+def install_token(
+    configuration: client.Configuration, cluster: Cluster, hub: client.ApiClient, settings: ActivitySettings
+) -> None:
     """Authenticate ``configuration`` with the provider's bearer token, refreshed before it expires."""
-    tokens = _token_cache(cluster, hub)
+    tokens = _token_cache(cluster, hub, settings)
     configuration.api_key_prefix["authorization"] = "Bearer"
 
     def refresh(config: client.Configuration) -> None:
@@ -185,15 +186,15 @@ _TOKENS: dict[Cluster, _Tokens] = {}
 _TOKENS_LOCK = threading.Lock()
 
 
-def _token_cache(cluster: Cluster, hub: client.ApiClient) -> _Tokens:
+def _token_cache(cluster: Cluster, hub: client.ApiClient, settings: ActivitySettings) -> _Tokens:
     key = cluster if cluster.type == "eks" else Cluster(cluster.type, "")  # GKE/AKS tokens are not per cluster
     with _TOKENS_LOCK:
         if key not in _TOKENS:
-            _TOKENS[key] = _Tokens(_token_source(cluster, hub))
+            _TOKENS[key] = _Tokens(_token_source(cluster, hub, settings))
         return _TOKENS[key]
 
 
-def _token_source(cluster: Cluster, hub: client.ApiClient) -> Callable[[], Token]:
+def _token_source(cluster: Cluster, hub: client.ApiClient, settings: ActivitySettings) -> Callable[[], Token]:
     if cluster.type == "gke":
         return _google_token_source(hub)
     if cluster.type == "eks":
@@ -202,7 +203,7 @@ def _token_source(cluster: Cluster, hub: client.ApiClient) -> Callable[[], Token
             eks_token(session, cluster.name, cluster.region or "us-east-1"),
             time.time() + EKS_TOKEN_SECONDS,
         )
-    return _azure_token_source(hub)
+    return _azure_token_source(hub, settings.azure_disable_instance_discovery)
 
 
 def _google_token_source(hub: client.ApiClient) -> Callable[[], Token]:
@@ -248,7 +249,7 @@ def eks_token(session: botocore.session.Session, cluster: str, region: str) -> s
     return EKS_TOKEN_PREFIX + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
 
 
-def _azure_token_source(hub: client.ApiClient) -> Callable[[], Token]:
+def _azure_token_source(hub: client.ApiClient, disable_instance_discovery: bool) -> Callable[[], Token]:
     scope = f"{AKS_SERVER_APP}/.default"
     credential: Any = DefaultAzureCredential()
     try:
@@ -259,7 +260,7 @@ def _azure_token_source(hub: client.ApiClient) -> Callable[[], Token]:
             info["tenantId"],
             info["clientId"],
             info["clientSecret"],
-            disable_instance_discovery=ActivitySettings().azure_disable_instance_discovery,
+            disable_instance_discovery=disable_instance_discovery,
         )
 
     def token() -> Token:

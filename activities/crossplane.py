@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
@@ -78,14 +77,13 @@ def build_claim(ref: c.ExperimentRef, target: str, cluster: ClusterSpec) -> dict
     }
 
 
-@activity.defn(name=c.PROVISION_CLUSTER)
-async def provision_cluster(inp: c.ProvisionClusterInput) -> c.ProvisionedCluster:
+async def provision_cluster(inp: c.ProvisionClusterInput, settings: ActivitySettings) -> c.ProvisionedCluster:
     """Request the cluster (or find the earlier request). Permanent: name too long, claim rejected."""
     cluster = inp.cluster
     if cluster.type == ClusterType.HUB:
         return c.ProvisionedCluster(target=inp.target, cluster_name=names.HUB_CLUSTER_NAME)
     claim = build_claim(inp.experiment, inp.target, cluster)
-    await asyncio.to_thread(_ensure_claim, ActivitySettings(), claim, claim_kind(cluster.type))
+    await asyncio.to_thread(_ensure_claim, settings, claim, claim_kind(cluster.type))
     _, machine, nodes = claim_spec(cluster)
     return c.ProvisionedCluster(
         target=inp.target, cluster_name=claim["metadata"]["name"], machine_type=machine, node_count=nodes
@@ -112,15 +110,13 @@ def _ensure_claim(settings: ActivitySettings, claim: dict[str, Any], kind: Claim
         raise c.ClusterRequestRejected(f"{kind.kind} {name} already exists and belongs to another experiment ({owner})")
 
 
-@activity.defn(name=c.WAIT_FOR_CLUSTER_READY)
-async def wait_for_cluster_ready(inp: c.WaitForClusterInput) -> c.ReadyCluster:
+async def wait_for_cluster_ready(inp: c.WaitForClusterInput, settings: ActivitySettings) -> c.ReadyCluster:
     """Wait for claim Ready, then bootstrap RBAC and write the tutorial kubeconfig Secret if asked for.
 
     Permanent: the claim vanished, or it reported ReconcileError for longer than the failure grace.
     """
     if inp.cluster_type == ClusterType.HUB:
         return c.ReadyCluster(target=inp.target)
-    settings = ActivitySettings()
     kind = claim_kind(inp.cluster_type)
     failing_since: list[float] = []
 
@@ -160,7 +156,7 @@ def _claim_endpoint(
 def _plumb_ready_cluster(settings: ActivitySettings, inp: c.WaitForClusterInput) -> str | None:
     with hub_client(settings) as api:
         kubeconfig = read_kubeconfig(api, inp.cluster_type, inp.cluster_name)
-        target_plumbing.bootstrap_rbac(kubeconfig)
+        target_plumbing.bootstrap_rbac(kubeconfig, settings)
         spec = target_plumbing.read_experiment_spec(api, inp.experiment)
         if spec and spec.tutorial and spec.tutorial.expose_kubeconfig:
             return target_plumbing.write_tutorial_kubeconfig(api, inp.experiment, inp.target, kubeconfig)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,13 +23,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from temporalio import activity
 
 from activities.heartbeating import heartbeating
 from activities.settings import ActivitySettings
 from api import names
+from runtime.kube import ClusterChoice, kube_configuration
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,33 +56,22 @@ def uid_selector(ref: names.ExperimentIdentity) -> str:
 
 @contextmanager
 def hub_client(settings: ActivitySettings) -> Iterator[client.ApiClient]:
-    """The hub, from ``HUB_KUBECONFIG``, else the default kubeconfig, else the in-cluster account.
+    """The hub, by runtime/kube.py's fallback order starting at ``HUB_KUBECONFIG`` (``hub_cluster``).
 
     One client per kubeconfig for the worker's life: polls run every fraction of a second, and a new
     client each time re-read the kubeconfig and opened a new TLS connection (the main cost at scale).
     """
-    key = str(settings.hub_kubeconfig) if settings.hub_kubeconfig else f"default:{os.environ.get('KUBECONFIG')}"
+    choice = settings.hub_cluster
+    key = (choice, settings.kube_request_timeout)
     with _HUB_CLIENTS_LOCK:
         api = _HUB_CLIENTS.get(key)
         if api is None:
-            api = _HUB_CLIENTS[key] = _new_hub_client(settings)
+            api = _HUB_CLIENTS[key] = TimedApiClient(kube_configuration(choice), settings.kube_request_timeout)
     yield api
 
 
-_HUB_CLIENTS: dict[str, client.ApiClient] = {}
+_HUB_CLIENTS: dict[tuple[ClusterChoice, tuple[float, float]], client.ApiClient] = {}
 _HUB_CLIENTS_LOCK = threading.Lock()
-
-
-def _new_hub_client(settings: ActivitySettings) -> client.ApiClient:
-    configuration = client.Configuration()
-    if settings.hub_kubeconfig:
-        config.load_kube_config(config_file=str(settings.hub_kubeconfig), client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return TimedApiClient(configuration, settings.kube_request_timeout)
-    try:
-        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    return TimedApiClient(configuration, settings.kube_request_timeout)
 
 
 class TimedApiClient(client.ApiClient):

@@ -1,11 +1,15 @@
-"""Every real activity the experiments worker registers (the gateway serves its own two)."""
+"""Every real activity the experiments worker registers (the gateway serves its own two), built from the
+worker's one settings object: nothing below reads the environment."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from activities.kubernetes_activities import ALL_ACTIVITIES as KUBERNETES_ACTIVITIES
-from activities.results_activities import RESULTS_ACTIVITIES
+from activities.kubernetes_activities import KubernetesActivities
+from activities.results_activities import results_activities
+from activities.settings import WorkerActivitySettings
 
-ACTIVITIES: list[Callable[..., Any]] = [*KUBERNETES_ACTIVITIES, *RESULTS_ACTIVITIES]
+
+def activities(settings: WorkerActivitySettings) -> list[Callable[..., Any]]:
+    return [*KubernetesActivities(settings).all(), *results_activities(settings)]

@@ -77,8 +77,8 @@ def write_summary_and_report(store: ResultsStore, settings: ResultsSettings, sum
 class ResultsActivities:
     """The results-pipeline activities, sharing settings, an S3 client and the metrics collector."""
 
-    def __init__(self, settings: ResultsSettings | None = None, kubeconfigs: KubeconfigSource | None = None) -> None:
-        self.settings = settings or ResultsSettings()
+    def __init__(self, settings: ResultsSettings, kubeconfigs: KubeconfigSource | None = None) -> None:
+        self.settings = settings
         self._kubeconfigs = kubeconfigs
         self._store: ResultsStore | None = None
 

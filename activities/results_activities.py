@@ -1,4 +1,4 @@
-"""The results pipeline's activities, ready for the worker: ``RESULTS_ACTIVITIES``.
+"""The results pipeline's activities, built by the worker from its settings: ``results_activities(settings)``.
 
 Target kubeconfigs for metrics discovery come from the Crossplane connection Secrets on the hub
 (activities/claims.py), read inside the activity like every other credential.
@@ -14,30 +14,32 @@ from typing import Any
 from activities.analyzer import AnalysisActivities
 from activities.claims import read_kubeconfig
 from activities.kube import hub_client
+from activities.metrics import KubeconfigSource
 from activities.results import ResultsActivities
-from activities.results_settings import ResultsSettings
-from activities.settings import ActivitySettings
+from activities.settings import ActivitySettings, WorkerActivitySettings
 
 log = logging.getLogger(__name__)
 
 
-async def kubeconfig_from_hub(target: str, cluster_type: str, cluster_name: str) -> str | None:
-    """A remote target's kubeconfig, or None (metrics then come from the hub) when it cannot be read."""
+def kubeconfig_from_hub(settings: ActivitySettings) -> KubeconfigSource:
+    """Reads a remote target's kubeconfig from the hub, or None (metrics then come from the hub)."""
 
-    def read() -> str | None:
-        try:
-            with hub_client(ActivitySettings()) as api:
-                return read_kubeconfig(api, cluster_type, cluster_name)
-        except Exception as err:  # no claim, not bound, no hub access: fall back to the hub's metrics
-            log.warning("no kubeconfig for target %s (%s): %s; using hub metrics", target, cluster_name, err)
-            return None
+    async def kubeconfig(target: str, cluster_type: str, cluster_name: str) -> str | None:
+        def read() -> str | None:
+            try:
+                with hub_client(settings) as api:
+                    return read_kubeconfig(api, cluster_type, cluster_name)
+            except Exception as err:  # no claim, not bound, no hub access: fall back to the hub's metrics
+                log.warning("no kubeconfig for target %s (%s): %s; using hub metrics", target, cluster_name, err)
+                return None
 
-    return await asyncio.to_thread(read)
+        return await asyncio.to_thread(read)
+
+    return kubeconfig
 
 
-def results_activities(settings: ResultsSettings | None = None) -> list[Callable[..., Any]]:
-    settings = settings or ResultsSettings()
-    results = ResultsActivities(settings, kubeconfig_from_hub)
+def results_activities(settings: WorkerActivitySettings) -> list[Callable[..., Any]]:
+    results = ResultsActivities(settings, kubeconfig_from_hub(settings))
     analysis = AnalysisActivities(settings)
     return [
         results.collect_metrics,
@@ -47,6 +49,3 @@ def results_activities(settings: ResultsSettings | None = None) -> list[Callable
         results.close_results_pr,
         analysis.run_analysis,
     ]
-
-
-RESULTS_ACTIVITIES: list[Callable[..., Any]] = results_activities()

@@ -1,12 +1,13 @@
-"""Settings of the cluster-facing activities, read from the environment when an activity runs.
+"""Settings of the activities: the cluster-facing ones here, the results pipeline's in results_settings.py.
 
-Every value is a reference or a knob, never a credential in Temporal history: kubeconfigs are read from
-files or Secrets inside the activity. Read per call (cheap) so a test or an operator can change one
-without restarting the worker.
+The worker reads them once at start (``worker.settings.WorkerSettings`` is a ``WorkerActivitySettings``)
+and hands the object to the activities it registers (``activities.registry.activities``); activity code
+never reads the environment. Every value is a reference or a knob, never a credential in Temporal
+history: kubeconfigs are read from files or Secrets inside the activity.
 
 | Variable | Default | Meaning |
 |---|---|---|
-| ``HUB_KUBECONFIG`` | unset: ``$KUBECONFIG``/``~/.kube/config``, else in-cluster | how the worker reaches the hub |
+| ``HUB_KUBECONFIG`` | unset: ``$KUBECONFIG``, in-cluster, ``~/.kube/config`` | the hub (runtime/kube.py) |
 | ``METRICS_DIRECT_WRITE_URL`` | unset | remote-write URL of the hub's VictoriaMetrics for ``transport: direct`` |
 | ``TAILSCALE_CLIENT_ID`` / ``TAILSCALE_CLIENT_SECRET`` | unset | OAuth client for the injected tailscale-operator |
 | ``ARGOCD_HEALTH_RULE`` | ``strict`` | ``strict``: Healthy and Synced; ``lenient``: the original's rule |
@@ -23,8 +24,11 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.results_settings import ResultsSettings
+from runtime.kube import ClusterChoice
 
 
 class HealthRule(StrEnum):
@@ -36,6 +40,7 @@ class ActivitySettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     hub_kubeconfig: Path | None = None
+    kubeconfig: str | None = Field(None, description="$KUBECONFIG: the hub when HUB_KUBECONFIG is unset.")
     metrics_direct_write_url: str | None = None
     tailscale_client_id: str | None = None
     tailscale_client_secret: SecretStr | None = None
@@ -51,3 +56,12 @@ class ActivitySettings(BaseSettings):
     def kube_request_timeout(self) -> tuple[float, float]:
         """``_request_timeout`` of the kubernetes client: (connect, read) seconds."""
         return (self.kube_connect_timeout_seconds, self.kube_read_timeout_seconds)
+
+    @property
+    def hub_cluster(self) -> ClusterChoice:
+        """The hub, by runtime/kube.py's order: ``HUB_KUBECONFIG``, ``$KUBECONFIG``, in-cluster, ``~/.kube/config``."""
+        return ClusterChoice(explicit=str(self.hub_kubeconfig) if self.hub_kubeconfig else None, env=self.kubeconfig)
+
+
+class WorkerActivitySettings(ActivitySettings, ResultsSettings):
+    """Everything the worker's activities are configured by: one object, read once by the worker."""

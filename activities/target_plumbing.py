@@ -15,7 +15,6 @@ from collections.abc import Mapping
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from temporalio import activity
 
 from activities import contracts as c
 from activities.claims import read_kubeconfig
@@ -40,7 +39,7 @@ TAILSCALE_NAMESPACE = "tailscale"
 TAILSCALE_SECRET = "operator-oauth"
 
 
-def bootstrap_rbac(kubeconfig: str) -> None:
+def bootstrap_rbac(kubeconfig: str, settings: ActivitySettings) -> None:
     """Bind User ``client`` (the GKE client certificate) to cluster-admin on the target, best effort."""
     body = client.V1ClusterRoleBinding(
         metadata=client.V1ObjectMeta(name=CLIENT_ADMIN_BINDING),
@@ -48,7 +47,7 @@ def bootstrap_rbac(kubeconfig: str) -> None:
         subjects=[client.RbacV1Subject(api_group="rbac.authorization.k8s.io", kind="User", name="client")],
     )
     try:
-        with target_client(kubeconfig) as api:
+        with target_client(kubeconfig, settings) as api:
             client.RbacAuthorizationV1Api(api).create_cluster_role_binding(body)
     except ApiException as exc:
         if not is_conflict(exc):
@@ -82,24 +81,26 @@ def write_tutorial_kubeconfig(api: client.ApiClient, ref: c.ExperimentRef, targe
     return name
 
 
-def copy_tailscale_secret(hub: client.ApiClient, kubeconfig: str) -> None:
+def copy_tailscale_secret(hub: client.ApiClient, kubeconfig: str, settings: ActivitySettings) -> None:
     """Hub ``tailscale/operator-oauth`` (data and type) to the same place on the target, best effort."""
     try:
         source = client.CoreV1Api(hub).read_namespaced_secret(TAILSCALE_SECRET, TAILSCALE_NAMESPACE)
         copy = client.V1Secret(metadata=client.V1ObjectMeta(name=TAILSCALE_SECRET), type=source.type, data=source.data)
-        with target_client(kubeconfig) as api:
+        with target_client(kubeconfig, settings) as api:
             ensure_namespace(api, TAILSCALE_NAMESPACE)
             apply_secret(api, TAILSCALE_NAMESPACE, copy)
     except ApiException as exc:
         log.warning("Tailscale secret copy failed (%s %s); continuing as the original did", exc.status, exc.reason)
 
 
-def write_cross_cluster_kubeconfigs(ref: c.ExperimentRef, kubeconfig: str, sources: Mapping[str, str]) -> list[str]:
+def write_cross_cluster_kubeconfigs(
+    ref: c.ExperimentRef, kubeconfig: str, sources: Mapping[str, str], settings: ActivitySettings
+) -> list[str]:
     """On one target, Secret ``<source>-cluster-kubeconfig`` in the workload namespace per other target."""
     written = []
     namespace = names.workload_namespace(ref)
     labels = {"experiment": names.experiment_label(ref), **experiment_labels(ref)}
-    with target_client(kubeconfig) as api:
+    with target_client(kubeconfig, settings) as api:
         if sources:
             ensure_namespace(api, namespace, experiment_labels(ref))
         for source, source_kubeconfig in sorted(sources.items()):
@@ -133,10 +134,11 @@ def service_endpoint(service: client.V1Service, port: int | None) -> str | None:
 # ------------------------------------------------------------------------ tutorial discovery activity
 
 
-@activity.defn(name=c.DISCOVER_TUTORIAL_SERVICES)
-async def discover_tutorial_services(inp: c.DiscoverTutorialServicesInput) -> c.DiscoveredTutorialServices:
+async def discover_tutorial_services(
+    inp: c.DiscoverTutorialServicesInput, settings: ActivitySettings
+) -> c.DiscoveredTutorialServices:
     """Resolve each tutorial service on its target, hub or remote (the original skipped remote targets)."""
-    return await asyncio.to_thread(_discover, ActivitySettings(), inp)
+    return await asyncio.to_thread(_discover, settings, inp)
 
 
 def _discover(settings: ActivitySettings, inp: c.DiscoverTutorialServicesInput) -> c.DiscoveredTutorialServices:
@@ -157,7 +159,8 @@ def _discover(settings: ActivitySettings, inp: c.DiscoverTutorialServicesInput) 
                 elif target.cluster_type == ClusterType.HUB:
                     endpoint = _endpoint_on(hub, ref)
                 else:
-                    with target_client(read_kubeconfig(hub, target.cluster_type, target.cluster_name)) as api:
+                    kubeconfig = read_kubeconfig(hub, target.cluster_type, target.cluster_name)
+                    with target_client(kubeconfig, settings) as api:
                         endpoint = _endpoint_on(api, ref)
             except ApiException as exc:
                 if not is_not_found(exc):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio import activity
-
 from activities import contracts as c
 from activities.argo_workflows import missing_template
 from activities.components import read_catalog
@@ -22,9 +20,8 @@ from api.experiment import Experiment
 from api.validation import check_experiment, errors
 
 
-@activity.defn(name=c.VALIDATE_EXPERIMENT)
-async def validate_experiment(inp: c.ValidateInput) -> c.ValidationResult:
-    return await asyncio.to_thread(_validate, ActivitySettings(), inp)
+async def validate_experiment(inp: c.ValidateInput, settings: ActivitySettings) -> c.ValidationResult:
+    return await asyncio.to_thread(_validate, settings, inp)
 
 
 def _validate(settings: ActivitySettings, inp: c.ValidateInput) -> c.ValidationResult:

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Mapping
 
 from api.base import ObjectMeta
 from api.component import Component, ComponentSource, ComponentType, ParameterType
+from api.depends import find_cycle
 from api.experiment import INLINE_WORKFLOW_TEMPLATE, ClusterType, ComponentRef, Experiment, ExperimentSpec
 from api.problems import Problem, Severity, did_you_mean, errors, one_of
 from api.schema_problems import parse_object
@@ -163,35 +164,13 @@ def _check_depends(spec: ExperimentSpec) -> list[Problem]:
                 problems.append(Problem(path, f"no target named {dep!r}", f"use one of: {one_of(sorted(names))}"))
             else:
                 graph[target.name].append(dep)
-    cycle = _find_cycle(graph)
+    cycle = find_cycle(graph)
     if cycle:
         i = next(k for k, t in enumerate(spec.targets) if t.name == cycle[0])
         message = f"dependency cycle {' -> '.join(cycle)}: no target could ever start"
         fix = "remove one of the depends entries in the cycle"
         problems.append(Problem(f"spec.targets[{i}].depends", message, fix))
     return problems
-
-
-def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for start in graph:
-        if start not in state and (found := visit(start)):
-            return found
-    return None
 
 
 def _refs(spec: ExperimentSpec) -> Iterable[tuple[str, list[str], ComponentRef]]:

@@ -35,6 +35,7 @@ from kubernetes.client.exceptions import ApiException
 
 from labctl.lab.stack import LabStack
 from labctl.lab.state import LabState, choose_ports
+from labctl.settings import ServerBinaries
 
 REPO = Path(__file__).resolve().parents[1]
 HELLO_APP = REPO / "experiments" / "hello-app" / "experiment.yaml"
@@ -63,7 +64,7 @@ def lab(labsim_args: Sequence[str], *, keep: bool = False, quiet: bool = True) -
     state = LabState(root, ports=choose_ports(memorable=False), supervisor_pid=os.getpid())
     state.save()
     say: Callable[[str], None] = (lambda line: None) if quiet else (lambda line: print(line, flush=True))
-    stack = LabStack(state, time_scale=0.0, say=say, labsim_args=list(labsim_args))
+    stack = LabStack(state, ServerBinaries(), time_scale=0.0, say=say, labsim_args=list(labsim_args))
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     began = time.monotonic()
     print(f"# starting a lab in {root} (simulator: {' '.join(labsim_args)})", flush=True)

@@ -42,6 +42,7 @@ from activities.results_settings import ResultsSettings
 from api.experiment import MetricType
 from bench.common import header, load, table
 from labctl.servers import start_victoria_metrics
+from labctl.settings import ServerBinaries
 from labctl.supervisor import free_port
 
 EXPERIMENTS = [f"bench-exp-{i}" for i in range(10)]
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     header("Metrics: 50 range queries over 1 h, parallel vs sequential", "bench.metrics_parallelism")
     root = Path(tempfile.mkdtemp(prefix="bench-vm-"))
     port = free_port()
-    vm = start_victoria_metrics(root / "data", port, root / "victoria-metrics.log")
+    vm = start_victoria_metrics(ServerBinaries(), root / "data", port, root / "victoria-metrics.log")
     base = f"http://127.0.0.1:{port}"
     try:
         end = datetime.now(UTC).replace(microsecond=0)

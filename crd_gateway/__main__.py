@@ -9,9 +9,10 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 
 from crd_gateway.app import Gateway
-from crd_gateway.health import HealthServer
-from crd_gateway.logs import configure, log
+from crd_gateway.logs import LOGGERS, log
 from crd_gateway.settings import GatewaySettings
+from runtime.health import HealthServer
+from runtime.logs import configure
 from worker.codec import PayloadKeyError, data_converter
 
 
@@ -43,9 +44,9 @@ async def connect_while_alive(settings: GatewaySettings, converter: DataConverte
 
 async def main() -> None:
     settings = GatewaySettings()
-    configure(settings.log_level)
+    configure(settings.log_level, LOGGERS)
     try:  # before anything else: a missing required key is a crash, never an unencrypted run
-        converter = data_converter()
+        converter = data_converter(settings.payload_keys)
     except PayloadKeyError as err:
         raise SystemExit(f"crd-gateway: {err}") from err
     task = asyncio.current_task()

@@ -21,14 +21,15 @@ from crd_gateway import metrics
 from crd_gateway.backoff import Backoff
 from crd_gateway.controller import Controller
 from crd_gateway.executor import Executor
-from crd_gateway.health import HealthServer
-from crd_gateway.kube import KubeApi, new_api_client
+from crd_gateway.kube import KubeApi
 from crd_gateway.leader import LeaderElector
 from crd_gateway.logs import log
 from crd_gateway.settings import GatewaySettings
 from crd_gateway.status_writer import StatusWriter
 from crd_gateway.temporal import TemporalWorkflows
 from crd_gateway.watch import ExperimentWatcher
+from runtime.health import HealthServer
+from runtime.kube import new_api_client
 
 WatcherFactory = Callable[..., ExperimentWatcher]
 
@@ -44,7 +45,7 @@ class Gateway:
         self.settings = settings
         self.temporal = temporal
         self._own_api_client = api_client is None
-        self.api_client = api_client or new_api_client(settings.kubeconfig)
+        self.api_client = api_client or new_api_client(settings.cluster_choice)
         self.pool = ThreadPoolExecutor(max_workers=settings.workers + 8, thread_name_prefix="gateway-kube")
         self.kube = KubeApi(self.api_client, self.pool, settings.kube_request_timeout)
         self.writer = StatusWriter(self.kube, temporal.namespace, settings.temporal_ui_url, settings.identity)

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client import ApiException
 
 from api.base import API_GROUP, API_VERSION
@@ -22,17 +22,6 @@ from api.experiment import EXPERIMENT_FINALIZER
 PLURAL = "experiments"
 COMPONENT = "crd-gateway"
 T = TypeVar("T")
-
-
-def new_api_client(kubeconfig: str | None) -> client.ApiClient:
-    """From the given kubeconfig; else in-cluster; else the default kubeconfig."""
-    if kubeconfig:
-        return cast(client.ApiClient, config.new_client_from_config(config_file=kubeconfig))  # type: ignore[no-untyped-call]
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-        return client.ApiClient()
-    except config.ConfigException:
-        return cast(client.ApiClient, config.new_client_from_config())  # type: ignore[no-untyped-call]
 
 
 class Gone(Exception):

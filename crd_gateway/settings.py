@@ -14,17 +14,22 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from activities.contracts import EXPERIMENTS_TASK_QUEUE, GATEWAY_TASK_QUEUE
+from runtime.kube import ClusterChoice
+from worker.codec import PayloadKeySettings
 
 
 def _default_identity() -> str:
-    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", validate_by_name=True)
 
     # Kubernetes
-    kubeconfig: str | None = Field(None, description="Kubeconfig file; unset: in-cluster, then ~/.kube/config.")
+    kubeconfig: str | None = Field(
+        None, description="Kubeconfig file; unset: $KUBECONFIG, in-cluster, ~/.kube/config (runtime/kube.py)."
+    )
+    env_kubeconfig: str | None = Field(None, validation_alias="KUBECONFIG", description="$KUBECONFIG, as kubectl.")
     namespaces: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated namespaces to watch; empty: all namespaces."
     )
@@ -78,12 +83,23 @@ class GatewaySettings(BaseSettings):
     lease_duration_seconds: float = Field(15.0, gt=0)
     renew_deadline_seconds: float = Field(10.0, gt=0)
     retry_period_seconds: float = Field(2.0, gt=0)
-    identity: str = Field(default_factory=_default_identity)
+    identity: str = Field(
+        default_factory=_default_identity,
+        validation_alias=AliasChoices("GATEWAY_IDENTITY", "POD_NAME"),
+        description="Leader-election holder identity; unset: the pod's name, else host-pid.",
+    )
+
+    # Payload encryption: EXPERIMENT_PAYLOAD_KEY(S) and EXPERIMENT_PAYLOAD_ENCRYPTION_REQUIRED, no GATEWAY_ prefix
+    payload_keys: PayloadKeySettings = Field(default_factory=PayloadKeySettings, exclude=True)
 
     # Operability
     health_port: int = Field(8081, ge=0, le=65535, description="/healthz /readyz /metrics; 0: any free port.")
     health_host: str = "0.0.0.0"
     log_level: str = "INFO"
+
+    @property
+    def cluster_choice(self) -> ClusterChoice:
+        return ClusterChoice(explicit=self.kubeconfig, env=self.env_kubeconfig)
 
     @field_validator("namespaces", mode="before")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.base import API_GROUP, API_VERSION
 from api.component import Component
@@ -20,6 +20,9 @@ from api.names import ARGO_WORKFLOWS_NAMESPACE
 from api.validation import parse_object
 from labctl.command import LabctlError
 from labctl.manifests import Document, read_documents, yaml_files
+
+if TYPE_CHECKING:
+    from runtime.kube import ClusterChoice
 
 COMPONENTS_DIR = "components"
 EXPERIMENTS_DIR = "experiments"
@@ -93,21 +96,20 @@ def _documents(root: Path) -> list[Document]:
     return [doc for file in files for doc in read_documents(file)[0]]
 
 
-def from_cluster(kubeconfig: str | None, context: str | None) -> Catalog:
-    """The Components and argo-workflows WorkflowTemplates of a cluster (the hub); the default kubeconfig
-    (``$KUBECONFIG``) when none is named."""
+def from_cluster(choice: ClusterChoice) -> Catalog:
+    """The Components and argo-workflows WorkflowTemplates of a cluster (the hub)."""
     from kubernetes import client  # slow to import: only when a cluster is asked for
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
     from labctl import kube
 
-    where = kube.describe(kubeconfig, context)
+    where = choice.describe()
     catalog = Catalog(source=f"the cluster ({where})")
     catalog.templates_source = f"namespace {ARGO_WORKFLOWS_NAMESPACE} of the cluster"
     what = "Components"
     try:
-        with kube.connect(kubeconfig, context, retries=1) as api_client:
+        with kube.connect(choice, retries=1) as api_client:
             api = client.CustomObjectsApi(api_client)
             listing = api.list_cluster_custom_object(
                 API_GROUP, API_VERSION, "components", _request_timeout=_REQUEST_TIMEOUT_SECONDS

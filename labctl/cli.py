@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from labctl import human, inspect, kubeconfig, results, run, tutorial, validate
 from labctl.command import EXIT_UNREADABLE, Command, LabctlError
 from labctl.lab import command as lab
+from labctl.settings import LabctlSettings
 from labctl.site import command as site
 
 COMMANDS: tuple[Command, ...] = (lab, run, inspect, human, results, site, kubeconfig, tutorial, validate)
@@ -37,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already explained
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_UNREADABLE)
+    args.settings = LabctlSettings()  # the one read of the environment; every command gets it here
     try:
         return int(args.handler(args))
     except LabctlError as exc:
@@ -49,9 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 0
     except Exception as exc:
-        if os.environ.get("LABCTL_DEBUG"):
+        if args.settings.debug:
             traceback.print_exc()
-        hint = "" if os.environ.get("LABCTL_DEBUG") else " (LABCTL_DEBUG=1 shows the traceback)"
+        hint = "" if args.settings.debug else " (LABCTL_DEBUG=1 shows the traceback)"
         _say(f"labctl {args.command}: unexpected error: {type(exc).__name__}: {_first_line(exc)}{hint}")
         return EXIT_UNREADABLE
 

@@ -10,34 +10,33 @@ privilege. Used by the test fixtures and by the embedded lab.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import ssl
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from labctl.certs import Pki, ensure_pki
 from labctl.supervisor import ServerProcess, free_port
 
+if TYPE_CHECKING:
+    from labctl.settings import ServerBinaries
+
 KUBERNETES_VERSION = "1.36.3"
 ETCD_VERSION = "3.6.16"
 ASSET_NAMES = ("etcd", "kube-apiserver")
 
 
-def default_assets_dir() -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "k8s-ai-cloud-testbed" / "envtest" / f"k8s-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}"
-
-
-def assets_dir() -> Path:
-    """Where etcd and kube-apiserver live; raises with the command that provides them."""
-    configured = os.environ.get("KUBEBUILDER_ASSETS")
-    directory = Path(configured) if configured else default_assets_dir()
+def assets_dir(binaries: ServerBinaries) -> Path:
+    """Where etcd and kube-apiserver live (``KUBEBUILDER_ASSETS``, else the envtest cache); raises with the
+    command that provides them."""
+    configured = binaries.kubebuilder_assets
+    envtest = f"k8s-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}"
+    directory = Path(configured) if configured else binaries.cache_dir / "k8s-ai-cloud-testbed" / "envtest" / envtest
     missing = [name for name in ASSET_NAMES if not (directory / name).exists()]
     if missing:
         source = "KUBEBUILDER_ASSETS" if configured else "the envtest cache"
@@ -52,7 +51,7 @@ class ControlPlane:
     """etcd + kube-apiserver (+ controller manager when its binary is there) in ``data_dir``."""
 
     data_dir: Path
-    assets: Path = field(default_factory=assets_dir)
+    assets: Path
     etcd_port: int = 0
     apiserver_port: int = 0
     with_controller_manager: bool = True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from api.experiment import Condition, ConditionStatus, ExperimentPhase, Experime
 from api.names import CLAIM_NAMESPACE
 from labctl import kube
 from labctl.command import LabctlError
+from runtime.kube import ClusterChoice
 
 PLURAL = "experiments"
 DEFAULT_NAMESPACE = CLAIM_NAMESPACE
@@ -48,12 +48,13 @@ class ClusterUnreachable(LabctlError):
     """The API server did not answer (as opposed to answering no)."""
 
 
-def context_namespace(kubeconfig: str | None, context: str | None) -> str | None:
+def context_namespace(choice: ClusterChoice) -> str | None:
     """The namespace the kubeconfig context names, as kubectl would use it."""
     try:
-        contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+        contexts, current = config.list_kube_config_contexts(config_file=choice.kubeconfig_file())  # type: ignore[no-untyped-call]
     except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
-        raise LabctlError(f"cannot use {kube.describe(kubeconfig, context)}: {exc}") from exc
+        raise LabctlError(f"cannot use {choice.describe()}: {exc}") from exc
+    context = choice.context
     chosen = next((c for c in contexts if c.get("name") == context), None) if context else current
     namespace = ((chosen or {}).get("context") or {}).get("namespace")
     return str(namespace) if namespace else None
@@ -70,16 +71,10 @@ class Experiments:
     @classmethod
     def connect(cls, args: argparse.Namespace, file_namespace: str | None = None) -> Experiments:
         """Namespace: ``-n``, else the file's, else the context's, else ``experiments``."""
-        kubeconfig = getattr(args, "kubeconfig", None) or os.environ.get("KUBECONFIG") or None
-        context = getattr(args, "context", None)
-        api_client = kube.connect(kubeconfig, context)
-        namespace = (
-            getattr(args, "namespace", None)
-            or file_namespace
-            or context_namespace(kubeconfig, context)
-            or DEFAULT_NAMESPACE
-        )
-        return cls(api_client, namespace, kube.describe(kubeconfig, context))
+        choice = args.settings.cluster_choice(getattr(args, "kubeconfig", None), getattr(args, "context", None))
+        api_client = kube.connect(choice)
+        namespace = getattr(args, "namespace", None) or file_namespace or context_namespace(choice) or DEFAULT_NAMESPACE
+        return cls(api_client, namespace, choice.describe())
 
     @property
     def custom(self) -> client.CustomObjectsApi:

@@ -1,12 +1,11 @@
 """Connecting to a cluster the way kubectl does, and applying manifests server-side.
 
-Honours ``--kubeconfig``, ``$KUBECONFIG`` and ``--context`` (the original labctl ignored
-``$KUBECONFIG``). Failures become one-line LabctlErrors.
+Honours ``--kubeconfig``, ``$KUBECONFIG`` and ``--context`` in runtime/kube.py's order (the original
+labctl ignored ``$KUBECONFIG``). Failures become one-line LabctlErrors.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,28 +15,17 @@ from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
 from labctl.command import LabctlError
+from runtime.kube import ClusterChoice, kube_configuration
 
 FIELD_MANAGER = "labctl"
 
 
-def describe(kubeconfig: str | None, context: str | None) -> str:
-    where = f"kubeconfig {kubeconfig or os.environ.get('KUBECONFIG') or '~/.kube/config'}"
-    return where + (f", context {context}" if context else "")
-
-
-def connect(
-    kubeconfig: str | Path | None = None, context: str | None = None, *, retries: int | None = None
-) -> client.ApiClient:
+def connect(choice: ClusterChoice, *, retries: int | None = None) -> client.ApiClient:
     """``retries``: connection retries per request (1 makes an unreachable cluster fail fast)."""
-    # $KUBECONFIG is read now: the kubernetes package reads it once, when it is first imported.
-    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
-    configuration = client.Configuration()
     try:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=configuration
-        )
+        configuration = kube_configuration(choice)
     except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
-        raise LabctlError(f"cannot use {describe(str(kubeconfig) if kubeconfig else None, context)}: {exc}") from exc
+        raise LabctlError(f"cannot use {choice.describe()}: {exc}") from exc
     if retries is not None:
         configuration.retries = retries
     return client.ApiClient(configuration)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import webbrowser
@@ -25,6 +24,7 @@ from api.names import Identity, results_prefix
 from labctl.command import EXIT_OK, LabctlError, Subparsers
 from labctl.experiments import Experiments, Obj, add_cluster_options, phase_of, status_of, table
 from labctl.seaweedfs import S3Endpoint
+from labctl.settings import LabctlSettings
 
 REPORT_FILE = "report.html"
 ALL_TARGETS = "(all)"
@@ -87,14 +87,12 @@ def results_location(obj: Obj) -> ResultsLocation:
     return ResultsLocation(bucket, f"{prefix}/")
 
 
-def s3_endpoint(flag: str | None) -> S3Endpoint:
-    address = flag or os.environ.get("S3_ENDPOINT")
+def s3_endpoint(settings: LabctlSettings, flag: str | None) -> S3Endpoint:
+    address = flag or settings.s3_endpoint
     if not address:
         raise LabctlError("no S3 endpoint: pass --s3-endpoint or set S3_ENDPOINT (see `labctl lab env`)")
     url = address if "://" in address else f"http://{address}"
-    access = os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("S3_ACCESS_KEY") or "any"
-    secret = os.environ.get("AWS_SECRET_ACCESS_KEY") or os.environ.get("S3_SECRET_KEY") or "any"
-    return S3Endpoint(url, access, secret, os.environ.get("AWS_REGION") or "us-east-1")
+    return S3Endpoint(url, *settings.s3_credentials)
 
 
 def read_object(endpoint: S3Endpoint, location: ResultsLocation, key: str, what: str) -> bytes:
@@ -119,7 +117,7 @@ def show_results(args: argparse.Namespace) -> int:
     obj = Experiments.connect(args).get(args.name)
     location = results_location(obj)
     key = location.prefix + "summary.json"
-    raw = read_object(s3_endpoint(args.s3_endpoint), location, key, "summary.json")
+    raw = read_object(s3_endpoint(args.settings, args.s3_endpoint), location, key, "summary.json")
     try:
         summary = json.loads(raw)
     except ValueError as exc:
@@ -245,7 +243,9 @@ def _passed(criterion: dict[str, Any]) -> str:
 def fetch_report(args: argparse.Namespace) -> int:
     obj = Experiments.connect(args).get(args.name)
     location = results_location(obj)
-    html = read_object(s3_endpoint(args.s3_endpoint), location, location.prefix + REPORT_FILE, "the report")
+    html = read_object(
+        s3_endpoint(args.settings, args.s3_endpoint), location, location.prefix + REPORT_FILE, "the report"
+    )
     path = Path(args.output) if args.output else Path.cwd() / f"{args.name}-report.html"
     try:
         path.write_bytes(html)

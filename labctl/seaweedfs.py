@@ -17,7 +17,8 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from labctl.supervisor import ServerProcess, find_binary, free_port
+from labctl.settings import ServerBinaries
+from labctl.supervisor import ServerProcess, free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -76,6 +77,7 @@ class SeaweedFS:
 
     data_dir: Path
     log_path: Path
+    binaries: ServerBinaries
     endpoint: S3Endpoint = field(init=False)
     process: ServerProcess = field(init=False)
 
@@ -85,7 +87,7 @@ class SeaweedFS:
         self.ports = self.ports or {flag: free_port() for flag in PORT_FLAGS}
         self.endpoint = S3Endpoint(f"http://127.0.0.1:{self.ports['s3.port']}", "lab-key", "lab-secret")
         argv = [
-            find_binary("weed", "WEED_BIN"),
+            self.binaries.find("weed"),
             "mini",
             f"-dir={self.data_dir}",
             "-ip=127.0.0.1",

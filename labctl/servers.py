@@ -13,7 +13,8 @@ import httpx
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.common import SearchAttributeKey
 
-from labctl.supervisor import ServerProcess, find_binary
+from labctl.settings import ServerBinaries
+from labctl.supervisor import ServerProcess
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 PROMETHEUS_CONFIG = """\
@@ -37,9 +38,9 @@ def _http_ok(url: str) -> bool:
     return httpx.get(url, timeout=1).status_code == 200
 
 
-def start_victoria_metrics(data_dir: Path, port: int, log_path: Path) -> ServerProcess:
+def start_victoria_metrics(binaries: ServerBinaries, data_dir: Path, port: int, log_path: Path) -> ServerProcess:
     argv = [
-        find_binary("victoria-metrics", "VICTORIA_METRICS_BIN"),
+        binaries.find("victoria-metrics"),
         f"-httpListenAddr=127.0.0.1:{port}",
         f"-storageDataPath={data_dir}",
         "-retentionPeriod=100y",  # accept samples from any year a test or a replay picks
@@ -49,12 +50,12 @@ def start_victoria_metrics(data_dir: Path, port: int, log_path: Path) -> ServerP
     return ServerProcess("VictoriaMetrics", argv, log_path).start(lambda: _http_ok(f"http://127.0.0.1:{port}/health"))
 
 
-def start_prometheus(root: Path, port: int, log_path: Path) -> ServerProcess:
+def start_prometheus(binaries: ServerBinaries, root: Path, port: int, log_path: Path) -> ServerProcess:
     """Prometheus with remote write on; TSDB blocks already in ``root/data`` are loaded at start."""
     config = root / "prometheus.yml"
     config.write_text(PROMETHEUS_CONFIG)
     argv = [
-        find_binary("prometheus", "PROMETHEUS_BIN"),
+        binaries.find("prometheus"),
         f"--config.file={config}",
         f"--storage.tsdb.path={root / 'data'}",
         "--storage.tsdb.retention.time=100y",  # the default 15d would delete seeded history
@@ -65,14 +66,14 @@ def start_prometheus(root: Path, port: int, log_path: Path) -> ServerProcess:
 
 
 def start_temporal(
-    db_file: Path, port: int, ui_port: int, log_path: Path, codec_endpoint: str | None = None
+    binaries: ServerBinaries, db_file: Path, port: int, ui_port: int, log_path: Path, codec_endpoint: str | None = None
 ) -> ServerProcess:
     """The Temporal dev server with its UI; the SQLite file keeps history across restarts. With a
     ``codec_endpoint`` the UI decodes payloads through that codec server (worker/codec_server.py)."""
     db_file.parent.mkdir(parents=True, exist_ok=True)
     ports = {"--port": port, "--ui-port": ui_port, "--http-port": port + 10, "--metrics-port": port + 20}
     argv = [
-        find_binary("temporal", "TEMPORAL_CLI"),
+        binaries.find("temporal"),
         "server",
         "start-dev",
         "--ip=127.0.0.1",

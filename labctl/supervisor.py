@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -64,15 +63,6 @@ def free_port(
             pass
     _HANDED_OUT.update(port + o for o in offsets)
     return port
-
-
-def find_binary(name: str, env_var: str | None = None) -> str:
-    """A binary from an env var, the venv (wheels put theirs next to python) or PATH."""
-    candidates = [os.environ.get(env_var, "") if env_var else "", str(VENV_BIN / name), shutil.which(name) or ""]
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    raise RuntimeError(f"{name} not found: install it (see .ci/run) or set {env_var or 'PATH'}")
 
 
 @dataclass

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _base_catalog(args: argparse.Namespace) -> Catalog | None:
     if args.kubeconfig or args.context:
-        return from_cluster(args.kubeconfig, args.context)
+        return from_cluster(args.settings.cluster_choice(args.kubeconfig, args.context))
     if args.catalog:
         return from_directory(Path(args.catalog))
     found = find_components_dir(Path.cwd())

@@ -20,8 +20,8 @@ from typing import Any
 
 from temporalio.client import Client
 
-from crd_gateway.health import HealthServer
-from crd_gateway.logs import configure
+from runtime.health import HealthServer
+from runtime.logs import configure
 from worker.app import build_worker, register_search_attributes
 from worker.codec import PayloadKeyError, data_converter
 from worker.readiness import Readiness
@@ -32,17 +32,17 @@ log = logging.getLogger("worker")
 LOGGERS = ("",)  # the root logger: the worker's, activities', the SDK's and the client libraries' lines
 
 
-def all_activities() -> list[Callable[..., Any]]:
-    """The real activity implementations (imported late: they pull in the cloud clients)."""
-    from activities.registry import ACTIVITIES
+def all_activities(settings: WorkerSettings) -> list[Callable[..., Any]]:
+    """The real activity implementations, configured by ``settings`` (imported late: they pull in the cloud clients)."""
+    from activities.registry import activities
 
-    return list(ACTIVITIES)
+    return activities(settings)
 
 
 async def serve(settings: WorkerSettings, activities: Sequence[Callable[..., Any]] | None = None) -> None:
     """Run until SIGTERM/SIGINT, then drain. ``activities`` defaults to the real ones."""
     try:
-        converter = data_converter()
+        converter = data_converter(settings)
     except PayloadKeyError as err:
         raise SystemExit(f"worker: {err}") from err
     telemetry = SdkTelemetry(settings.worker_sdk_metrics_port)
@@ -69,7 +69,7 @@ async def serve(settings: WorkerSettings, activities: Sequence[Callable[..., Any
         loop.set_default_executor(executor)
         worker = build_worker(
             client,
-            all_activities() if activities is None else activities,
+            all_activities(settings) if activities is None else activities,
             activity_executor=executor,
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),

@@ -130,9 +130,9 @@ def _decode_key(where: str, value: str) -> bytes:
     return key
 
 
-def data_converter(keys: PayloadKeySettings | None = None) -> DataConverter:
-    """The pydantic converter, encrypting payloads when keys are configured (default: from the environment)."""
-    codec = (keys or PayloadKeySettings()).codec()
+def data_converter(keys: PayloadKeySettings) -> DataConverter:
+    """The pydantic converter, encrypting payloads when ``keys`` (the process's settings) has any."""
+    codec = keys.codec()
     if codec is None:
         return pydantic_data_converter
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec)

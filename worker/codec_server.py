@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from temporalio.api.common.v1 import Payloads
 
-from crd_gateway.logs import configure
+from runtime.logs import configure
 from worker.codec import AesGcmCodec, PayloadKeyError, PayloadKeySettings
 
 log = logging.getLogger("worker.codec_server")
@@ -39,6 +39,10 @@ class CodecServerSettings(BaseSettings):
         default_factory=list, description="Comma-separated browser origins (the Temporal UI's) allowed by CORS."
     )
     log_level: str = "INFO"
+    # EXPERIMENT_PAYLOAD_KEY(S), no CODEC_SERVER_ prefix; a codec server without a key has no purpose.
+    payload_keys: PayloadKeySettings = Field(
+        default_factory=lambda: PayloadKeySettings(experiment_payload_encryption_required=True), exclude=True
+    )
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -126,7 +130,7 @@ def main() -> None:
     settings = CodecServerSettings()
     configure(settings.log_level, ("worker", "temporalio"))
     try:
-        codec = PayloadKeySettings(experiment_payload_encryption_required=True).codec()
+        codec = settings.payload_keys.codec()
     except PayloadKeyError as err:
         raise SystemExit(f"codec server: {err}") from err
     assert codec is not None

@@ -1,12 +1,19 @@
-"""The worker's settings, from the environment (one typed object; see the README table)."""
+"""The worker's one settings object, read from the environment once at start (see the README table).
+
+It is also what the activities and the payload codec are configured by (``WorkerActivitySettings``,
+``PayloadKeySettings``): ``worker.__main__`` hands it down, nothing below reads the environment.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from activities.settings import WorkerActivitySettings
+from worker.codec import PayloadKeySettings
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(WorkerActivitySettings, PayloadKeySettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")

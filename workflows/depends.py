@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from api.depends import find_cycle
 from api.experiment import Target
 
 
@@ -14,22 +15,7 @@ def dependency_problem(targets: Sequence[Target]) -> str | None:
         unknown = [d for d in deps if d not in graph]
         if unknown:
             return f"spec.targets[{name}].depends names unknown targets: {', '.join(unknown)}"
-    done: set[str] = set()
-
-    def blocked(name: str, path: tuple[str, ...]) -> str | None:
-        if name in path:
-            return " → ".join([*path, name])
-        if name in done:
-            return None
-        for dep in graph[name]:
-            found = blocked(dep, (*path, name))
-            if found:
-                return found
-        done.add(name)
-        return None
-
-    for name in graph:
-        cycle = blocked(name, ())
-        if cycle:
-            return f"spec.targets depends has a cycle: {cycle}"
+    cycle = find_cycle(graph)
+    if cycle:
+        return f"spec.targets depends has a cycle: {' → '.join(cycle)}"
     return None

@@ -16,7 +16,7 @@ import httpx
 
 from labctl.command import LabctlError, Subparsers
 from labctl.lab.stack import LabStack
-from labctl.lab.state import LabState, choose_ports, default_lab_dir
+from labctl.lab.state import LabState, choose_ports
 
 READY_TIMEOUT_SECONDS = 300
 
@@ -40,7 +40,7 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
 
 
 def lab_root(args: argparse.Namespace) -> Path:
-    return Path(args.lab_dir) if args.lab_dir else default_lab_dir()
+    return Path(args.lab_dir) if args.lab_dir else args.settings.default_lab_dir
 
 
 def running_state(root: Path) -> LabState:
@@ -60,14 +60,14 @@ def lab_up(args: argparse.Namespace) -> int:
     if args.detach:
         print_endpoints(start_detached(root, args.time_scale))
         return 0
-    state.ports = choose_ports(memorable=root == default_lab_dir(), existing=state.ports)
+    state.ports = choose_ports(memorable=root == args.settings.default_lab_dir, existing=state.ports)
     state.supervisor_pid, state.ready, state.error = os.getpid(), False, None
     state.save()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     print(f"starting the lab in {root}", flush=True)
-    stack = LabStack(state, time_scale=args.time_scale, say=lambda line: print(line, flush=True))
+    stack = LabStack(state, args.settings, time_scale=args.time_scale, say=lambda line: print(line, flush=True))
     try:
         stack.start()
     except RuntimeError as exc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from labctl.lab import command as lab
 from labctl.lab.state import LabState
 from labctl.results import read_object, results_lines, results_location, s3_endpoint
 from labctl.run import create_from_file, follow, validate_file
+from labctl.settings import LabctlSettings
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO_APP = REPO / "experiments" / "hello-app" / "experiment.yaml"
@@ -43,7 +43,7 @@ def lab_demo(args: argparse.Namespace) -> int:
         print(f"bringing the lab up in {root} (simulated run times x{args.time_scale})", flush=True)
         lab.start_detached(root, args.time_scale)
     state = lab.running_state(root)
-    os.environ.update(state.env())
+    args.settings = args.settings.with_environment(state.env())  # as after `eval "$(labctl lab env)"`
     try:
         return _run(args, state)
     finally:
@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace, state: LabState) -> int:
     invalid = validate_file(path)
     if invalid:
         return invalid
-    connection = argparse.Namespace(kubeconfig=None, context=None, namespace=None)
+    connection = argparse.Namespace(kubeconfig=None, context=None, namespace=None, settings=args.settings)
     experiments, created = create_from_file(connection, path)
     name = created["metadata"]["name"]
     print(f"\nexperiment {experiments.namespace}/{name} created from {path}", flush=True)
@@ -65,16 +65,16 @@ def _run(args: argparse.Namespace, state: LabState) -> int:
     print("")
     for line in status_lines(final, datetime.now(UTC)):
         print(line)
-    _print_results(final, state, name)
+    _print_results(final, state, name, args.settings)
     status = status_of(final)
     print(f"\nTemporal UI: {status.temporal.ui_url if status.temporal else state.endpoints()['Temporal UI']}")
     return EXIT_OK if phase_of(final) == ExperimentPhase.COMPLETE else EXIT_INVALID
 
 
-def _print_results(obj: dict[str, object], state: LabState, name: str) -> None:
+def _print_results(obj: dict[str, object], state: LabState, name: str, settings: LabctlSettings) -> None:
     try:
         location = results_location(obj)
-        endpoint = s3_endpoint(None)
+        endpoint = s3_endpoint(settings, None)
         summary = json.loads(read_object(endpoint, location, f"{location.prefix}summary.json", "summary.json"))
         print("")
         for line in results_lines(summary, status_of(obj).hypothesis_result):

@@ -21,12 +21,14 @@ import httpx
 
 from api.names import ANALYZER_NAMESPACE, ARGO_WORKFLOWS_NAMESPACE, ARGOCD_NAMESPACE, CLAIM_NAMESPACE
 from labctl import kube
-from labctl.controlplane import ControlPlane, install_crds
+from labctl.controlplane import ControlPlane, assets_dir, install_crds
 from labctl.lab.state import LabState
 from labctl.seaweedfs import PORT_FLAGS, SeaweedFS
 from labctl.servers import start_prometheus, start_temporal, start_victoria_metrics
+from labctl.settings import ServerBinaries
 from labctl.supervisor import ServerProcess
 from labsim.identity import cloud_identity_env
+from runtime.kube import ClusterChoice
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_CHECK_SECONDS = 2.0
@@ -48,6 +50,7 @@ def catalog_files() -> list[Path]:
 @dataclass
 class LabStack:
     state: LabState
+    binaries: ServerBinaries
     time_scale: float = 1.0
     say: Callable[[str], None] = print
     labsim_args: list[str] = field(default_factory=list)
@@ -85,6 +88,7 @@ class LabStack:
         s, p, logs = self.state, self.state.ports, self.state.logs
         plane = self.control_plane = ControlPlane(
             s.root / "kube",
+            assets_dir(self.binaries),
             etcd_port=p["etcd"],
             apiserver_port=p["apiserver"],
             token_webhook_url=f"http://127.0.0.1:{p['identity']}/tokenreview",
@@ -93,6 +97,7 @@ class LabStack:
         install_crds(plane.kubeconfig_path, crd_files())
         self._seed_hub()
         temporal = start_temporal(
+            self.binaries,
             s.root / "temporal" / "temporal.db",
             p["temporal"],
             p["temporal_ui"],
@@ -102,15 +107,17 @@ class LabStack:
         self.processes["temporal"] = temporal
         self._started("temporal", temporal.stop, temporal.startup_seconds)
         seaweed = self.seaweedfs = SeaweedFS(
-            s.root / "seaweedfs", logs / "seaweedfs.log", ports={f: p[f] for f in PORT_FLAGS}
+            s.root / "seaweedfs", logs / "seaweedfs.log", self.binaries, ports={f: p[f] for f in PORT_FLAGS}
         )
         seaweed.data_dir.mkdir(parents=True, exist_ok=True)
         self._started("seaweedfs", seaweed.stop, seaweed.start())
-        vm = start_victoria_metrics(s.root / "victoria-metrics", p["victoria_metrics"], logs / "victoria-metrics.log")
+        vm = start_victoria_metrics(
+            self.binaries, s.root / "victoria-metrics", p["victoria_metrics"], logs / "victoria-metrics.log"
+        )
         self._started("victoria-metrics", vm.stop, vm.startup_seconds)
         prom_root = s.root / "prometheus"
         prom_root.mkdir(parents=True, exist_ok=True)
-        prom = start_prometheus(prom_root, p["prometheus"], logs / "prometheus.log")
+        prom = start_prometheus(self.binaries, prom_root, p["prometheus"], logs / "prometheus.log")
         self._started("prometheus", prom.stop, prom.startup_seconds)
         for name, module, args, ready in self._python_services():
             proc = ServerProcess(name, [sys.executable, "-m", module, *args], logs / f"{name}.log", env=self._env())
@@ -118,13 +125,14 @@ class LabStack:
             self._started(name, proc.stop, proc.startup_seconds)
 
     def _seed_hub(self) -> None:
-        api = kube.connect(self.state.kubeconfig)
+        api = kube.connect(ClusterChoice(explicit=str(self.state.kubeconfig)))
         namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in HUB_NAMESPACES]
         kube.apply(api, namespaces)
         kube.apply(api, kube.load_documents(catalog_files()))
 
     def _env(self) -> dict[str, str]:
         p = self.state.ports
+        # The servers' environment, not configuration read here: ours (PATH, HOME, …) plus the lab's.
         env = dict(os.environ) | self.state.env()
         env |= {
             "PYTHONPATH": str(REPO),

@@ -35,14 +35,6 @@ TEMPORAL_OFFSETS = (10, 20)
 """The Temporal CLI serves HTTP on gRPC + 10 and metrics on gRPC + 20."""
 
 
-def default_lab_dir() -> Path:
-    configured = os.environ.get("LAB_DIR")
-    if configured:
-        return Path(configured)
-    data = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return data / "k8s-ai-cloud-testbed" / "lab"
-
-
 def choose_ports(memorable: bool = True, existing: dict[str, int] | None = None) -> dict[str, int]:
     """Ports for a new lab: the memorable defaults where free (the default lab), else any free port.
 

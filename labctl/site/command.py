@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from api.names import RESULTS_BUCKET
@@ -45,8 +44,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
 def summary_source(args: argparse.Namespace) -> SummarySource:
     if args.from_dir is not None:
         return FolderSummaries(args.from_dir)
-    bucket = args.bucket or os.environ.get("S3_BUCKET") or RESULTS_BUCKET
-    return BucketSummaries(s3_endpoint(args.s3_endpoint), bucket)
+    bucket = args.bucket or args.settings.results_bucket
+    return BucketSummaries(s3_endpoint(args.settings, args.s3_endpoint), bucket)
 
 
 def site_build(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from temporalio.testing import ActivityEnvironment
 
 from activities import contracts as c
+from activities.settings import ActivitySettings
 from api.base import API_GROUP, API_VERSION
 from api.experiment import ExperimentSpec
 from labctl.catalog import from_directory
@@ -130,13 +131,18 @@ def create_experiment(
     )
 
 
-async def run(activity_fn: Callable[[Any], Awaitable[T]], arg: Any) -> T:
-    """One activity attempt, as a worker would run it (heartbeats, cancellation)."""
-    result: T = await ActivityEnvironment().run(activity_fn, arg)
+async def run(
+    activity_fn: Callable[[Any, ActivitySettings], Awaitable[T]], arg: Any, settings: ActivitySettings | None = None
+) -> T:
+    """One activity attempt, as a worker would run it (heartbeats, cancellation), with ``settings`` or, as a
+    worker started now would read them, the test environment's."""
+    result: T = await ActivityEnvironment().run(activity_fn, arg, settings or ActivitySettings())
     return result
 
 
-async def crash_after(activity_fn: Callable[[Any], Awaitable[Any]], arg: Any, done: Callable[[], bool]) -> None:
+async def crash_after(
+    activity_fn: Callable[[Any, ActivitySettings], Awaitable[Any]], arg: Any, done: Callable[[], bool]
+) -> None:
     """Start an attempt and kill it (cancel) once ``done()`` sees its side effect: a worker crash mid-activity."""
     task = asyncio.ensure_future(run(activity_fn, arg))
     for _ in range(200):

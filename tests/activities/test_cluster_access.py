@@ -14,6 +14,7 @@ from kubernetes import client
 from activities.argocd import cluster_secret
 from activities.claims import read_kubeconfig
 from activities.cluster_access import REFRESH_MARGIN, Cluster, _Tokens, cloud_kubeconfig, target_client
+from activities.settings import ActivitySettings
 from api.experiment import ExperimentSpec
 from api.names import Identity
 from labsim.identity import AWS_ACCOUNT_ARN, SERVICE_ACCOUNT
@@ -50,7 +51,7 @@ async def test_the_worker_reaches_a_cluster_whose_secret_has_no_credential_with_
     user = connection_user(lab, cluster_type, claim)
     assert not {"client-certificate-data", "client-key-data", "token"} & set(user)  # as on the real cloud
 
-    with target_client(read_kubeconfig(lab.kube.api_client(), cluster_type, claim)) as api:
+    with target_client(read_kubeconfig(lab.kube.api_client(), cluster_type, claim), ActivitySettings()) as api:
         assert who_am_i(api) == identity
     # The RBAC bootstrap ran with that identity; no token reached the activity's result.
     binding = client.RbacAuthorizationV1Api(lab.kube.api_client()).read_cluster_role_binding("experiment-client-admin")
@@ -67,7 +68,7 @@ def test_aks_without_local_accounts_is_reached_with_an_entra_token(lab: Lab, mon
     admin = yaml.safe_load(standalone_kubeconfig(lab.kube.kubeconfig, "aks"))["clusters"][0]["cluster"]
     kubeconfig = cloud_kubeconfig(Cluster("aks", "illm-aks"), admin["server"], admin["certificate-authority-data"])
 
-    with target_client(kubeconfig) as api:
+    with target_client(kubeconfig, ActivitySettings()) as api:
         assert who_am_i(api) == identity.azure_client_id
 
 

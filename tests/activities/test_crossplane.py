@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from activities import contracts as c
 from activities.cluster_access import target_client
 from activities.crossplane import provision_cluster, wait_for_cluster_ready
+from activities.settings import ActivitySettings
 from api import names
 from api.experiment import ClusterSpec
 from tests.activities.conftest import Lab, crash_after, create_experiment, gke_spec, run
@@ -150,7 +151,7 @@ async def test_ready_cluster_gets_rbac_and_a_tutorial_kubeconfig_owned_by_the_ex
         "experiments.illm.io/experiment-uid": ref.uid,
     }
     assert [(o.kind, o.uid) for o in secret.metadata.owner_references] == [("Experiment", ref.uid)]
-    with target_client(base64.b64decode(secret.data["kubeconfig"]).decode()) as api:
+    with target_client(base64.b64decode(secret.data["kubeconfig"]).decode(), ActivitySettings()) as api:
         assert client.CoreV1Api(api).read_namespace(kube_namespace).metadata.name == kube_namespace
     binding = client.RbacAuthorizationV1Api(lab.kube.api_client()).read_cluster_role_binding("experiment-client-admin")
     assert binding.role_ref.name == "cluster-admin"

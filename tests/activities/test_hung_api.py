@@ -28,7 +28,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import contracts as c
-from activities.crossplane import provision_cluster
+from activities.kubernetes_activities import KubernetesActivities
+from activities.settings import ActivitySettings
 from api.experiment import ClusterSpec
 
 ATTEMPTS = 3
@@ -96,7 +97,7 @@ def _stack(frame: object) -> Iterator[object]:
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_hung_api_fails_each_attempt_and_leaves_no_thread_behind(
-    temporal_env: WorkflowEnvironment, hung_server: HungServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    temporal_env: WorkflowEnvironment, hung_server: HungServer, tmp_path: Path
 ) -> None:
     kubeconfig = tmp_path / "hung.kubeconfig"
     kubeconfig.write_text(
@@ -119,9 +120,8 @@ async def test_hung_api_fails_each_attempt_and_leaves_no_thread_behind(
             }
         )
     )
-    monkeypatch.setenv("HUB_KUBECONFIG", str(kubeconfig))
-    monkeypatch.setenv("KUBE_CONNECT_TIMEOUT_SECONDS", "1")
-    monkeypatch.setenv("KUBE_READ_TIMEOUT_SECONDS", "1")
+    settings = ActivitySettings(hub_kubeconfig=kubeconfig, kube_connect_timeout_seconds=1, kube_read_timeout_seconds=1)
+    provision_cluster = KubernetesActivities(settings).provision_cluster
     before = threads_in_kube_calls()
     queue = f"hung-{uuid.uuid4().hex[:8]}"
     inp = c.ProvisionClusterInput(

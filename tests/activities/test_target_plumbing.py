@@ -8,6 +8,7 @@ import pytest
 from kubernetes import client
 
 from activities.contracts import DiscoverTutorialServicesInput, TutorialTarget
+from activities.settings import ActivitySettings
 from activities.target_plumbing import copy_tailscale_secret, discover_tutorial_services
 from api.experiment import DiscoveredService, ExperimentSpec, TutorialServiceRef
 from tests.activities.conftest import Lab, create_experiment, gke_spec, provisioned, run
@@ -65,6 +66,6 @@ def test_tailscale_oauth_secret_is_copied_to_the_target(lab: Lab, kube_namespace
     except client.ApiException as exc:
         assert exc.status == 409
     kubeconfig = lab.kube.kubeconfig.read_text()
-    copy_tailscale_secret(hub, kubeconfig)  # the target is the same API server in the lab
+    copy_tailscale_secret(hub, kubeconfig, ActivitySettings())  # the target is the same API server in the lab
     copied = lab.core().read_namespaced_secret("operator-oauth", "tailscale")
     assert copied.type == "Opaque" and copied.data["client_id"] == base64.b64encode(b"id").decode()

@@ -25,7 +25,7 @@ Manifest = dict[str, Any]
 
 
 def kustomize_build(overlay: str) -> str:
-    argv = [find_binary("kubectl", "KUBECTL"), "kustomize", str(REPO / "deploy" / "overlays" / overlay)]
+    argv = [find_binary("kubectl"), "kustomize", str(REPO / "deploy" / "overlays" / overlay)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, f"kubectl kustomize deploy/overlays/{overlay} failed:\n{result.stderr}"
     return result.stdout

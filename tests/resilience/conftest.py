@@ -27,10 +27,11 @@ from api.names import Identity, results_prefix, workflow_id
 from labctl import kube
 from labctl.lab.stack import LabStack
 from labctl.lab.state import LabState, choose_ports
-from labctl.supervisor import find_binary
 from labsim.config import FAULT_ANNOTATION
+from runtime.kube import ClusterChoice
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.github_server import FakeGitHub
+from tests.fixtures.process import BINARIES, find_binary
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO_APP = REPO / "experiments" / "hello-app" / "experiment.yaml"
@@ -106,9 +107,9 @@ class ResilienceLab:
         self.state = stack.state
         self.github = github
         self.anthropic = anthropic
-        self.api_client = kube.connect(self.state.kubeconfig)
+        self.api_client = kube.connect(ClusterChoice(explicit=str(self.state.kubeconfig)))
         self.custom = client.CustomObjectsApi(self.api_client)
-        self.claims = ClaimLog(kube.connect(self.state.kubeconfig))
+        self.claims = ClaimLog(kube.connect(ClusterChoice(explicit=str(self.state.kubeconfig))))
 
     # ---------------------------------------------------------------- experiments
 
@@ -211,7 +212,7 @@ class ResilienceLab:
         assert all(len(uids) == 1 for uids in created.values()), f"a claim was created twice: {created}"
 
     def kubectl(self, *args: str) -> str:
-        argv = [find_binary("kubectl", "KUBECTL"), f"--kubeconfig={self.state.kubeconfig}", *args]
+        argv = [find_binary("kubectl"), f"--kubeconfig={self.state.kubeconfig}", *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True).stdout
 
     # ---------------------------------------------------------------- processes
@@ -280,7 +281,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResilienceLab]:
             "ANTHROPIC_BASE_URL": anthropic.url,
             "ANALYZER_RETRY_INITIAL_SECONDS": "0.2",
         }
-        stack = LabStack(state, time_scale=TIME_SCALE, say=lambda _: None, extra_env=env)
+        stack = LabStack(state, BINARIES, time_scale=TIME_SCALE, say=lambda _: None, extra_env=env)
         stack.start()
         resilience_lab = ResilienceLab(stack, github, anthropic)
         try:

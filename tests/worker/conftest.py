@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from labctl.servers import start_temporal
-from tests.fixtures.process import ServerProcess, free_port
+from tests.fixtures.process import BINARIES, ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,13 +49,13 @@ class Temporal:
     def restart(self, log_path: Path) -> None:
         """Same ports, same SQLite history: what a Temporal outage looks like to its clients."""
         self.process.stop()
-        self.process = start_temporal(self.db, self.port, self.ui_port, log_path)
+        self.process = start_temporal(BINARIES, self.db, self.port, self.ui_port, log_path)
 
 
 def start_dev_server(root: Path, codec_endpoint: str | None = None) -> Temporal:
     port, ui_port = free_port(), free_port()
     db = root / "temporal.db"
-    process = start_temporal(db, port, ui_port, root / "temporal.log", codec_endpoint=codec_endpoint)
+    process = start_temporal(BINARIES, db, port, ui_port, root / "temporal.log", codec_endpoint=codec_endpoint)
     return Temporal(process, port, ui_port, db)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from temporalio import activity
 
 from activities import contracts as c
-from crd_gateway.logs import configure
+from runtime.logs import configure
 from tests.workflow.fakes import FakeLab
 from worker.__main__ import LOGGERS, serve
 from worker.settings import WorkerSettings

@@ -90,7 +90,7 @@ def test_temporal_ui_shows_the_decrypted_input_of_a_workflow(codec_setup: CodecS
 
 
 def _cli_show(setup: CodecSetup, *codec_flags: str) -> subprocess.CompletedProcess[str]:
-    argv = [find_binary("temporal", "TEMPORAL_CLI"), "workflow", "show", "--address", setup.temporal.address]
+    argv = [find_binary("temporal"), "workflow", "show", "--address", setup.temporal.address]
     argv += ["--workflow-id", setup.old_key_workflow_id, "--detailed", *codec_flags]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
 

@@ -129,7 +129,7 @@ async def main() -> None:
         raise SystemExit(f"unknown scenarios: {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
     scenarios = sys.argv[1:] or [s for s in SCENARIOS if not (HISTORIES / f"{s}.json").exists()]
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=find_binary("temporal-test-server", "TEMPORAL_TEST_SERVER"),
+        test_server_existing_path=find_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
     try:

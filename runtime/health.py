@@ -1,8 +1,11 @@
 """/healthz, /readyz and /metrics on one small HTTP/1.1 server (asyncio streams, no framework).
 
-/healthz: the process serves requests and, while leading, its watch threads are alive.
-/readyz: Temporal is connected and this replica is either leading with every watch synced, or a
-standby follower (a follower is ready: it takes over without a restart).
+The worker and the CRD gateway serve their probes here; each passes its own checks:
+
+- gateway /healthz: the process serves requests and, while leading, its watch threads are alive;
+  /readyz: Temporal is connected and this replica is either leading with every watch synced, or a
+  standby follower (a follower is ready: it takes over without a restart).
+- worker /healthz: the process serves requests; /readyz: connected and seen polling (worker/readiness.py).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ MetricsSource = Callable[[], Awaitable[bytes]]
 
 
 class HealthServer:
-    """Also the worker's: it appends the Temporal SDK's metrics (``extra_metrics``) to /metrics."""
+    """/metrics is the process's prometheus_client registry plus ``extra_metrics`` (the worker's SDK metrics)."""
 
     def __init__(
         self, host: str, port: int, healthz: Check, readyz: Check, extra_metrics: MetricsSource | None = None
