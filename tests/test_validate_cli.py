@@ -19,6 +19,7 @@ import yaml
 
 import labctl.validate
 from labctl.cli import main
+from tests.fixtures.experiment_yaml import experiment_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "validation_corpus"
@@ -27,24 +28,6 @@ SHIPPED = sorted(
     p for d in ("experiments", "components") for p in (REPO / d).rglob("*.y*ml") if "templates" not in p.parts
 )
 
-EXPERIMENT = """\
-apiVersion: experiments.illm.io/v1alpha1
-kind: Experiment
-metadata:
-  generateName: {name}
-  namespace: experiments
-spec:
-  targets:
-    - name: app
-      cluster:
-        type: gke
-      components:
-        - app: hello-app
-  workflow:
-    template: hello-app-validation
-    completion:
-      mode: {mode}
-"""
 WORKFLOW_TEMPLATE = """\
 apiVersion: argoproj.io/v1alpha1
 kind: WorkflowTemplate
@@ -131,9 +114,9 @@ def test_multi_document_file_validates_each_object_and_names_the_broken_one(
     file.write_text(
         "---\n".join(
             [
-                EXPERIMENT.format(name="first-", mode="workflow"),
+                experiment_yaml(generate_name="first-"),
                 WORKFLOW_TEMPLATE,
-                EXPERIMENT.format(name="second-", mode="sometimes"),
+                experiment_yaml(generate_name="second-", mode="sometimes"),
                 "",  # an empty document is fine
             ]
         )
@@ -157,7 +140,7 @@ def test_directory_walk_validates_experiments_and_skips_everything_else(
 ) -> None:
     scenario = tmp_path / "experiments" / "demo"
     (scenario / "workflow").mkdir(parents=True)
-    (scenario / "experiment.yaml").write_text(EXPERIMENT.format(name="demo-", mode="workflow"))
+    (scenario / "experiment.yaml").write_text(experiment_yaml())
     (scenario / "workflow" / "template.yml").write_text(WORKFLOW_TEMPLATE)
     (scenario / "tutorial.yaml").write_text("title: Demo\ninstructions: |\n  ===\n  Step one\n")
     (scenario / "README.md").write_text("# not YAML")
@@ -203,7 +186,7 @@ def test_output_json_points_at_the_line_of_a_dotted_param_key(
 ) -> None:
     file = tmp_path / "experiment.yaml"
     file.write_text(
-        EXPERIMENT.format(name="demo-", mode="workflow").replace(
+        experiment_yaml().replace(
             "- app: hello-app", '- app: hello-app\n          params:\n            hpa.enabled: "maybe"'
         )
     )
@@ -294,7 +277,7 @@ def test_the_inline_workflow_and_templates_in_the_validated_files_need_no_catalo
     tmp_path: Path, capsys: pytest.CaptureFixture[str], template: str
 ) -> None:
     file = tmp_path / "bundle.yaml"
-    experiment = EXPERIMENT.format(name="demo-", mode="workflow").replace("hello-app-validation", template)
+    experiment = experiment_yaml(template=template)
     file.write_text(experiment + "---\n" + WORKFLOW_TEMPLATE)
 
     code, out, _ = validate(capsys, "--catalog", str(CATALOG), str(file))
@@ -310,7 +293,7 @@ def test_a_catalog_without_experiments_beside_it_does_not_check_templates(
     components.mkdir()
     (components / "hello-app.yaml").write_text((CATALOG / "apps" / "hello-app" / "component.yaml").read_text())
     file = tmp_path / "exp.yaml"
-    file.write_text(EXPERIMENT.format(name="demo-", mode="workflow").replace("hello-app-validation", "anything"))
+    file.write_text(experiment_yaml(template="anything"))
 
     code, out, _ = validate(capsys, "--catalog", str(components), str(file))
 
@@ -430,7 +413,7 @@ def test_a_cluster_without_argo_workflows_has_no_workflow_templates(
 ) -> None:
     hello = yaml.safe_load((CATALOG / "apps" / "hello-app" / "component.yaml").read_text())
     file = tmp_path / "exp.yaml"
-    file.write_text(EXPERIMENT.format(name="demo-", mode="workflow"))
+    file.write_text(experiment_yaml())
 
     with fake_cluster(tmp_path, [hello]) as kubeconfig:  # it answers 404 for workflowtemplates
         code, out, _ = validate(capsys, "--quiet", "--kubeconfig", str(kubeconfig), str(file))

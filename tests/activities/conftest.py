@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from labctl.catalog import from_directory
 from labctl.controlplane import install_crds
 from labsim import CRD_DIR, Simulator, SimulatorConfig
 from labsim.identity import cloud_identity_env
+from tests.fixtures.eventually import eventually, eventually_async
 from tests.fixtures.kube import KubeCluster
 from tests.fixtures.metrics import VictoriaMetrics
 
@@ -91,9 +91,7 @@ def lab(kube: KubeCluster, victoria_metrics: VictoriaMetrics) -> Iterator[Lab]:
 
 def _warm_up(simulator: Simulator) -> None:
     """The first request for a freshly installed CRD takes about a second; let the simulator pay it."""
-    deadline = time.monotonic() + 30
-    while simulator.rounds < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: simulator.rounds >= 2, 120, "two simulator rounds", interval=0.05)
 
 
 def _install_components(kube: KubeCluster) -> None:
@@ -145,23 +143,10 @@ async def crash_after(
 ) -> None:
     """Start an attempt and kill it (cancel) once ``done()`` sees its side effect: a worker crash mid-activity."""
     task = asyncio.ensure_future(run(activity_fn, arg))
-    for _ in range(200):
-        if await asyncio.to_thread(done):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the attempt never produced its side effect")
+    await eventually_async(done, what="the attempt's side effect", interval=0.05)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):  # the crashed attempt's outcome does not matter
         await task
-
-
-async def eventually(check: Callable[[], bool], seconds: float = 15.0) -> None:
-    for _ in range(int(seconds / 0.1)):
-        if await asyncio.to_thread(check):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition never became true")
 
 
 def gke_spec(targets: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,8 @@ import pytest
 from activities import contracts as c
 from activities.argo_workflows import resume_argo_workflow, submit_argo_workflow, wait_for_argo_workflow
 from api import names
-from tests.activities.conftest import Lab, create_experiment, eventually, gke_spec, run, unique_name
+from tests.activities.conftest import Lab, create_experiment, gke_spec, run, unique_name
+from tests.fixtures.eventually import eventually_async
 
 pytestmark = pytest.mark.kube
 
@@ -110,7 +111,7 @@ async def test_inline_manual_workflow_waits_at_its_suspend_step_until_resumed(la
     submitted = await run(submit_argo_workflow, submit_input(ref, "experiment-lifecycle", mode="manual"))
     assert submitted.inline
 
-    await eventually(lambda: suspended_nodes(workflow(lab, submitted.name)) == ["wait-for-complete"])
+    await eventually_async(lambda: suspended_nodes(workflow(lab, submitted.name)) == ["wait-for-complete"])
     assert workflow(lab, submitted.name)["status"]["phase"] == "Running"  # suspended, as in Argo
 
     resume = c.ResumeArgoWorkflowInput(experiment=ref, name=submitted.name)

@@ -22,11 +22,11 @@ from tests.activities.conftest import (
     crash_after,
     create_experiment,
     deploy_input,
-    eventually,
     gke_spec,
     provisioned,
     run,
 )
+from tests.fixtures.eventually import eventually_async
 
 pytestmark = pytest.mark.kube
 
@@ -196,7 +196,7 @@ async def test_three_targets_deploy_in_dependency_order_with_cross_cluster_kubec
 
     async def deploy(target: str) -> None:  # the workflow's rule: wait for every dependency to be healthy
         deps = spec.target(target).depends or []  # type: ignore[union-attr]
-        await eventually(lambda: all(d in healthy_at for d in deps), seconds=30)
+        await eventually_async(lambda: all(d in healthy_at for d in deps), what=f"{deps} healthy", blocking=False)
         await run(deploy_applications, deploy_input(ref, spec, target, ready[target]))
         app = application(lab, names.app_name(ref, target))
         created_at[target] = app["metadata"]["creationTimestamp"]
@@ -226,7 +226,7 @@ async def test_deleting_an_application_removes_its_workloads(lab: Lab, kube_name
         "argoproj.io", "v1alpha1", "argocd", "applications", names.app_name(ref, "hub")
     )
 
-    await eventually(lambda: not lab.core().list_config_map_for_all_namespaces(label_selector=selector).items)
+    await eventually_async(lambda: not lab.core().list_config_map_for_all_namespaces(label_selector=selector).items)
 
 
 def test_params_reach_git_path_sources_in_a_stable_order() -> None:

@@ -1,29 +1,29 @@
-"""The lab simulator itself: reaction latency, fault knobs, and its command line."""
+"""The lab simulator itself: it reacts (its latency printed), fault knobs, and its command line."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.activities.conftest import Lab, create_experiment, gke_spec, unique_name
+from tests.fixtures.eventually import eventually
 
 pytestmark = pytest.mark.kube
 
 
-def wait_for(check: Any, seconds: float = 5.0) -> float:
+def reacted(check: Callable[[], Any], what: str) -> float:
+    """Seconds until the simulator did ``what``: a figure to print, never to assert."""
     began = time.monotonic()
-    while time.monotonic() - began < seconds:
-        if check():
-            return time.monotonic() - began
-        time.sleep(0.01)
-    raise AssertionError("the simulator never reacted")
+    eventually(check, 30, what, interval=0.01)
+    return time.monotonic() - began
 
 
-def test_simulator_reacts_within_half_a_second(lab: Lab) -> None:
+def test_simulator_reacts_to_a_claim_and_an_application(lab: Lab) -> None:
     custom = lab.custom()
     name = unique_name("lat-")
     claim = {"apiVersion": "illm.io/v1alpha1", "kind": "GKECluster", "metadata": {"name": name}, "spec": {}}
@@ -34,21 +34,22 @@ def test_simulator_reacts_within_half_a_second(lab: Lab) -> None:
         "spec": {"destination": {"server": "https://kubernetes.default.svc", "namespace": name}, "sources": []},
     }
     custom.create_namespaced_custom_object("illm.io", "v1alpha1", "experiments", "gkeclusters", claim)
-    claim_latency = wait_for(
+    claim_latency = reacted(
         lambda: custom.get_namespaced_custom_object("illm.io", "v1alpha1", "experiments", "gkeclusters", name)[
             "metadata"
-        ].get("finalizers")
+        ].get("finalizers"),
+        "the claim has the simulator's finalizer",
     )
     custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", app)
-    app_latency = wait_for(
+    app_latency = reacted(
         lambda: custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", name).get(
             "status"
-        )
+        ),
+        "the Application has a status",
     )
     custom.delete_namespaced_custom_object("illm.io", "v1alpha1", "experiments", "gkeclusters", name)
     custom.delete_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", name)
     print(f"labsim reaction: claim {claim_latency * 1000:.0f} ms, application {app_latency * 1000:.0f} ms")
-    assert claim_latency < 0.5 and app_latency < 0.5
 
 
 def test_slow_fault_stretches_provisioning(lab: Lab, kube_namespace: str) -> None:

@@ -15,11 +15,11 @@ from tests.activities.conftest import (
     application,
     create_experiment,
     deploy_input,
-    eventually,
     gke_spec,
     provisioned,
     run,
 )
+from tests.fixtures.eventually import eventually_async
 
 pytestmark = pytest.mark.kube
 
@@ -62,7 +62,7 @@ async def test_tailscale_transport_ships_metrics_through_the_egress(lab: Lab, ku
         found = lab.victoria_metrics.query(f'container_cpu_usage_seconds_total{{experiment="{ref.name}"}}')
         return {p["metric"]["pod"] for p in found}
 
-    await eventually(lambda: {f"{workload_app}-hello-app-podinfo-0", f"{obs_app}-alloy-0"} <= pods())
+    await eventually_async(lambda: {f"{workload_app}-hello-app-podinfo-0", f"{obs_app}-alloy-0"} <= pods())
 
 
 @pytest.mark.asyncio
@@ -80,7 +80,7 @@ async def test_direct_transport_remote_writes_to_the_configured_hub_endpoint(
     assert {"name": "alloy.extraEnv[1].value", "value": f"{lab.victoria_metrics.url}/api/v1/write"} in agent["helm"][
         "parameters"
     ]
-    await eventually(lambda: has_series(lab, ref.name))
+    await eventually_async(lambda: has_series(lab, ref.name))
 
 
 @pytest.mark.asyncio

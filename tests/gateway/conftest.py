@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from api.names import workflow_id
 from crd_gateway.app import Gateway, WatcherFactory
 from crd_gateway.settings import GatewaySettings
 from crd_gateway.watch import ExperimentWatcher
+from tests.fixtures.eventually import eventually_async
 from tests.fixtures.kube import KubeCluster
 from tests.workflow.fakes import FakeLab
 from worker.app import build_worker, register_search_attributes
@@ -127,29 +128,14 @@ class Cluster:
         self.api.api_client.close()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> Any:
-    """Poll until ``check()`` is truthy; returns its value."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"not within {timeout}s: {what or check} (last: {last!r})")
-
-
-async def workflow_started(temporal: Client, wid: str, timeout: float = 20.0) -> None:
+async def workflow_started(temporal: Client, wid: str, timeout: float = 60.0) -> None:
     """Wait until the workflow exists (the gateway started it)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            await temporal.get_workflow_handle(wid).describe()
-            return
-        except RPCError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
+
+    async def described() -> bool:
+        await temporal.get_workflow_handle(wid).describe()
+        return True
+
+    await eventually_async(described, timeout, f"workflow {wid} started", tolerate=(RPCError,))
 
 
 class Gateways:
@@ -183,8 +169,10 @@ class Gateways:
         self.running[gateway] = asyncio.create_task(gateway.run(), name=f"gateway-{gateway.settings.identity}")
         return gateway
 
-    async def leading(self, gateway: Gateway, timeout: float = 20.0) -> None:
-        await eventually(lambda: gateway.leading and gateway._readyz()[0], timeout, what="gateway leading and synced")
+    async def leading(self, gateway: Gateway, timeout: float = 60.0) -> None:
+        await eventually_async(
+            lambda: gateway.leading and gateway._readyz()[0], timeout, "gateway leading and synced", blocking=False
+        )
 
     async def stop(self, gateway: Gateway, release_lease: bool = True) -> None:
         gateway.elector.release_on_exit = release_lease

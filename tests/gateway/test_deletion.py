@@ -27,7 +27,8 @@ from crd_gateway.executor import LEFTOVERS_REASON
 from crd_gateway.observe import ObservedWorkflow, WorkflowState
 from crd_gateway.planner import DELETING
 from crd_gateway.temporal import TemporalWorkflows
-from tests.gateway.conftest import Cluster, Gateways, eventually, manifest, workflow_started
+from tests.fixtures.eventually import eventually_async
+from tests.gateway.conftest import Cluster, Gateways, manifest, workflow_started
 from tests.workflow.fakes import FakeLab
 from worker.app import build_worker
 from workflows.messages import ExperimentInput
@@ -59,10 +60,10 @@ async def test_deleting_a_running_experiment_runs_cleanup_before_the_object_disa
         await gateways.leading(gateway)
         obj = cluster.create()
         name, wid = obj["metadata"]["name"], Cluster.workflow_id_of(obj)
-        await eventually(lambda: cluster.phase(name) == "Provisioning", timeout=20)
-        await eventually(lambda: lab.called(c.WAIT_FOR_CLUSTER_READY), timeout=10)
+        await eventually_async(lambda: cluster.phase(name) == "Provisioning", timeout=20)
+        await eventually_async(lambda: lab.called(c.WAIT_FOR_CLUSTER_READY), timeout=30, blocking=False)
         cluster.delete(name)
-        await eventually(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone")
+        await eventually_async(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone")
     assert seen == [True]  # cleanup ran while the Experiment still existed
     assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"] and lab.claims == set()
     description = await temporal.get_workflow_handle(wid).describe()
@@ -111,7 +112,7 @@ async def test_temporal_unreachable_keeps_the_finalizer_until_cleanup_can_run(
         await gateways.leading(gateway)
         obj = cluster.create()
         name, wid = obj["metadata"]["name"], Cluster.workflow_id_of(obj)
-        await eventually(lambda: cluster.phase(name) == "Provisioning", timeout=20)
+        await eventually_async(lambda: cluster.phase(name) == "Provisioning", timeout=20)
         outage = cut_off(gateway)
         cluster.delete(name)
         await asyncio.sleep(3)
@@ -121,7 +122,7 @@ async def test_temporal_unreachable_keeps_the_finalizer_until_cleanup_can_run(
         assert lab.called(c.CLEANUP_EXPERIMENT) == []
         outage.down = False
         began = time.monotonic()
-        await eventually(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone after the outage")
+        await eventually_async(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone after the outage")
         print(f"\ncleaned up and deleted {time.monotonic() - began:.1f} s after Temporal was reachable again")
     assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
 
@@ -133,12 +134,12 @@ async def test_no_workflow_is_started_while_temporal_is_unreachable(
     await gateways.leading(gateway)
     outage = cut_off(gateway)
     name = cluster.create()["metadata"]["name"]
-    await eventually(lambda: EXPERIMENT_FINALIZER in (cluster.get(name) or {})["metadata"].get("finalizers", []))
+    await eventually_async(lambda: EXPERIMENT_FINALIZER in (cluster.get(name) or {})["metadata"].get("finalizers", []))
     await asyncio.sleep(1)
     assert cluster.phase(name) is None
     outage.down = False
     began = time.monotonic()
-    await eventually(lambda: cluster.phase(name) == "Complete", timeout=30)
+    await eventually_async(lambda: cluster.phase(name) == "Complete", timeout=30)
     print(f"\nComplete {time.monotonic() - began:.1f} s after Temporal was reachable again")
 
 
@@ -194,7 +195,7 @@ async def test_a_flapping_connection_does_not_spin_the_wait_for_cleanup(
         flapping = Client(**{**temporal.config(), "interceptors": [flap]})
         use(gateway, TemporalWorkflows(flapping, gateway.settings.workflow_task_queue, gateway.workflows.backoff))
         name = cluster.create()["metadata"]["name"]
-        await eventually(lambda: lab.called(c.WAIT_FOR_CLUSTER_READY), timeout=20)
+        await eventually_async(lambda: lab.called(c.WAIT_FOR_CLUSTER_READY), timeout=30, blocking=False)
         cluster.delete(name)
         await asyncio.wait_for(started.wait(), 20)
         window = 3.0
@@ -207,7 +208,9 @@ async def test_a_flapping_connection_does_not_spin_the_wait_for_cleanup(
         flap.down = False
         release.set()
         began = time.monotonic()
-        await eventually(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone once the flapping ends")
+        await eventually_async(
+            lambda: cluster.get(name) is None, timeout=30, what="Experiment gone once the flapping ends"
+        )
         print(f"deleted {time.monotonic() - began:.1f} s after the flapping ended and cleanup was released")
     assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
 
@@ -227,7 +230,7 @@ async def test_a_deletion_the_workflow_cannot_finish_is_held_visibly_then_releas
         conditions = ((cluster.get(name) or {}).get("status") or {}).get("conditions") or []
         return next((c for c in conditions if c["type"] == DELETING), None)
 
-    condition = await eventually(deleting, timeout=20, what="a Deleting condition")
+    condition = await eventually_async(deleting, timeout=20, what="a Deleting condition")
     since = datetime.fromisoformat(cluster.get(name)["metadata"]["deletionTimestamp"])  # type: ignore[index]
     release_at = since + timedelta(seconds=1) + timedelta(hours=1)
     assert (condition["status"], condition["reason"]) == ("True", "WaitingForCleanup")
@@ -243,7 +246,7 @@ async def test_a_deletion_the_workflow_cannot_finish_is_held_visibly_then_releas
     await gateways.stop(gateway)
     began = time.monotonic()
     successor = await gateways.start(deletion_grace_seconds=0)
-    await eventually(lambda: cluster.get(name) is None, timeout=30, what="finalizer released at the bound")
+    await eventually_async(lambda: cluster.get(name) is None, timeout=30, what="finalizer released at the bound")
     print(f"\nfinalizer released {time.monotonic() - began:.1f} s after the successor (grace 0) started")
     await gateways.stop(successor)
 

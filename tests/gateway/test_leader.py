@@ -12,7 +12,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.contracts import ExperimentRef, ReportStatusInput
 from api.experiment import ExperimentPhase, ExperimentStatus, TemporalRef
 from crd_gateway.app import Gateway
-from tests.gateway.conftest import Cluster, Gateways, eventually, workflow_started
+from tests.fixtures.eventually import eventually_async
+from tests.gateway.conftest import Cluster, Gateways, workflow_started
 from tests.workflow.fakes import FakeLab
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.kube]
@@ -23,17 +24,19 @@ async def failover_seconds(cluster: Cluster, gateways: Gateways, within: float, 
     leader = await gateways.start(identity="replica-a", **timing)
     await gateways.leading(leader)
     follower = await gateways.start(identity="replica-b", **timing)
-    await eventually(lambda: follower._readyz() == (True, "standby"), timeout=5)
+    await eventually_async(lambda: follower._readyz() == (True, "standby"), timeout=30, blocking=False)
     before = cluster.create()["metadata"]["name"]
-    await eventually(lambda: cluster.phase(before) == "Complete", timeout=30)
+    await eventually_async(lambda: cluster.phase(before) == "Complete", timeout=30)
     assert not follower.leading and follower.watchers == []
 
     await gateways.kill(leader)  # no release: the Lease must expire
     killed = time.monotonic()
-    await eventually(lambda: follower.leading, timeout=within, interval=0.05, what="follower leading")
+    await eventually_async(
+        lambda: follower.leading, timeout=within, what="follower leading", interval=0.05, blocking=False
+    )
     took = time.monotonic() - killed
     after = cluster.create()["metadata"]["name"]
-    await eventually(lambda: cluster.phase(after) == "Complete", timeout=30)
+    await eventually_async(lambda: cluster.phase(after) == "Complete", timeout=30)
     return took
 
 
@@ -60,7 +63,9 @@ async def test_a_leader_that_stops_cleanly_hands_over_at_once(
     follower = await gateways.start(identity="replica-b", lease_duration_seconds=15.0, renew_deadline_seconds=10.0)
     await gateways.stop(leader)
     began = time.monotonic()
-    await eventually(lambda: follower.leading, timeout=5, interval=0.05)  # released, not expired (15 s)
+    await eventually_async(
+        lambda: follower.leading, timeout=12, interval=0.05, blocking=False
+    )  # released, not expired (15 s)
     print(f"\nclean hand-over: {time.monotonic() - began:.1f} s")
 
 

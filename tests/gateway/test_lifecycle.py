@@ -16,7 +16,8 @@ from activities import contracts as c
 from api.experiment import EXPERIMENT_FINALIZER
 from crd_gateway.metrics import EXPERIMENTS_BY_PHASE
 from crd_gateway.watch import ExperimentWatcher
-from tests.gateway.conftest import Cluster, Gateways, eventually, manifest
+from tests.fixtures.eventually import eventually_async
+from tests.gateway.conftest import Cluster, Gateways, manifest
 from tests.workflow.fakes import FakeLab
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.kube]
@@ -39,7 +40,7 @@ async def test_fifty_experiments_start_fifty_workflows_and_status_follows_each(
     def all_complete() -> bool:
         return all(cluster.phase(n) == "Complete" for n in names)
 
-    await eventually(all_complete, timeout=120, interval=0.5, what="50 Experiments Complete")
+    await eventually_async(all_complete, timeout=120, interval=0.5, what="50 Experiments Complete")
 
     latencies = []
     for name in names:
@@ -74,12 +75,12 @@ async def test_failure_is_an_event_and_a_condition(cluster: Cluster, gateways: G
     gateway = await gateways.start()
     await gateways.leading(gateway)
     name = cluster.create()["metadata"]["name"]
-    await eventually(lambda: cluster.phase(name) == "Failed", timeout=30)
+    await eventually_async(lambda: cluster.phase(name) == "Failed", timeout=30)
     obj = cluster.get(name)
     assert obj is not None
     ready = next(x for x in obj["status"]["conditions"] if x["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "ArgoWorkflowFailed")
-    warnings = await eventually(lambda: [e for e in cluster.events(name) if e.type == "Warning"], timeout=10)
+    warnings = await eventually_async(lambda: [e for e in cluster.events(name) if e.type == "Warning"], timeout=30)
     assert any(e.reason == "PhaseFailed" and "ArgoWorkflowFailed" in e.message for e in warnings)
 
 
@@ -104,8 +105,10 @@ async def test_health_ready_and_metrics_endpoints(cluster: Cluster, gateways: Ga
         assert (await http.get("/nope")).status_code == 404
 
     cluster.create()  # the dashboard's "experiments by phase" counts the leader's cache at scrape time
-    counted = await eventually(
-        lambda: sum(s.value for m in EXPERIMENTS_BY_PHASE.collect() for s in m.samples), what="experiments by phase"
+    counted = await eventually_async(
+        lambda: sum(s.value for m in EXPERIMENTS_BY_PHASE.collect() for s in m.samples),
+        what="experiments by phase",
+        blocking=False,
     )
     assert counted >= 1
 
@@ -115,12 +118,12 @@ async def test_deleting_a_finished_experiment_is_immediate(cluster: Cluster, gat
     await gateways.leading(gateway)
     closed = cluster.create()["metadata"]["name"]
     lingering = cluster.create(manifest(ttlDays=1))["metadata"]["name"]  # finished, workflow waits for its TTL
-    await eventually(lambda: cluster.phase(closed) == cluster.phase(lingering) == "Complete", timeout=30)
+    await eventually_async(lambda: cluster.phase(closed) == cluster.phase(lingering) == "Complete", timeout=30)
     for name in (closed, lingering):
         began = time.monotonic()
         cluster.delete(name)
         # Immediate: no cleanup to wait for, so neither the TTL (a day) nor the deletion poll is waited out.
-        await eventually(lambda name=name: cluster.get(name) is None, timeout=10, interval=0.05)  # type: ignore[misc]
+        await eventually_async(lambda name=name: cluster.get(name) is None, timeout=30, interval=0.05)  # type: ignore[misc]
         print(f"\n{name}: deleted in {(time.monotonic() - began) * 1000:.0f} ms")
 
 
@@ -151,7 +154,7 @@ async def test_an_unreadable_spec_fails_the_experiment_and_starts_no_workflow(
     body["metadata"]["labels"] = {"test/old-schema": "true"}
     obj = cluster.create(body)
     name = obj["metadata"]["name"]
-    await eventually(lambda: cluster.phase(name) == "Failed", timeout=20)
+    await eventually_async(lambda: cluster.phase(name) == "Failed", timeout=20)
     stored = cluster.get(name)
     assert stored is not None
     ready = next(x for x in stored["status"]["conditions"] if x["type"] == "Ready")
@@ -160,7 +163,7 @@ async def test_an_unreadable_spec_fails_the_experiment_and_starts_no_workflow(
     assert "finalizers" not in stored["metadata"]
     with pytest.raises(RPCError):
         await temporal.get_workflow_handle(Cluster.workflow_id_of(obj)).describe()
-    warnings = await eventually(lambda: [e for e in cluster.events(name) if e.type == "Warning"], timeout=10)
+    warnings = await eventually_async(lambda: [e for e in cluster.events(name) if e.type == "Warning"], timeout=30)
     assert warnings[0].reason == "PhaseFailed"
     cluster.delete(name)
-    await eventually(lambda: cluster.get(name) is None, timeout=10)
+    await eventually_async(lambda: cluster.get(name) is None, timeout=30)

@@ -13,9 +13,10 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from tests.fixtures.eventually import eventually_async
 from tests.fixtures.kube import KubeCluster
 from tests.fixtures.process import free_port
-from tests.gateway.conftest import Cluster, eventually
+from tests.gateway.conftest import Cluster
 from tests.workflow.fakes import FakeLab
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.kube]
@@ -41,18 +42,12 @@ async def test_the_gateway_process_runs_from_environment_settings_and_stops_on_s
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
 
-            async def ready() -> bool:
-                try:
-                    return (await http.get("/readyz")).text.strip() == "leading"
-                except httpx.HTTPError:
-                    return False
+            async def leading() -> bool:
+                return (await http.get("/readyz")).text.strip() == "leading"
 
-            for _ in range(200):
-                if await ready():
-                    break
-                await asyncio.sleep(0.1)
+            await eventually_async(leading, what="/readyz says leading", tolerate=(httpx.HTTPError,))
             name = cluster.create()["metadata"]["name"]
-            await eventually(lambda: cluster.phase(name) == "Complete", timeout=30)
+            await eventually_async(lambda: cluster.phase(name) == "Complete", timeout=30)
         obj = cluster.get(name)
         assert obj is not None and obj["status"]["temporal"]["uiURL"].startswith("http://ui.example/namespaces/")
     finally:

@@ -9,8 +9,9 @@ import pytest
 from kubernetes import client
 
 from activities.contracts import DeleteExperimentInput, ExperimentRef
+from tests.fixtures.eventually import eventually_async
 from tests.fixtures.kube import KubeCluster
-from tests.gateway.conftest import Cluster, Gateways, eventually
+from tests.gateway.conftest import Cluster, Gateways
 from tests.workflow.fakes import FakeLab
 
 pytestmark = pytest.mark.kube
@@ -40,16 +41,16 @@ async def test_the_restricted_service_account_suffices(
     await gateways.leading(gateway)
     kept, deleted, expired = (cluster.create()["metadata"] for _ in range(3))
     for meta in (kept, deleted, expired):
-        await eventually(lambda meta=meta: cluster.phase(meta["name"]) == "Complete", timeout=30)  # type: ignore[misc]
+        await eventually_async(lambda meta=meta: cluster.phase(meta["name"]) == "Complete", timeout=30)  # type: ignore[misc]
     # The event is recorded after the status patch that makes the phase Complete.
-    await eventually(lambda: "PhaseComplete" in {e.reason for e in cluster.events(kept["name"])}, timeout=10)
+    await eventually_async(lambda: "PhaseComplete" in {e.reason for e in cluster.events(kept["name"])}, timeout=30)
     cluster.delete(deleted["name"])
-    await eventually(lambda: cluster.get(deleted["name"]) is None, timeout=20)
+    await eventually_async(lambda: cluster.get(deleted["name"]) is None, timeout=20)
     ref = ExperimentRef(
         namespace=cluster.namespace, name=expired["name"], uid=expired["uid"], creation_timestamp=datetime.now(UTC)
     )
     await gateway.writer.delete_experiment(DeleteExperimentInput(experiment=ref, reason="TTLExpired"))
-    await eventually(lambda: cluster.get(expired["name"]) is None, timeout=20)
+    await eventually_async(lambda: cluster.get(expired["name"]) is None, timeout=20)
     assert gateway.controller._failures == {}
     await gateways.stop(gateway)
 

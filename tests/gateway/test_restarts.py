@@ -12,7 +12,8 @@ from temporalio.client import Client
 
 from api.experiment import ExperimentStatus
 from crd_gateway.watch import ExperimentWatcher
-from tests.gateway.conftest import Cluster, Gateways, eventually
+from tests.fixtures.eventually import eventually_async
+from tests.gateway.conftest import Cluster, Gateways
 from tests.workflow.fakes import FakeLab
 from workflows.messages import STATUS_QUERY
 
@@ -30,14 +31,14 @@ async def test_killing_and_restarting_the_gateway_mid_run_starts_no_duplicate_an
     first = await gateways.start()
     await gateways.leading(first)
     names = [cluster.create()["metadata"]["name"] for _ in range(10)]
-    await eventually(lambda: sum(1 for n in names if cluster.phase(n)) >= 3, timeout=20)
+    await eventually_async(lambda: sum(1 for n in names if cluster.phase(n)) >= 3, timeout=20)
     await gateways.kill(first)  # mid-run: some started, some not, reports in flight
     names += [cluster.create()["metadata"]["name"] for _ in range(10)]  # created while no gateway runs
     began = time.monotonic()
     second = await gateways.start()
     await gateways.leading(second, timeout=30)
     print(f"\nrestarted gateway leading {time.monotonic() - began:.1f} s after its start")
-    await eventually(lambda: all(cluster.phase(n) == "Complete" for n in names), timeout=90, interval=0.5)
+    await eventually_async(lambda: all(cluster.phase(n) == "Complete" for n in names), timeout=90, interval=0.5)
     print(f"all 20 Complete {time.monotonic() - began:.1f} s after the restart")
 
     assert sample("crd_gateway_workflow_starts_total", result="started") - started_before == 20
@@ -77,7 +78,7 @@ async def test_forced_watch_expiry_misses_nothing(cluster: Cluster, gateways: Ga
     gateway = await gateways.start(watcher_factory=ExpiringWatcher)
     await gateways.leading(gateway)
     early = [cluster.create()["metadata"]["name"] for _ in range(2)]
-    await eventually(lambda: all(cluster.phase(n) == "Complete" for n in early), timeout=30)
+    await eventually_async(lambda: all(cluster.phase(n) == "Complete" for n in early), timeout=30)
     relists, gone = sample("crd_gateway_relists_total"), sample("crd_gateway_watch_restarts_total", cause="gone")
 
     ExpiringWatcher.hold.set()
@@ -88,8 +89,8 @@ async def test_forced_watch_expiry_misses_nothing(cluster: Cluster, gateways: Ga
     ExpiringWatcher.hold.clear()
     began = time.monotonic()
 
-    await eventually(lambda: all(cluster.phase(n) == "Complete" for n in late), timeout=30)
-    await eventually(lambda: cluster.get(early[0]) is None, timeout=20, what="deletion seen through the relist")
+    await eventually_async(lambda: all(cluster.phase(n) == "Complete" for n in late), timeout=30)
+    await eventually_async(lambda: cluster.get(early[0]) is None, timeout=20, what="deletion seen through the relist")
     print(f"\nmissed creates Complete and missed delete done {time.monotonic() - began:.1f} s after the relist")
     assert sample("crd_gateway_watch_restarts_total", cause="gone") > gone
     assert sample("crd_gateway_relists_total") > relists
@@ -100,10 +101,12 @@ async def test_a_stalled_watch_is_reopened(cluster: Cluster, gateways: Gateways,
     gateway = await gateways.start(watch_stall_seconds=1.0)
     await gateways.leading(gateway)
     began = time.monotonic()
-    await eventually(lambda: sample("crd_gateway_watch_restarts_total", cause="stall") > stalls, timeout=10)
+    await eventually_async(
+        lambda: sample("crd_gateway_watch_restarts_total", cause="stall") > stalls, timeout=30, blocking=False
+    )
     print(f"\nquiet watch reopened {time.monotonic() - began:.1f} s after leading (stall limit 1 s)")
     name = cluster.create()["metadata"]["name"]
-    await eventually(lambda: cluster.phase(name) == "Complete", timeout=30)
+    await eventually_async(lambda: cluster.phase(name) == "Complete", timeout=30)
 
 
 async def test_a_restarted_api_server_is_survived(cluster: Cluster, gateways: Gateways, lab: FakeLab) -> None:
@@ -113,5 +116,5 @@ async def test_a_restarted_api_server_is_survived(cluster: Cluster, gateways: Ga
     cluster.kube.control_plane.restart_apiserver()
     print(f"\nkube-apiserver ready {time.monotonic() - began:.1f} s after its restart")
     name = cluster.create()["metadata"]["name"]
-    await eventually(lambda: cluster.phase(name) == "Complete", timeout=60)
+    await eventually_async(lambda: cluster.phase(name) == "Complete", timeout=60)
     print(f"an Experiment created after it Complete {time.monotonic() - began:.1f} s after the restart")

@@ -4,45 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from temporalio.client import Client
 
-from labctl.lab.command import start_detached
 from labctl.lab.state import LabState
+from tests.fixtures.eventually import eventually
+from tests.fixtures.lab import REPO, experiment_status, lab_env, labctl, module_lab
 from tests.results.browser import page_text_when
 from worker.codec import ENCODING
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 TIME_SCALE = 0.5  # hello-app's 60 s observation window becomes 30 s: long enough for range queries
-
-
-def labctl(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labctl", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
-    )
+lab = module_lab(TIME_SCALE)
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
-    root = tmp_path_factory.mktemp("lab")
-    try:
-        yield start_detached(root, TIME_SCALE)
-    finally:
-        labctl("lab", "--lab-dir", str(root), "down")
-
-
-@pytest.fixture(scope="module")
-def lab_env(lab: LabState) -> dict[str, str]:
-    return dict(os.environ) | lab.env()
+def env(lab: LabState) -> dict[str, str]:
+    return lab_env(lab)
 
 
 def test_lab_env_prints_exports_other_tools_can_use(lab: LabState) -> None:
@@ -70,12 +55,12 @@ def test_demo_runs_hello_app_to_complete_with_results(lab: LabState) -> None:
     assert reloaded is not None and reloaded.ready
 
 
-def test_kubectl_get_experiments_shows_the_original_columns(lab: LabState, lab_env: dict[str, str]) -> None:
+def test_kubectl_get_experiments_shows_the_original_columns(lab: LabState, env: dict[str, str]) -> None:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "kubectl"), "get", "experiments", "-n", "experiments", "-o", "wide"],
         capture_output=True,
         text=True,
-        env=lab_env,
+        env=env,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -83,42 +68,37 @@ def test_kubectl_get_experiments_shows_the_original_columns(lab: LabState, lab_e
     assert header[:3] == ["NAME", "PHASE", "REASON"] and "RESULTS" in header
 
 
-def test_manual_experiment_runs_until_labctl_complete(lab: LabState, lab_env: dict[str, str], tmp_path: Path) -> None:
+def test_manual_experiment_runs_until_labctl_complete(lab: LabState, env: dict[str, str], tmp_path: Path) -> None:
     experiment = yaml.safe_load((REPO / "experiments/hello-app/experiment.yaml").read_text())
     experiment["metadata"]["generateName"] = "manual-lab-"
     experiment["spec"]["workflow"]["completion"]["mode"] = "manual"
     experiment["spec"]["workflow"]["params"] = {"duration": "4s"}
     path = tmp_path / "manual.yaml"
     path.write_text(yaml.safe_dump(experiment))
-    created = labctl("run", str(path), "--json", env=lab_env)
+    created = labctl("run", str(path), "--json", env=env)
     assert created.returncode == 0, created.stderr
-    name = json.loads(created.stdout)["metadata"]["name"]
+    meta = json.loads(created.stdout)["metadata"]
+    name = meta["name"]
 
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        shown = json.loads(labctl("status", name, "-o", "json", env=lab_env).stdout)
-        status = shown.get("status") or {}
-        if status.get("phase") == "Running" and (status.get("workflowStatus") or {}).get("phase") == "Succeeded":
-            break
-        time.sleep(1)
-    else:
-        pytest.fail(f"{name} never reached Running with its Argo workflow Succeeded: {status}")
+    eventually(
+        lambda: experiment_status(lab, name),
+        180,
+        f"{name} Running with its Argo workflow Succeeded",
+        until=lambda s: s.get("phase") == "Running" and (s.get("workflowStatus") or {}).get("phase") == "Succeeded",
+        interval=1,
+    )
     time.sleep(2)
-    still = json.loads(labctl("status", name, "-o", "json", env=lab_env).stdout)
-    assert still["status"]["phase"] == "Running"  # manual mode waits for a human
+    assert experiment_status(lab, name)["phase"] == "Running"  # manual mode waits for a human
 
-    completed = labctl("complete", name, env=lab_env)
+    completed = labctl("complete", name, env=env)
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        obj = json.loads(labctl("status", name, "-o", "json", env=lab_env).stdout)
-        status = obj.get("status") or {}
-        if status.get("phase") == "Complete" and status.get("resultsURL"):
-            break
-        time.sleep(1)
-    else:
-        pytest.fail(f"{name} did not complete after `labctl complete`: {status}")
-    meta = obj["metadata"]
+    status = eventually(
+        lambda: experiment_status(lab, name),
+        180,
+        f"{name} Complete with results after `labctl complete`",
+        until=lambda s: s.get("phase") == "Complete" and bool(s.get("resultsURL")),
+        interval=1,
+    )
     assert status["resultsURL"] == f"s3://experiment-results/{meta['namespace']}/{name}/{meta['uid']}/"
 
 
@@ -138,12 +118,12 @@ def test_lab_history_is_encrypted_and_its_temporal_ui_decodes_it(lab: LabState) 
     assert '"targets"' in text, f"the lab's UI did not decode the workflow input:\n{text[:1500]}"
 
 
-def _conditions(status: dict[str, object]) -> dict[str, dict[str, str]]:
-    return {str(c["type"]): c for c in status.get("conditions") or []}  # type: ignore[union-attr, index]
+def _reason(status: dict[str, Any], condition: str) -> str | None:
+    return next((c.get("reason") for c in status.get("conditions") or [] if c["type"] == condition), None)
 
 
 def test_manual_inline_lifecycle_ends_on_labctl_complete_with_results_at_once(
-    lab: LabState, lab_env: dict[str, str], tmp_path: Path
+    lab: LabState, env: dict[str, str], tmp_path: Path
 ) -> None:
     """The inline `experiment-lifecycle` waits at a suspend step; `labctl complete` resumes and ends it."""
     experiment = yaml.safe_load((REPO / "experiments/hello-app/experiment.yaml").read_text())
@@ -151,37 +131,31 @@ def test_manual_inline_lifecycle_ends_on_labctl_complete_with_results_at_once(
     experiment["spec"]["workflow"] = {"template": "experiment-lifecycle", "completion": {"mode": "manual"}}
     path = tmp_path / "manual-inline.yaml"
     path.write_text(yaml.safe_dump(experiment))
-    created = labctl("run", str(path), "--json", env=lab_env)
+    created = labctl("run", str(path), "--json", env=env)
     assert created.returncode == 0, created.stderr
     name = json.loads(created.stdout)["metadata"]["name"]
 
-    def status() -> dict[str, object]:
-        return json.loads(labctl("status", name, "-o", "json", env=lab_env).stdout).get("status") or {}
+    eventually(
+        lambda: experiment_status(lab, name),
+        180,
+        f"{name} Running awaiting completion",
+        until=lambda s: s.get("phase") == "Running" and _reason(s, "Ready") == "AwaitingCompletion",
+        interval=1,
+    )
 
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        current = status()
-        ready = _conditions(current).get("Ready") or {}
-        if current.get("phase") == "Running" and ready.get("reason") == "AwaitingCompletion":
-            break
-        time.sleep(1)
-    else:
-        pytest.fail(f"{name} never reached Running awaiting completion: {current}")
-
-    completed = labctl("complete", name, env=lab_env)
+    completed = labctl("complete", name, env=env)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     requested = time.monotonic()
-    while time.monotonic() < requested + 120:
-        current = status()
-        if current.get("phase") in ("Complete", "Failed"):
-            break
-        time.sleep(0.5)
-    else:
-        pytest.fail(f"{name} did not end after `labctl complete`: {current}")
-    results = labctl("results", name, env=lab_env)  # at once: Complete means the results exist
+    current = eventually(
+        lambda: experiment_status(lab, name),
+        180,
+        f"{name} ended after `labctl complete`",
+        until=lambda s: s.get("phase") in ("Complete", "Failed"),
+        interval=0.5,
+    )
+    results = labctl("results", name, env=env)  # at once: Complete means the results exist
     print(f"\n{name}: Complete {time.monotonic() - requested:.1f} s after `labctl complete`")
     assert current["phase"] == "Complete", current
     assert str(current.get("resultsURL", "")).startswith("s3://experiment-results/")
     assert results.returncode == 0, results.stdout + results.stderr
-    workflow_status = current["workflowStatus"]
-    assert "resumed wait-for-complete" in workflow_status["message"]  # type: ignore[index]
+    assert "resumed wait-for-complete" in current["workflowStatus"]["message"]

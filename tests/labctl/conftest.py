@@ -19,6 +19,7 @@ from kubernetes import client
 
 from api.base import API_GROUP, API_VERSION
 from labctl.cli import main
+from tests.fixtures.eventually import eventually
 from tests.fixtures.kube import KubeCluster
 
 EXPERIMENT_YAML = """\
@@ -163,14 +164,9 @@ class Gateway:
         """In the background: wait for the experiment labctl creates, then walk it to ``final``."""
 
         def play() -> None:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                names = self.names()
-                if names:
-                    time.sleep(delay)
-                    self.walk(names[0], final)
-                    return
-                time.sleep(0.05)
+            names = eventually(self.names, what="an Experiment created by labctl", interval=0.05)
+            time.sleep(delay)
+            self.walk(names[0], final)
 
         thread = threading.Thread(target=play, daemon=True)
         thread.start()

@@ -18,28 +18,11 @@ from kubernetes import client
 from api.base import API_GROUP, API_VERSION
 from api.names import ARGO_WORKFLOWS_NAMESPACE
 from labctl.controlplane import install_crds
+from tests.fixtures.experiment_yaml import experiment_yaml
 from tests.fixtures.kube import REPO, KubeCluster
 
 ARGO_CRDS = REPO / "labsim" / "crds" / "argo-workflows.yaml"
 HELLO_APP = yaml.safe_load((REPO / "components" / "apps" / "hello-app" / "component.yaml").read_text())
-EXPERIMENT = """\
-apiVersion: experiments.illm.io/v1alpha1
-kind: Experiment
-metadata:
-  generateName: hub-check-
-  namespace: experiments
-spec:
-  targets:
-    - name: app
-      cluster:
-        type: gke
-      components:
-        - app: {component}
-  workflow:
-    template: {template}
-    completion:
-      mode: workflow
-"""
 
 
 @pytest.fixture
@@ -73,7 +56,7 @@ def _create(call: Any) -> None:
 
 def experiment(tmp_path: Path, *, template: str, component: str = "hello-app") -> Path:
     path = tmp_path / "experiment.yaml"
-    path.write_text(EXPERIMENT.format(template=template, component=component))
+    path.write_text(experiment_yaml(generate_name="hub-check-", template=template, component=component))
     return path
 
 

@@ -31,6 +31,7 @@ from labsim.config import FAULT_ANNOTATION
 from runtime.kube import ClusterChoice
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.github_server import FakeGitHub
+from tests.fixtures.eventually import eventually
 from tests.fixtures.process import BINARIES, find_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,20 +53,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.resilience)
 
 
-def eventually(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
-    """The first truthy value of ``check()``; fails with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except Exception as exc:  # a restarting server answers with errors for a while
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    pytest.fail(f"not within {timeout:.0f} s: {what} (last: {last!r})")
+RESTARTING = (Exception,)
+"""What ``eventually`` tolerates here: a server being killed or restarted answers with errors for a while."""
 
 
 class ClaimLog:
@@ -161,8 +150,8 @@ class ResilienceLab:
             return seen[0] if seen[0] and check(seen[0]) else None
 
         try:
-            return dict(eventually(reached, timeout, f"{name}: {what}"))
-        except pytest.fail.Exception as exc:
+            return dict(eventually(reached, timeout, f"{name}: {what}", tolerate=RESTARTING))
+        except AssertionError as exc:
             raise AssertionError(f"{exc}; last status: {_summary(seen[0])}") from None
 
     def wait_final(self, name: str, phase: str, timeout: float = 180) -> Obj:
@@ -204,7 +193,9 @@ class ResilienceLab:
         return found
 
     def assert_nothing_left(self, experiment: str, timeout: float = 30) -> None:
-        eventually(lambda: not self.leftovers(experiment), timeout, f"nothing labelled {experiment} left")
+        eventually(
+            lambda: not self.leftovers(experiment), timeout, f"nothing labelled {experiment} left", tolerate=RESTARTING
+        )
 
     def assert_one_claim_ever(self, experiment: str) -> None:
         created = self.claims.created(experiment)

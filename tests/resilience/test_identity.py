@@ -14,7 +14,8 @@ import boto3
 from kubernetes import client
 
 from api.names import RESULTS_BUCKET
-from tests.resilience.conftest import ResilienceLab, eventually
+from tests.fixtures.eventually import eventually
+from tests.resilience.conftest import RESTARTING, ResilienceLab
 
 UID_LABEL = "experiments.illm.io/experiment-uid"
 HUB_KINDS = "gkeclusters.illm.io,applications.argoproj.io,workflows.argoproj.io,secrets,namespaces"
@@ -60,7 +61,9 @@ def wait_complete(lab: ResilienceLab, namespace: str, name: str, uid: str, timeo
         finished = status.get("phase") in ("Complete", "Failed") and status.get("resourcesCleaned") is not None
         return status if same and finished else None
 
-    status: dict[str, Any] = eventually(done, timeout, f"{namespace}/{name} finished with cleanup done")
+    status: dict[str, Any] = eventually(
+        done, timeout, f"{namespace}/{name} finished with cleanup done", tolerate=RESTARTING
+    )
     assert status["phase"] == "Complete", status.get("conditions")
     return status
 
@@ -96,7 +99,7 @@ def test_twins_named_foo_in_two_namespaces_both_complete_and_never_touch_each_ot
         assert not mine & theirs
         return all(sum(o.startswith("application") for o in objs) >= 2 for objs in (mine, theirs))
 
-    eventually(both_deployed, 180, "both twins deployed at once")
+    eventually(both_deployed, 180, "both twins deployed at once", tolerate=RESTARTING)
     status_a = wait_complete(lab, "a", "foo", uid_a)
     status_b = wait_complete(lab, "b", "foo", uid_b)
 
@@ -104,7 +107,9 @@ def test_twins_named_foo_in_two_namespaces_both_complete_and_never_touch_each_ot
     assert summary(lab, status_a["resultsURL"])["uid"] == uid_a
     assert summary(lab, status_b["resultsURL"])["uid"] == uid_b
     assert status_a["resourcesCleaned"] is True and status_b["resourcesCleaned"] is True
-    eventually(lambda: not owned(lab, uid_a) and not owned(lab, uid_b), 60, "nothing of either twin left")
+    eventually(
+        lambda: not owned(lab, uid_a) and not owned(lab, uid_b), 60, "nothing of either twin left", tolerate=RESTARTING
+    )
     claims = {name: uids for name, uids in lab.claims.created("foo").items()}
     assert len(claims) == 2 and all(len(uids) == 1 for uids in claims.values()), claims
 
@@ -113,7 +118,7 @@ def test_a_recreated_experiment_keeps_the_earlier_runs_results(lab: ResilienceLa
     first_uid = create_named(lab, "a", "again")
     first = wait_complete(lab, "a", "again", first_uid)
     lab.custom.delete_namespaced_custom_object("experiments.illm.io", "v1alpha1", "a", "experiments", "again")
-    eventually(lambda: experiment(lab, "a", "again") is None, 120, "the first `again` is gone")
+    eventually(lambda: experiment(lab, "a", "again") is None, 120, "the first `again` is gone", tolerate=RESTARTING)
 
     second_uid = create_named(lab, "a", "again")
     second = wait_complete(lab, "a", "again", second_uid)

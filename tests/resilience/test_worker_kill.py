@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 
-from tests.resilience.conftest import ResilienceLab, eventually, storing_results
+from tests.fixtures.eventually import eventually
+from tests.resilience.conftest import RESTARTING, ResilienceLab, storing_results
 
 
 def test_worker_killed_during_provisioning_argo_run_and_results_completes_each_with_one_claim_ever(
@@ -45,4 +46,9 @@ def test_worker_killed_during_provisioning_argo_run_and_results_completes_each_w
         assert status["resourcesCleaned"] is True
         lab.assert_one_claim_ever(name)
         lab.assert_nothing_left(name)
-    eventually(lambda: lab.status(running).get("workflowStatus", {}).get("phase") == "Succeeded", 5, "Argo Succeeded")
+    eventually(
+        lambda: lab.status(running).get("workflowStatus", {}).get("phase") == "Succeeded",
+        30,
+        "Argo Succeeded",
+        tolerate=RESTARTING,
+    )

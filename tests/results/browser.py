@@ -11,7 +11,6 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import httpx
 import pytest
 import websocket  # websocket-client, installed with the kubernetes client
 
+from tests.fixtures.eventually import eventually
 from tests.fixtures.process import free_port
 
 CHROMIUM_PACKAGE = "chromium"  # Debian package; CI: apt-get install -y --no-install-recommends chromium
@@ -99,24 +99,19 @@ def _page_requests(net_log: Path) -> list[str]:
 
 def page_text_when(url: str, wanted: str, timeout: float = 90.0) -> str:
     """Open ``url`` (a live web app such as the Temporal UI) and return the page's text once it shows
-    ``wanted``, or the last text seen at the deadline. Driven over the DevTools protocol, because a
-    single-page app renders after ``--dump-dom`` has already returned."""
+    ``wanted``; fails naming the last text seen at the deadline. Driven over the DevTools protocol,
+    because a single-page app renders after ``--dump-dom`` has already returned."""
     port = free_port()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:  # Chromium helpers may still write
         argv = [chromium_binary(), *LIVE_APP_FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}"]
         browser = subprocess.Popen([*argv, "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + timeout
-            tabs: list[dict[str, str]] = []
-            while not tabs and time.monotonic() < deadline:
-                try:
-                    tabs = [
-                        t
-                        for t in httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=2).json()
-                        if t["type"] == "page"
-                    ]
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+
+            def pages() -> list[dict[str, str]]:
+                listed = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=2).json()
+                return [t for t in listed if t["type"] == "page"]
+
+            tabs = eventually(pages, timeout, "a page in Chromium's DevTools list", tolerate=(httpx.HTTPError,))
             socket = websocket.create_connection(tabs[0]["webSocketDebuggerUrl"], timeout=30)
             calls = iter(range(1, 1_000_000))
 
@@ -128,16 +123,16 @@ def page_text_when(url: str, wanted: str, timeout: float = 90.0) -> str:
                     if message.get("id") == call_id:
                         return message
 
-            call("Page.navigate", url=url)
-            text = ""
-            while wanted not in text and time.monotonic() < deadline:
-                time.sleep(0.5)
+            def text() -> str:
                 answer = call(
                     "Runtime.evaluate", expression="document.body ? document.body.innerText : ''", returnByValue=True
                 )
-                text = answer["result"]["result"].get("value", "")  # type: ignore[index]
+                return str(answer["result"]["result"].get("value", ""))  # type: ignore[index]
+
+            call("Page.navigate", url=url)
+            shown = eventually(text, timeout, f"{url} shows {wanted!r}", until=lambda t: wanted in t, interval=0.5)
             socket.close()
-            return text
+            return shown
         finally:
             browser.terminate()
             browser.wait(10)

@@ -6,7 +6,6 @@ once, which is how an analysis that could never finish against the real API pass
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -24,9 +23,10 @@ from activities.results import ResultsActivities
 from activities.results_settings import ResultsSettings
 from activities.storage import ResultsStore
 from api import names
-from api.experiment import AnalyzerSection, ExperimentPhase, ExperimentStatus
+from api.experiment import AnalyzerSection, ExperimentPhase
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.github_server import FakeGitHub
+from tests.fixtures.eventually import eventually_async
 from tests.fixtures.one_activity import OneActivityWorker, OneCall
 from tests.results.test_analyzer import stored_summary, with_claude
 from tests.workflow.conftest import running, spec
@@ -72,15 +72,6 @@ class LabWithRealResults(FakeLab):
         return fakes + self.real
 
 
-async def until(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    for _ in range(int(seconds)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(1)
-    raise AssertionError(f"not within {seconds:.0f} s: {what}")
-
-
 async def test_a_published_experiment_with_a_50_s_messages_api_ends_complete_with_its_analysis(
     temporal_env: WorkflowEnvironment, s3_settings: ResultsSettings
 ) -> None:
@@ -106,14 +97,14 @@ async def test_a_published_experiment_with_a_50_s_messages_api_ends_complete_wit
         )
         name = f"slow-claude-{uuid.uuid4().hex[:6]}"
         async with running(temporal_env, lab, experiment, name=name) as run:
-
-            async def review_pending() -> ExperimentStatus | None:
-                status = await run.status()
-                ended = status.review_phase == "Pending" or status.analysis_phase == "Failed"
-                return status if ended else None
-
             began = time.monotonic()
-            pending = await until(review_pending, 600, "the review gate (analysis done)")
+            pending = await eventually_async(
+                run.status,
+                600,
+                "the review gate (analysis done)",
+                until=lambda s: s.review_phase == "Pending" or s.analysis_phase == "Failed",
+                interval=1,
+            )
             print(f"\nthe review gate opened {time.monotonic() - began:.1f} s after the start (50 s a Messages call)")
             assert pending.analysis_phase == "Succeeded", pending
             await run.handle.execute_update(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from labctl.site.build import build_site
 from labctl.site.runs import BucketSummaries, FolderSummaries, run_key
 from labctl.site.serve import serve_site
 from labctl.supervisor import free_port
+from tests.fixtures.eventually import eventually
 from tests.results.browser import render
 from tests.site.pages import comparison_cells
 
@@ -185,17 +185,13 @@ def test_serve_rebuilds_the_site_when_a_summary_lands(tmp_path: Path) -> None:
 
 
 def _wait_for(url: str, text: str) -> str:
-    deadline = time.monotonic() + 30  # a wait deadline, not a speed assertion
-    body = ""
-    while time.monotonic() < deadline:
-        try:
-            body = httpx.get(url, timeout=5).text
-        except httpx.HTTPError:
-            body = ""
-        if text in body:
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never showed {text!r}")
+    return eventually(
+        lambda: httpx.get(url, timeout=5).text,
+        what=f"{url} shows {text!r}",
+        until=lambda body: text in body,
+        interval=0.1,
+        tolerate=(httpx.HTTPError,),
+    )
 
 
 def test_build_never_replaces_a_folder_it_did_not_write(labctl: Any, tmp_path: Path) -> None:

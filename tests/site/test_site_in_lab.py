@@ -17,48 +17,35 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from labctl.lab.command import print_endpoints, start_detached
+from labctl.lab.command import print_endpoints
 from labctl.lab.state import LabState
 from labctl.seaweedfs import S3Endpoint
 from labctl.site.runs import run_key
+from tests.fixtures.eventually import eventually
+from tests.fixtures.lab import REPO, lab_env, labctl, module_lab
 from tests.results.browser import render
 from tests.site.pages import chart_points, comparison_cells, representative
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 TIME_SCALE = 0.03  # as the catalog test: observation windows past the 30 s minimum, so metrics have data
 SERIES = "observability-backends"
 SCENARIOS = ("tsdb-comparison", "tsdb-comparison", "tracing-comparison")
 RUN_TIMEOUT_SECONDS = 480
 
 
-def labctl(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labctl", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
-    )
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
-    root = tmp_path_factory.mktemp("site-lab")
-    try:
-        yield start_detached(root, TIME_SCALE)
-    finally:
-        labctl("lab", "--lab-dir", str(root), "down", timeout=300)
+lab = module_lab(TIME_SCALE)
 
 
 @pytest.fixture(scope="module")
 def summaries(lab: LabState) -> dict[str, dict[str, Any]]:
     """The finished runs' summary.json, by experiment name, read straight from the lab's bucket."""
-    env = dict(os.environ) | lab.env()
+    env = lab_env(lab)
     argv = [sys.executable, "-m", "labctl", "run", "--wait", "--json", "--timeout", str(RUN_TIMEOUT_SECONDS)]
     procs = [
         subprocess.Popen(
@@ -89,7 +76,7 @@ def summaries(lab: LabState) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def site(lab: LabState, summaries: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site") / "results-site"
-    built = labctl("site", "build", "--out", str(out), env=dict(os.environ) | lab.env())
+    built = labctl("site", "build", "--out", str(out), env=lab_env(lab))
     assert built.returncode == 0, built.stderr
     assert f"{len(summaries)} runs, 1 series" in built.stdout
     return out
@@ -106,14 +93,14 @@ def test_lab_prints_the_site_url_and_rebuilds_the_site_when_summaries_land(
     print_endpoints(lab)
     url = lab.endpoints()["Results site"]
     assert f"Results site     {url}" in capsys.readouterr().out
-    deadline = time.monotonic() + 60  # a wait deadline: the site checks the bucket every 2 s
-    index = ""
-    while time.monotonic() < deadline:
-        index = httpx.get(f"{url}index.html", timeout=5).text
-        if all(name in index for name in summaries):
-            break
-        time.sleep(1)
-    assert all(name in index for name in summaries), "the lab's site was not rebuilt with the new runs"
+    eventually(  # the site checks the bucket every 2 s
+        lambda: httpx.get(f"{url}index.html", timeout=5).text,
+        120,
+        "the lab's site rebuilt with the new runs",
+        until=lambda index: all(name in index for name in summaries),
+        interval=1,
+        tolerate=(httpx.HTTPError,),
+    )
     status = labctl("lab", "--lab-dir", str(lab.root), "status")
     assert "results site       ok" in status.stdout, status.stdout
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from temporalio.worker import Worker
 from activities.contracts import EXPERIMENTS_TASK_QUEUE, GATEWAY_TASK_QUEUE, ExperimentRef
 from api import names
 from api.experiment import ExperimentSpec, ExperimentStatus
+from tests.fixtures.eventually import eventually_async
 from tests.workflow.fakes import FakeLab
 from worker.app import build_worker, register_search_attributes
 from workflows.experiment import ExperimentWorkflow
@@ -62,14 +62,9 @@ class Run:
     async def status(self) -> ExperimentStatus:
         return await self.handle.query(ExperimentWorkflow.status)
 
-    async def until(self, check: Callable[[ExperimentStatus], bool], seconds: float = 10.0) -> ExperimentStatus:
+    async def until(self, check: Callable[[ExperimentStatus], bool], seconds: float = 60.0) -> ExperimentStatus:
         """Poll the status query (real time; the server does not skip time meanwhile)."""
-        for _ in range(int(seconds / 0.05)):
-            status = await self.status()
-            if check(status):
-                return status
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"status never matched: {status}")
+        return await eventually_async(self.status, seconds, "the status query matched", until=check, interval=0.05)
 
     async def events(self) -> int:
         history = await self.handle.fetch_history()

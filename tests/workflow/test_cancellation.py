@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
 from activities import contracts as c
 from api.experiment import ConditionStatus, ExperimentPhase
+from tests.fixtures.eventually import eventually_async
 from tests.workflow.conftest import running, spec
 from tests.workflow.fakes import FakeLab
 from tests.workflow.test_lifecycle import TWO_TARGETS
@@ -22,8 +21,12 @@ async def test_cancel_during_provisioning_runs_cleanup_to_the_end_before_closing
     lab = FakeLab(hang_clusters={"loadgen"})
     async with running(env, lab, spec(ttl_days=0, targets=TWO_TARGETS)) as run:
         await run.until(lambda s: {t.name: t.phase for t in s.targets or []}["app"] == "Ready")
-        while not lab.called(c.WAIT_FOR_CLUSTER_READY).count("loadgen"):
-            await asyncio.sleep(0.02)
+        await eventually_async(
+            lambda: lab.called(c.WAIT_FOR_CLUSTER_READY).count("loadgen"),
+            what="loadgen waited for",
+            interval=0.02,
+            blocking=False,
+        )
         await run.handle.cancel()
         with pytest.raises(WorkflowFailureError) as closed:
             await run.result()

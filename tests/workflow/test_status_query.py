@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from api.experiment import ExperimentPhase, ExperimentStatus
+from tests.fixtures.eventually import eventually_async
 from tests.workflow.conftest import MANUAL, Run, running, spec
 from tests.workflow.fakes import FakeLab
 from tests.workflow.test_manual_completion import awaiting_completion
@@ -18,12 +17,12 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 async def settled(run: Run) -> ExperimentStatus:
     """The query once the status pump has sent the newest version (reports go out asynchronously)."""
-    for _ in range(200):
-        status = await run.status()
-        if run.lab.statuses and run.lab.statuses[-1].status == status:
-            return status
-        await asyncio.sleep(0.02)
-    raise AssertionError("the last report never matched the query")
+    return await eventually_async(
+        run.status,
+        what="the last report matches the query",
+        until=lambda status: bool(run.lab.statuses) and run.lab.statuses[-1].status == status,
+        interval=0.02,
+    )
 
 
 async def test_status_query_returns_what_the_last_report_sent(env) -> None:
