@@ -22,8 +22,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from temporalio import activity
 
-from activities import contracts as c
-from activities.claims import CLAIM_GROUP, CLAIM_VERSION, claim_kind
+from activities.clusters.claims import CLAIM_GROUP, CLAIM_VERSION, claim_kind
+from activities.contracts import CleanupInput, CleanupReport
 from activities.heartbeating import heartbeating
 from activities.kube import CustomObjects, delete_ignoring_missing, hub_client, uid_selector
 from activities.settings import ActivitySettings
@@ -47,15 +47,15 @@ class Ledger:
         except ApiException as exc:
             self.failed[what] = f"{exc.status} {exc.reason}"
 
-    def report(self, lingering: dict[str, str]) -> c.CleanupReport:
+    def report(self, lingering: dict[str, str]) -> CleanupReport:
         left = self.failed | lingering
-        return c.CleanupReport(deleted=self.deleted, not_deleted=[f"{k}: {v}" for k, v in sorted(left.items())])
+        return CleanupReport(deleted=self.deleted, not_deleted=[f"{k}: {v}" for k, v in sorted(left.items())])
 
 
 class Owned:
     """The Experiment's objects on the hub, listed by its uid label: ``{"Kind/name": delete call}``."""
 
-    def __init__(self, api: client.ApiClient, inp: c.CleanupInput) -> None:
+    def __init__(self, api: client.ApiClient, inp: CleanupInput) -> None:
         self.custom = CustomObjects(api)
         self.core = client.CoreV1Api(api)
         self.selector = uid_selector(inp.experiment)
@@ -105,7 +105,7 @@ class Owned:
         }
 
 
-async def cleanup_experiment(inp: c.CleanupInput, settings: ActivitySettings) -> c.CleanupReport:
+async def cleanup_experiment(inp: CleanupInput, settings: ActivitySettings) -> CleanupReport:
     deadline = time.monotonic() + settings.cleanup_wait_seconds
     ledger = Ledger()
 

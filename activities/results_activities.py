@@ -1,7 +1,7 @@
 """The results pipeline's activities, built by the worker from its settings: ``results_activities(settings)``.
 
 Target kubeconfigs for metrics discovery come from the Crossplane connection Secrets on the hub
-(activities/claims.py), read inside the activity like every other credential.
+(activities/clusters/claims.py), read inside the activity like every other credential.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from activities.analyzer import AnalysisActivities
-from activities.claims import read_kubeconfig
+from activities.clusters.claims import read_kubeconfig
 from activities.kube import hub_client
-from activities.metrics import KubeconfigSource
-from activities.results import ResultsActivities
+from activities.publish.claude_analysis import AnalysisActivities
+from activities.results.metrics_collection import KubeconfigSource
+from activities.results.pipeline import ResultsActivities
 from activities.settings import ActivitySettings, WorkerActivitySettings
 
 log = logging.getLogger(__name__)

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import asyncio
 
-from activities import contracts as c
-from activities.argo_workflows import missing_template
-from activities.components import read_catalog
+from activities.contracts import ValidateInput, ValidationProblem, ValidationResult
+from activities.deploy.component_sources import read_catalog
 from activities.kube import CustomObjects, hub_client
+from activities.run.argo_workflows import missing_template
 from activities.settings import ActivitySettings
 from api.base import ObjectMeta
 from api.experiment import Experiment
 from api.validation import check_experiment, errors
 
 
-async def validate_experiment(inp: c.ValidateInput, settings: ActivitySettings) -> c.ValidationResult:
+async def validate_experiment(inp: ValidateInput, settings: ActivitySettings) -> ValidationResult:
     return await asyncio.to_thread(_validate, settings, inp)
 
 
-def _validate(settings: ActivitySettings, inp: c.ValidateInput) -> c.ValidationResult:
+def _validate(settings: ActivitySettings, inp: ValidateInput) -> ValidationResult:
     with hub_client(settings) as api:
         catalog = read_catalog(api)
         template = missing_template(CustomObjects(api), inp.spec.workflow.template)
@@ -34,7 +34,7 @@ def _validate(settings: ActivitySettings, inp: c.ValidateInput) -> c.ValidationR
         spec=inp.spec,
     )
     problems = [
-        c.ValidationProblem(field=p.path, message=p.message, fix=p.fix or None)
+        ValidationProblem(field=p.path, message=p.message, fix=p.fix or None)
         for p in errors(check_experiment(experiment, catalog))
     ] + ([template] if template else [])
-    return c.ValidationResult(problems=problems)
+    return ValidationResult(problems=problems)

@@ -4,11 +4,11 @@ Starts only VictoriaMetrics (the hub's metrics store, the same binary and flags 
 disabled) in a temporary folder, imports one hour of synthetic cAdvisor-style series (``--pods`` pods
 × 3 containers, a CPU counter and a memory gauge, one sample every 15 s, labelled with 10 experiment
 names), then runs the same 50 range queries — the four default hub queries of
-``activities.metrics.default_queries`` over the 10 experiments, plus 10 ``quantile_over_time`` ones —
+``activities.results.metrics_collection.default_queries`` over the 10 experiments, plus 10 ``quantile_over_time`` ones —
 through the product's ``PromQLClient``: once with ``parallelism=1`` (sequential) and once with the
 platform's ``METRICS_PARALLELISM`` default (4) and with ``--parallelism``, interleaved ``--rounds``
 times in the same process; the medians and their ratio are printed. Step: the product's rule for a
-1-hour window (``activities.metrics.time_window``), or ``--step``.
+1-hour window (``activities.results.metrics_collection.time_window``), or ``--step``.
 
 VictoriaMetrics on loopback answers one of these queries in a few milliseconds, so locally the
 client's own work dominates and parallelism has little to win on 2 cores. A target's Prometheus is
@@ -35,9 +35,9 @@ from pathlib import Path
 
 import httpx
 
-from activities.metrics import default_queries, resolve, time_window
-from activities.metrics_model import TimeWindow
-from activities.promql import PromQLClient, ResolvedQuery
+from activities.results.metrics_collection import default_queries, resolve, time_window
+from activities.results.metrics_snapshot import TimeWindow
+from activities.results.promql_client import PromQLClient, ResolvedQuery
 from activities.results_settings import ResultsSettings
 from api.experiment import MetricType
 from bench.common import header, load, table

@@ -17,7 +17,8 @@ from temporalio.workflow import ActivityCancellationType
 from workflows.concurrency import uncancellable
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import EXPERIMENTS_TASK_QUEUE, TRANSIENT_ERROR_REASONS, reason_for
+    from activities.contracts import EXPERIMENTS_TASK_QUEUE
+    from activities.errors import TRANSIENT_ERROR_REASONS, reason_for
     from api.base import format_duration
     from workflows.policies import CallOptions
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from activities.contracts import PERMANENT_ERROR_TYPES
+from activities.errors import PERMANENT_ERROR_TYPES
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 """A polling activity heartbeats every poll (about a second); 30 s of silence means its worker died and
@@ -24,10 +24,6 @@ CLOUD_CALL_TIMEOUT = timedelta(minutes=2)
 STATUS_REPORT_TIMEOUT = timedelta(seconds=10)
 STATUS_REPORT_GIVE_UP = timedelta(hours=1)
 """A gateway that is down for an hour loses that snapshot; the next change sends a newer one."""
-
-STORE_RESULTS_RESERVE = timedelta(minutes=5)
-"""What storing summary.json may always take, however long metric collection and the quality gate ran
-(the gate's waits must leave it, checked at validation); capped by the results deadline itself."""
 
 SLOW_CALL_TIMEOUT = timedelta(minutes=10)
 """One attempt of a call that heartbeats while it runs and may wait out a rate limit or a slow store

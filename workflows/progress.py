@@ -12,7 +12,7 @@ from enum import Enum, IntEnum
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import PublishedResults
+    from activities.publish.contracts import PublishedResults
 
 
 class Stage(IntEnum):

@@ -1,6 +1,6 @@
 """Write the whole site into a folder: index, one page per run, series pages, comparison and its data.
 
-A run's page is the experiment report itself (activities/report.py) with links back into the site, so
+A run's page is the experiment report itself (activities/results/html_report.py) with links back into the site, so
 there is one way of showing a run. The site is written next to the target folder and swapped in with
 renames, so a server never hands out a half-written site.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from activities.report import render_report
+from activities.results.html_report import render_report
 from labctl.command import LabctlError
 from labctl.site.compare import DATA_FILE, compare_page, run_data
 from labctl.site.layout import slug

@@ -3,7 +3,7 @@
 The x axis is the runs in date order (evenly spaced, so a burst of runs on one day stays readable),
 one line per target; every point links to its run's page and is filled by that run's verdict, so a
 run that stopped validating its hypothesis stands out. Axes, palette and number format are the
-report's (activities/report_charts.py).
+report's (activities/results/report_charts.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from activities.report_charts import BOTTOM, HEIGHT, LEFT, PALETTE, RIGHT, TOP, WIDTH, axes, format_value, nice_scale
+from activities.results.report_charts import (
+    BOTTOM,
+    HEIGHT,
+    LEFT,
+    PALETTE,
+    RIGHT,
+    TOP,
+    WIDTH,
+    axes,
+    format_value,
+    nice_scale,
+)
 
 VERDICT_FILL = {"validated": "#16a34a", "invalidated": "#dc2626", "insufficient": "#f59e0b"}
 NO_VERDICT_FILL = "#ffffff"

@@ -8,8 +8,8 @@ from functools import cache
 from html import escape
 from pathlib import Path
 
-from activities.report import CSS as REPORT_CSS
-from activities.report import SCRIPT as REPORT_SCRIPT
+from activities.results.html_report import CSS as REPORT_CSS
+from activities.results.html_report import SCRIPT as REPORT_SCRIPT
 
 SITE_CSS = """
 nav.site{background:#111827;padding:8px 24px}nav.site a{color:#f9fafb;margin-right:16px;font-weight:600}

@@ -23,7 +23,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from temporalio.testing import ActivityEnvironment
 
-from activities import contracts as c
+from activities.clusters.contracts import ProvisionClusterInput, ReadyCluster, WaitForClusterInput
+from activities.contracts import ExperimentRef
+from activities.deploy.contracts import DeployApplicationsInput, Layer
 from activities.settings import ActivitySettings
 from api.base import API_GROUP, API_VERSION
 from api.experiment import ExperimentSpec
@@ -111,7 +113,7 @@ def unique_name(prefix: str = "e") -> str:
 
 def create_experiment(
     lab: Lab, namespace: str, spec: dict[str, Any], annotations: dict[str, str] | None = None, name: str = ""
-) -> c.ExperimentRef:
+) -> ExperimentRef:
     name = name or unique_name()
     body = {
         "apiVersion": f"{API_GROUP}/{API_VERSION}",
@@ -121,7 +123,7 @@ def create_experiment(
     }
     created: Any = lab.custom().create_namespaced_custom_object(API_GROUP, API_VERSION, namespace, "experiments", body)
     meta = created["metadata"]
-    return c.ExperimentRef(
+    return ExperimentRef(
         namespace=namespace,
         name=name,
         uid=meta["uid"],
@@ -157,15 +159,15 @@ def gke_spec(targets: list[dict[str, Any]] | None = None, **extra: Any) -> dict[
     }
 
 
-async def provisioned(ref: c.ExperimentRef, spec: ExperimentSpec) -> dict[str, c.ReadyCluster]:
+async def provisioned(ref: ExperimentRef, spec: ExperimentSpec) -> dict[str, ReadyCluster]:
     """Provision and wait for every target, as the workflow's provisioning phase does."""
-    from activities.crossplane import provision_cluster, wait_for_cluster_ready
+    from activities.clusters.provisioning import provision_cluster, wait_for_cluster_ready
 
-    async def one(target: Any) -> c.ReadyCluster:
+    async def one(target: Any) -> ReadyCluster:
         made = await run(
-            provision_cluster, c.ProvisionClusterInput(experiment=ref, target=target.name, cluster=target.cluster)
+            provision_cluster, ProvisionClusterInput(experiment=ref, target=target.name, cluster=target.cluster)
         )
-        wait = c.WaitForClusterInput(
+        wait = WaitForClusterInput(
             experiment=ref, target=target.name, cluster_type=target.cluster.type, cluster_name=made.cluster_name
         )
         ready = await run(wait_for_cluster_ready, wait)
@@ -176,12 +178,12 @@ async def provisioned(ref: c.ExperimentRef, spec: ExperimentSpec) -> dict[str, c
 
 
 def deploy_input(
-    ref: c.ExperimentRef, spec: ExperimentSpec, target: str, ready: c.ReadyCluster, layer: c.Layer = "workload"
-) -> c.DeployApplicationsInput:
+    ref: ExperimentRef, spec: ExperimentSpec, target: str, ready: ReadyCluster, layer: Layer = "workload"
+) -> DeployApplicationsInput:
     t = spec.target(target)
     assert t is not None
     obs = t.observability
-    return c.DeployApplicationsInput(
+    return DeployApplicationsInput(
         experiment=ref,
         target=t,
         cluster_name=ready.kubeconfig_secret or "hub",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from activities.components import argocd_sources
-from activities.observability import EGRESS_WRITE_URL, obs_refs
+from activities.deploy.component_sources import argocd_sources
+from activities.deploy.observability import EGRESS_WRITE_URL, obs_refs
 from activities.settings import ActivitySettings
 from api.component import Component
 from api.experiment import Target

@@ -6,8 +6,16 @@ from typing import Any
 
 import pytest
 
-from activities import contracts as c
-from activities.argo_workflows import resume_argo_workflow, submit_argo_workflow, wait_for_argo_workflow
+from activities.contracts import ExperimentRef
+from activities.errors import ArgoWorkflowRejected
+from activities.run.argo_workflows import resume_argo_workflow, submit_argo_workflow, wait_for_argo_workflow
+from activities.run.contracts import (
+    ArgoWorkflowPhase,
+    ResumeArgoWorkflowInput,
+    SubmitArgoWorkflowInput,
+    SubmittedArgoWorkflow,
+    WaitForArgoWorkflowInput,
+)
 from api import names
 from tests.activities.conftest import Lab, create_experiment, gke_spec, run, unique_name
 from tests.fixtures.eventually import eventually_async
@@ -38,9 +46,9 @@ def workflow(lab: Lab, name: str) -> dict[str, Any]:
     return dict(found)
 
 
-def submit_input(ref: c.ExperimentRef, template: str, mode: str = "workflow") -> c.SubmitArgoWorkflowInput:
+def submit_input(ref: ExperimentRef, template: str, mode: str = "workflow") -> SubmitArgoWorkflowInput:
     params = {"experiment-name": ref.name, "target-name": "app", "target-endpoint": "10.0.0.1"}
-    return c.SubmitArgoWorkflowInput(experiment=ref, template=template, mode=mode, parameters=params)
+    return SubmitArgoWorkflowInput(experiment=ref, template=template, mode=mode, parameters=params)
 
 
 @pytest.mark.asyncio
@@ -52,9 +60,9 @@ async def test_workflow_from_template_runs_to_success_with_the_original_paramete
 
     submitted = await run(submit_argo_workflow, submit_input(ref, template))
     again = await run(submit_argo_workflow, submit_input(ref, template))  # a retry finds it
-    finished = await run(wait_for_argo_workflow, c.WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
+    finished = await run(wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
 
-    assert submitted == again == c.SubmittedArgoWorkflow(name=names.argo_workflow_name(ref), inline=False)
+    assert submitted == again == SubmittedArgoWorkflow(name=names.argo_workflow_name(ref), inline=False)
     wf = workflow(lab, submitted.name)
     assert wf["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "experiment-operator",
@@ -68,7 +76,7 @@ async def test_workflow_from_template_runs_to_success_with_the_original_paramete
         {"name": "target-endpoint", "value": "10.0.0.1"},
         {"name": "target-name", "value": "app"},
     ]
-    assert finished.phase == c.ArgoWorkflowPhase.SUCCEEDED
+    assert finished.phase == ArgoWorkflowPhase.SUCCEEDED
     assert finished.started_at and finished.finished_at and finished.finished_at >= finished.started_at
 
 
@@ -76,15 +84,15 @@ async def test_workflow_from_template_runs_to_success_with_the_original_paramete
 async def test_failed_workflow_is_reported_with_its_message(lab: Lab, kube_namespace: str) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec(), annotations={"labsim.illm.io/fault": "workflow-fail"})
     submitted = await run(submit_argo_workflow, submit_input(ref, make_template(lab, "0s")))
-    finished = await run(wait_for_argo_workflow, c.WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
-    assert finished.phase == c.ArgoWorkflowPhase.FAILED
+    finished = await run(wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
+    assert finished.phase == ArgoWorkflowPhase.FAILED
     assert "simulated step failure" in (finished.message or "")
 
 
 @pytest.mark.asyncio
 async def test_missing_template_fails_naming_the_template_and_namespace(lab: Lab, kube_namespace: str) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec())
-    with pytest.raises(c.ArgoWorkflowRejected, match="'logging-comparison-v3' not found in namespace argo-workflows"):
+    with pytest.raises(ArgoWorkflowRejected, match="'logging-comparison-v3' not found in namespace argo-workflows"):
         await run(submit_argo_workflow, submit_input(ref, "logging-comparison-v3"))
 
 
@@ -114,13 +122,13 @@ async def test_inline_manual_workflow_waits_at_its_suspend_step_until_resumed(la
     await eventually_async(lambda: suspended_nodes(workflow(lab, submitted.name)) == ["wait-for-complete"])
     assert workflow(lab, submitted.name)["status"]["phase"] == "Running"  # suspended, as in Argo
 
-    resume = c.ResumeArgoWorkflowInput(experiment=ref, name=submitted.name)
+    resume = ResumeArgoWorkflowInput(experiment=ref, name=submitted.name)
     resumed = await run(resume_argo_workflow, resume)
     again = await run(resume_argo_workflow, resume)  # a retry finds nothing left to resume
-    finished = await run(wait_for_argo_workflow, c.WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
+    finished = await run(wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
 
     assert resumed.resumed_nodes == ["wait-for-complete"] and again.resumed_nodes == []
-    assert finished.phase == c.ArgoWorkflowPhase.SUCCEEDED
+    assert finished.phase == ArgoWorkflowPhase.SUCCEEDED
     [node] = workflow(lab, submitted.name)["status"]["nodes"].values()
     assert node["phase"] == "Succeeded" and node["finishedAt"] and node["message"].startswith("Resumed by:")
 
@@ -128,5 +136,5 @@ async def test_inline_manual_workflow_waits_at_its_suspend_step_until_resumed(la
 @pytest.mark.asyncio
 async def test_resuming_a_workflow_that_is_gone_resumes_nothing(lab: Lab, kube_namespace: str) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec())
-    resumed = await run(resume_argo_workflow, c.ResumeArgoWorkflowInput(experiment=ref, name=f"{ref.name}-validation"))
+    resumed = await run(resume_argo_workflow, ResumeArgoWorkflowInput(experiment=ref, name=f"{ref.name}-validation"))
     assert resumed.resumed_nodes == []

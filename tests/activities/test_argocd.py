@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from activities import contracts as c
-from activities.argocd import deploy_applications
-from activities.components import argocd_sources
+from activities.deploy.argocd import deploy_applications
+from activities.deploy.component_sources import argocd_sources
+from activities.errors import ApplicationFailed
 from api import names
 from api.component import Component
 from api.experiment import ExperimentSpec
@@ -173,7 +173,7 @@ async def test_missing_component_fails_permanently_naming_it(lab: Lab, kube_name
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
     inp = deploy_input(ref, spec, "hub", (await provisioned(ref, spec))["hub"])
-    with pytest.raises(c.ApplicationFailed, match="no-such-component"):
+    with pytest.raises(ApplicationFailed, match="no-such-component"):
         await run(deploy_applications, inp)
 
 

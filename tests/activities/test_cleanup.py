@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
-from activities import contracts as c
-from activities.argo_workflows import submit_argo_workflow
-from activities.argocd import deploy_applications
 from activities.cleanup import cleanup_experiment
+from activities.contracts import CleanupInput, CleanupReport, CleanupTarget, ExperimentRef
+from activities.deploy.argocd import deploy_applications
+from activities.run.argo_workflows import submit_argo_workflow
+from activities.run.contracts import SubmitArgoWorkflowInput
 from api import names
 from api.experiment import ExperimentSpec
 from tests.activities.conftest import Lab, create_experiment, deploy_input, gke_spec, provisioned, run
@@ -46,16 +47,16 @@ def full_spec() -> ExperimentSpec:
     )
 
 
-def cleanup_input(ref: c.ExperimentRef, spec: ExperimentSpec) -> c.CleanupInput:
+def cleanup_input(ref: ExperimentRef, spec: ExperimentSpec) -> CleanupInput:
     targets = [
-        c.CleanupTarget(
+        CleanupTarget(
             name=t.name,
             cluster_type=t.cluster.type,
             cluster_name=names.cluster_name(ref, t.name, t.cluster.type),
         )
         for t in spec.targets
     ]
-    return c.CleanupInput(experiment=ref, targets=targets)
+    return CleanupInput(experiment=ref, targets=targets)
 
 
 @pytest.mark.asyncio
@@ -73,7 +74,7 @@ async def test_cleanup_leaves_nothing_labelled_with_the_experiment_on_the_hub(la
     await asyncio.gather(*(run(deploy_applications, d) for d in deploys))
     await run(
         submit_argo_workflow,
-        c.SubmitArgoWorkflowInput(experiment=ref, template="experiment-lifecycle", mode="manual", parameters={}),
+        SubmitArgoWorkflowInput(experiment=ref, template="experiment-lifecycle", mode="manual", parameters={}),
     )
     before = labelled_anywhere(lab, ref.name)
     assert len(before) > 8, before
@@ -89,4 +90,4 @@ async def test_cleanup_leaves_nothing_labelled_with_the_experiment_on_the_hub(la
     assert not [cm for cm in tracked.items if cm.metadata.name.startswith(ref.name)]
 
     again = await run(cleanup_experiment, cleanup_input(ref, spec))  # a retry finds nothing to do
-    assert again == c.CleanupReport()
+    assert again == CleanupReport()

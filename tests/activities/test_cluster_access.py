@@ -11,9 +11,9 @@ import pytest
 import yaml
 from kubernetes import client
 
-from activities.argocd import cluster_secret
-from activities.claims import read_kubeconfig
-from activities.cluster_access import REFRESH_MARGIN, Cluster, _Tokens, cloud_kubeconfig, target_client
+from activities.clusters.claims import read_kubeconfig
+from activities.clusters.cloud_access import REFRESH_MARGIN, Cluster, _Tokens, cloud_kubeconfig, target_client
+from activities.deploy.argocd import cluster_secret
 from activities.settings import ActivitySettings
 from api.experiment import ExperimentSpec
 from api.names import Identity

@@ -10,9 +10,9 @@ import pytest
 from kubernetes import client
 from temporalio.exceptions import ApplicationError
 
-from activities import contracts as c
-from activities.cluster_access import target_client
-from activities.crossplane import provision_cluster, wait_for_cluster_ready
+from activities.clusters.cloud_access import target_client
+from activities.clusters.contracts import ProvisionClusterInput, ProvisionedCluster, WaitForClusterInput
+from activities.clusters.provisioning import provision_cluster, wait_for_cluster_ready
 from activities.settings import ActivitySettings
 from api import names
 from api.experiment import ClusterSpec
@@ -32,9 +32,9 @@ def claims(lab: Lab, plural: str, experiment: str) -> list[dict[str, Any]]:
 async def test_gke_claim_has_the_original_name_labels_and_defaults(lab: Lab, kube_namespace: str) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec())
     cluster = ClusterSpec(type="gke", preemptible=True)
-    result = await run(provision_cluster, c.ProvisionClusterInput(experiment=ref, target="app", cluster=cluster))
+    result = await run(provision_cluster, ProvisionClusterInput(experiment=ref, target="app", cluster=cluster))
 
-    assert result == c.ProvisionedCluster(
+    assert result == ProvisionedCluster(
         target="app", cluster_name=names.claim_name(ref, "app"), machine_type="e2-medium", node_count=1
     )
     [claim] = claims(lab, "gkeclusters", ref.name)
@@ -57,10 +57,10 @@ async def test_gke_claim_has_the_original_name_labels_and_defaults(lab: Lab, kub
 @pytest.mark.asyncio
 async def test_cluster_is_never_requested_twice_when_the_worker_crashes(lab: Lab, kube_namespace: str) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec())
-    provision = c.ProvisionClusterInput(experiment=ref, target="app", cluster=ClusterSpec(type="gke"))
+    provision = ProvisionClusterInput(experiment=ref, target="app", cluster=ClusterSpec(type="gke"))
     first = await run(provision_cluster, provision)
     [claim] = claims(lab, "gkeclusters", ref.name)
-    wait = c.WaitForClusterInput(experiment=ref, target="app", cluster_type="gke", cluster_name=first.cluster_name)
+    wait = WaitForClusterInput(experiment=ref, target="app", cluster_type="gke", cluster_name=first.cluster_name)
     await crash_after(wait_for_cluster_ready, wait, lambda: True)
 
     again = await run(provision_cluster, provision)  # the retry starts from scratch
@@ -80,7 +80,7 @@ async def test_long_experiment_and_target_names_get_a_claim_and_a_cloud_name_tha
     long_target = "a-rather-long-target-name-" + "t" * 37
     made = await run(
         provision_cluster,
-        c.ProvisionClusterInput(experiment=ref, target=long_target, cluster=ClusterSpec(type="gke")),
+        ProvisionClusterInput(experiment=ref, target=long_target, cluster=ClusterSpec(type="gke")),
     )
     [claim] = claims(lab, "gkeclusters", names.experiment_label(ref))
     assert claim["metadata"]["name"] == made.cluster_name and len(made.cluster_name) <= 63
@@ -93,10 +93,10 @@ async def test_eks_and_aks_claims_use_their_own_kinds_and_defaults(lab: Lab, kub
     ref = create_experiment(lab, kube_namespace, gke_spec())
     eks = await run(
         provision_cluster,
-        c.ProvisionClusterInput(experiment=ref, target="e", cluster=ClusterSpec(type="eks", spot=True)),
+        ProvisionClusterInput(experiment=ref, target="e", cluster=ClusterSpec(type="eks", spot=True)),
     )
     aks = await run(
-        provision_cluster, c.ProvisionClusterInput(experiment=ref, target="a", cluster=ClusterSpec(type="aks"))
+        provision_cluster, ProvisionClusterInput(experiment=ref, target="a", cluster=ClusterSpec(type="aks"))
     )
 
     assert (eks.machine_type, aks.machine_type) == ("t3.medium", "Standard_B2s")
@@ -105,7 +105,7 @@ async def test_eks_and_aks_claims_use_their_own_kinds_and_defaults(lab: Lab, kub
     assert eks_claim["spec"]["region"] == "us-east-1" and eks_claim["spec"]["spot"] is True
     assert aks_claim["spec"]["region"] == "eastus" and aks_claim["spec"]["vmSize"] == "Standard_B2s"
     for claim in (eks, aks):
-        wait = c.WaitForClusterInput(
+        wait = WaitForClusterInput(
             experiment=ref,
             target=claim.target,
             cluster_type="eks" if claim.target == "e" else "aks",
@@ -118,11 +118,11 @@ async def test_eks_and_aks_claims_use_their_own_kinds_and_defaults(lab: Lab, kub
 async def test_hub_target_provisions_nothing(lab: Lab, kube_namespace: str) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec([{"name": "hub", "cluster": {"type": "hub"}}]))
     made = await run(
-        provision_cluster, c.ProvisionClusterInput(experiment=ref, target="hub", cluster=ClusterSpec(type="hub"))
+        provision_cluster, ProvisionClusterInput(experiment=ref, target="hub", cluster=ClusterSpec(type="hub"))
     )
     ready = await run(
         wait_for_cluster_ready,
-        c.WaitForClusterInput(experiment=ref, target="hub", cluster_type="hub", cluster_name=made.cluster_name),
+        WaitForClusterInput(experiment=ref, target="hub", cluster_type="hub", cluster_name=made.cluster_name),
     )
     assert made.cluster_name == "hub" and ready.endpoint is None
     assert claims(lab, "gkeclusters", ref.name) == []
@@ -134,11 +134,11 @@ async def test_ready_cluster_gets_rbac_and_a_tutorial_kubeconfig_owned_by_the_ex
 ) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec(tutorial={"exposeKubeconfig": True}))
     made = await run(
-        provision_cluster, c.ProvisionClusterInput(experiment=ref, target="app", cluster=ClusterSpec(type="gke"))
+        provision_cluster, ProvisionClusterInput(experiment=ref, target="app", cluster=ClusterSpec(type="gke"))
     )
     ready = await run(
         wait_for_cluster_ready,
-        c.WaitForClusterInput(experiment=ref, target="app", cluster_type="gke", cluster_name=made.cluster_name),
+        WaitForClusterInput(experiment=ref, target="app", cluster_type="gke", cluster_name=made.cluster_name),
     )
 
     assert ready.kubeconfig_secret == names.kubeconfig_secret(ref, "app")
@@ -162,9 +162,9 @@ async def test_ready_cluster_gets_rbac_and_a_tutorial_kubeconfig_owned_by_the_ex
 async def test_provisioning_failure_is_permanent(lab: Lab, kube_namespace: str) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec(), annotations={"labsim.illm.io/fault": "provision-fail"})
     made = await run(
-        provision_cluster, c.ProvisionClusterInput(experiment=ref, target="app", cluster=ClusterSpec(type="gke"))
+        provision_cluster, ProvisionClusterInput(experiment=ref, target="app", cluster=ClusterSpec(type="gke"))
     )
-    wait = c.WaitForClusterInput(experiment=ref, target="app", cluster_type="gke", cluster_name=made.cluster_name)
+    wait = WaitForClusterInput(experiment=ref, target="app", cluster_type="gke", cluster_name=made.cluster_name)
     with pytest.raises(ApplicationError, match="quota exceeded") as caught:
         await asyncio.wait_for(run(wait_for_cluster_ready, wait), timeout=15)
     assert caught.value.type == "ClusterFailed" and caught.value.non_retryable

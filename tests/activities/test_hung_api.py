@@ -26,7 +26,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import contracts as c
+from activities.clusters.contracts import PROVISION_CLUSTER, ProvisionClusterInput, ProvisionedCluster
+from activities.contracts import ExperimentRef
 from activities.kubernetes_activities import KubernetesActivities
 from activities.settings import ActivitySettings
 from api.experiment import ClusterSpec
@@ -70,11 +71,11 @@ def hung_server() -> Iterator[HungServer]:
 @workflow.defn(sandboxed=False)
 class ProvisionOnce:
     @workflow.run
-    async def run(self, inp: c.ProvisionClusterInput) -> c.ProvisionedCluster:
+    async def run(self, inp: ProvisionClusterInput) -> ProvisionedCluster:
         return await workflow.execute_activity(
-            c.PROVISION_CLUSTER,
+            PROVISION_CLUSTER,
             inp,
-            result_type=c.ProvisionedCluster,
+            result_type=ProvisionedCluster,
             start_to_close_timeout=ATTEMPT_TIMEOUT,
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=ATTEMPTS),
         )
@@ -124,8 +125,8 @@ async def test_hung_api_fails_each_attempt_and_leaves_no_thread_behind(
     provision_cluster = KubernetesActivities(settings).provision_cluster
     before = threads_in_kube_calls()
     queue = f"hung-{uuid.uuid4().hex[:8]}"
-    inp = c.ProvisionClusterInput(
-        experiment=c.ExperimentRef(
+    inp = ProvisionClusterInput(
+        experiment=ExperimentRef(
             namespace="experiments", name="hung", uid=str(uuid.uuid4()), creation_timestamp=datetime.now(UTC)
         ),
         target="app",

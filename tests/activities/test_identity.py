@@ -13,11 +13,12 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from activities import contracts as c
-from activities.argo_workflows import submit_argo_workflow
-from activities.argocd import deploy_applications
 from activities.cleanup import cleanup_experiment
+from activities.contracts import CleanupInput, CleanupTarget, ExperimentRef
+from activities.deploy.argocd import deploy_applications
 from activities.kube import EXPERIMENT_LABEL, EXPERIMENT_UID_LABEL
+from activities.run.argo_workflows import submit_argo_workflow
+from activities.run.contracts import SubmitArgoWorkflowInput
 from api import names
 from api.experiment import ExperimentSpec
 from tests.activities.conftest import Lab, create_experiment, deploy_input, gke_spec, provisioned, run
@@ -49,7 +50,7 @@ def spec() -> ExperimentSpec:
     )
 
 
-def owned(lab: Lab, ref: c.ExperimentRef) -> set[str]:
+def owned(lab: Lab, ref: ExperimentRef) -> set[str]:
     """Every object on the hub carrying the Experiment's uid label, as ``kind/namespace/name``."""
     selector = f"{EXPERIMENT_UID_LABEL}={ref.uid}"
     kinds = "applications.argoproj.io,workflows.argoproj.io,gkeclusters.illm.io,secrets,namespaces"
@@ -57,24 +58,24 @@ def owned(lab: Lab, ref: c.ExperimentRef) -> set[str]:
     return set(out.split())
 
 
-async def bring_up(ref: c.ExperimentRef, the_spec: ExperimentSpec) -> None:
+async def bring_up(ref: ExperimentRef, the_spec: ExperimentSpec) -> None:
     ready = await provisioned(ref, the_spec)
     await asyncio.gather(
         run(deploy_applications, deploy_input(ref, the_spec, "app", ready["app"])),
         run(deploy_applications, deploy_input(ref, the_spec, "hub", ready["hub"])),
     )
-    submit = c.SubmitArgoWorkflowInput(experiment=ref, template="experiment-lifecycle", mode="workflow", parameters={})
+    submit = SubmitArgoWorkflowInput(experiment=ref, template="experiment-lifecycle", mode="workflow", parameters={})
     await run(submit_argo_workflow, submit)
 
 
-def cleanup_input(ref: c.ExperimentRef, the_spec: ExperimentSpec) -> c.CleanupInput:
+def cleanup_input(ref: ExperimentRef, the_spec: ExperimentSpec) -> CleanupInput:
     targets = [
-        c.CleanupTarget(
+        CleanupTarget(
             name=t.name, cluster_type=t.cluster.type, cluster_name=names.cluster_name(ref, t.name, t.cluster.type)
         )
         for t in the_spec.targets
     ]
-    return c.CleanupInput(experiment=ref, targets=targets)
+    return CleanupInput(experiment=ref, targets=targets)
 
 
 @pytest.mark.asyncio

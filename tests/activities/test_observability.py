@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from activities import contracts as c
-from activities.argocd import deploy_applications
+from activities.deploy.argocd import deploy_applications
+from activities.deploy.contracts import Layer
+from activities.errors import ApplicationFailed
 from api import names
 from api.experiment import ExperimentSpec
 from tests.activities.conftest import (
@@ -49,7 +50,7 @@ async def test_tailscale_transport_ships_metrics_through_the_egress(lab: Lab, ku
     spec = observed_spec("tailscale")
     ref = create_experiment(lab, kube_namespace, spec.to_wire())
     ready = (await provisioned(ref, spec))["app"]
-    layers: list[c.Layer] = ["infra", "obs"]
+    layers: list[Layer] = ["infra", "obs"]
     await asyncio.gather(*(run(deploy_applications, deploy_input(ref, spec, "app", ready, x)) for x in layers))
     await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"))
 
@@ -91,5 +92,5 @@ async def test_direct_transport_without_a_hub_endpoint_fails_clearly(
     spec = observed_spec("direct")
     ref = create_experiment(lab, kube_namespace, spec.to_wire())
     ready = (await provisioned(ref, spec))["app"]
-    with pytest.raises(c.ApplicationFailed, match="METRICS_DIRECT_WRITE_URL"):
+    with pytest.raises(ApplicationFailed, match="METRICS_DIRECT_WRITE_URL"):
         await run(deploy_applications, deploy_input(ref, spec, "app", ready, "obs"))

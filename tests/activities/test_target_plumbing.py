@@ -7,9 +7,9 @@ import base64
 import pytest
 from kubernetes import client
 
-from activities.contracts import DiscoverTutorialServicesInput, TutorialTarget
+from activities.clusters.contracts import DiscoverTutorialServicesInput, TutorialTarget
+from activities.clusters.target_plumbing import copy_tailscale_secret, discover_tutorial_services
 from activities.settings import ActivitySettings
-from activities.target_plumbing import copy_tailscale_secret, discover_tutorial_services
 from api.experiment import DiscoveredService, ExperimentSpec, TutorialServiceRef
 from tests.activities.conftest import Lab, create_experiment, gke_spec, provisioned, run
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from activities import contracts as c
+from activities.contracts import ValidateInput
 from activities.validation import validate_experiment
 from api.experiment import ExperimentSpec
 from tests.activities.conftest import REPO, Lab, create_experiment, gke_spec, run
@@ -36,7 +36,7 @@ def hello_app_template(lab: Lab) -> None:
 async def test_valid_experiment_has_no_problems(lab: Lab, kube_namespace: str, hello_app_template: None) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec())
     result = await run(
-        validate_experiment, c.ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(gke_spec()))
+        validate_experiment, ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(gke_spec()))
     )
     assert result.problems == []
 
@@ -47,7 +47,7 @@ async def test_unknown_component_is_reported_not_raised(
 ) -> None:
     doc = gke_spec([{"name": "app", "cluster": {"type": "gke"}, "components": [{"app": "hello-ap"}]}])
     ref = create_experiment(lab, kube_namespace, doc)
-    result = await run(validate_experiment, c.ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
+    result = await run(validate_experiment, ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
     [problem] = result.problems
     assert problem.field == "spec.targets[0].components[0].app"
     assert "hello-ap" in problem.message
@@ -57,7 +57,7 @@ async def test_unknown_component_is_reported_not_raised(
 async def test_missing_workflow_template_is_reported_with_the_fix(lab: Lab, kube_namespace: str) -> None:
     doc = gke_spec(workflow={"template": "no-such-template-validation", "completion": {"mode": "workflow"}})
     ref = create_experiment(lab, kube_namespace, doc)
-    result = await run(validate_experiment, c.ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
+    result = await run(validate_experiment, ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
     [problem] = result.problems
     assert problem.field == "spec.workflow.template"
     assert (
@@ -71,5 +71,5 @@ async def test_missing_workflow_template_is_reported_with_the_fix(lab: Lab, kube
 async def test_the_default_template_needs_nothing_on_the_hub(lab: Lab, kube_namespace: str) -> None:
     doc = gke_spec(workflow={"template": "experiment-lifecycle", "completion": {"mode": "manual"}})
     ref = create_experiment(lab, kube_namespace, doc)
-    result = await run(validate_experiment, c.ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
+    result = await run(validate_experiment, ValidateInput(experiment=ref, spec=ExperimentSpec.model_validate(doc)))
     assert result.problems == []

@@ -20,7 +20,8 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities import contracts as c
+from activities.clusters.contracts import WAIT_FOR_CLUSTER_READY
+from activities.contracts import CLEANUP_EXPERIMENT, CleanupInput, CleanupReport
 from api.experiment import EXPERIMENT_FINALIZER
 from crd_gateway.app import Gateway
 from crd_gateway.executor import LEFTOVERS_REASON
@@ -39,10 +40,10 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.kube]
 def watched_cleanup(lab: FakeLab, cluster: Cluster, seen: list[bool]) -> list[Callable[..., Any]]:
     """The lab's activities, with a cleanup that notes whether the Experiment still exists and takes 0.5 s."""
     activities = lab.activities()
-    original = next(a for a in activities if a.__temporal_activity_definition.name == c.CLEANUP_EXPERIMENT)  # type: ignore[attr-defined]
+    original = next(a for a in activities if a.__temporal_activity_definition.name == CLEANUP_EXPERIMENT)  # type: ignore[attr-defined]
 
-    @activity.defn(name=c.CLEANUP_EXPERIMENT)
-    async def cleanup(inp: c.CleanupInput) -> c.CleanupReport:
+    @activity.defn(name=CLEANUP_EXPERIMENT)
+    async def cleanup(inp: CleanupInput) -> CleanupReport:
         seen.append(cluster.get(inp.experiment.name) is not None)
         await asyncio.sleep(0.5)
         return await original(inp)  # type: ignore[no-any-return]
@@ -61,11 +62,11 @@ async def test_deleting_a_running_experiment_runs_cleanup_before_the_object_disa
         obj = cluster.create()
         name, wid = obj["metadata"]["name"], Cluster.workflow_id_of(obj)
         await eventually_async(lambda: cluster.phase(name) == "Provisioning", timeout=20)
-        await eventually_async(lambda: lab.called(c.WAIT_FOR_CLUSTER_READY), timeout=30, blocking=False)
+        await eventually_async(lambda: lab.called(WAIT_FOR_CLUSTER_READY), timeout=30, blocking=False)
         cluster.delete(name)
         await eventually_async(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone")
     assert seen == [True]  # cleanup ran while the Experiment still existed
-    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"] and lab.claims == set()
+    assert lab.called(CLEANUP_EXPERIMENT) == ["app"] and lab.claims == set()
     description = await temporal.get_workflow_handle(wid).describe()
     assert description.status == WorkflowExecutionStatus.CANCELED
     reasons = [(e.reason, e.message) for e in cluster.events(name)]
@@ -119,12 +120,12 @@ async def test_temporal_unreachable_keeps_the_finalizer_until_cleanup_can_run(
         stored = cluster.get(name)
         assert stored is not None and EXPERIMENT_FINALIZER in stored["metadata"]["finalizers"]
         assert (await temporal.get_workflow_handle(wid).describe()).status == WorkflowExecutionStatus.RUNNING
-        assert lab.called(c.CLEANUP_EXPERIMENT) == []
+        assert lab.called(CLEANUP_EXPERIMENT) == []
         outage.down = False
         began = time.monotonic()
         await eventually_async(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone after the outage")
         print(f"\ncleaned up and deleted {time.monotonic() - began:.1f} s after Temporal was reachable again")
-    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
+    assert lab.called(CLEANUP_EXPERIMENT) == ["app"]
 
 
 async def test_no_workflow_is_started_while_temporal_is_unreachable(
@@ -172,10 +173,10 @@ async def _broken_stream() -> AsyncIterator[Any]:
 def held_cleanup(lab: FakeLab, started: asyncio.Event, release: asyncio.Event) -> list[Callable[..., Any]]:
     """The lab's activities, with a cleanup that runs until the test releases it."""
     activities = lab.activities()
-    original = next(a for a in activities if a.__temporal_activity_definition.name == c.CLEANUP_EXPERIMENT)  # type: ignore[attr-defined]
+    original = next(a for a in activities if a.__temporal_activity_definition.name == CLEANUP_EXPERIMENT)  # type: ignore[attr-defined]
 
-    @activity.defn(name=c.CLEANUP_EXPERIMENT)
-    async def cleanup(inp: c.CleanupInput) -> c.CleanupReport:
+    @activity.defn(name=CLEANUP_EXPERIMENT)
+    async def cleanup(inp: CleanupInput) -> CleanupReport:
         started.set()
         await release.wait()
         return await original(inp)  # type: ignore[no-any-return]
@@ -195,7 +196,7 @@ async def test_a_flapping_connection_does_not_spin_the_wait_for_cleanup(
         flapping = Client(**{**temporal.config(), "interceptors": [flap]})
         use(gateway, TemporalWorkflows(flapping, gateway.settings.workflow_task_queue, gateway.workflows.backoff))
         name = cluster.create()["metadata"]["name"]
-        await eventually_async(lambda: lab.called(c.WAIT_FOR_CLUSTER_READY), timeout=30, blocking=False)
+        await eventually_async(lambda: lab.called(WAIT_FOR_CLUSTER_READY), timeout=30, blocking=False)
         cluster.delete(name)
         await asyncio.wait_for(started.wait(), 20)
         window = 3.0
@@ -212,7 +213,7 @@ async def test_a_flapping_connection_does_not_spin_the_wait_for_cleanup(
             lambda: cluster.get(name) is None, timeout=30, what="Experiment gone once the flapping ends"
         )
         print(f"deleted {time.monotonic() - began:.1f} s after the flapping ended and cleanup was released")
-    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
+    assert lab.called(CLEANUP_EXPERIMENT) == ["app"]
 
 
 async def test_a_deletion_the_workflow_cannot_finish_is_held_visibly_then_released_with_leftovers_recorded(

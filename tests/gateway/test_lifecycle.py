@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities import contracts as c
+from activities.run.contracts import ArgoWorkflowPhase
 from api.experiment import EXPERIMENT_FINALIZER
 from crd_gateway.metrics import EXPERIMENTS_BY_PHASE
 from crd_gateway.watch import ExperimentWatcher
@@ -71,7 +71,7 @@ async def test_fifty_experiments_start_fifty_workflows_and_status_follows_each(
 
 
 async def test_failure_is_an_event_and_a_condition(cluster: Cluster, gateways: Gateways, lab: FakeLab) -> None:
-    lab.argo_phase = c.ArgoWorkflowPhase.FAILED
+    lab.argo_phase = ArgoWorkflowPhase.FAILED
     gateway = await gateways.start()
     await gateways.leading(gateway)
     name = cluster.create()["metadata"]["name"]

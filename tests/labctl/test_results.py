@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from activities.contracts import CriterionResult, ExperimentRef
-from activities.metrics_model import DataPoint, MetricsSnapshot, QueryResult, TargetMetrics, TimeWindow
-from activities.summary import build_summary
+from activities.contracts import ExperimentRef
+from activities.results.contracts import CriterionResult
+from activities.results.metrics_snapshot import DataPoint, MetricsSnapshot, QueryResult, TargetMetrics, TimeWindow
+from activities.results.summary_json import build_summary
 from api.experiment import ExperimentSpec, ExperimentStatus
 from api.names import Identity, results_prefix
 from labctl.seaweedfs import S3Endpoint
@@ -38,7 +39,7 @@ def finished(gateway: Gateway, tmp_path: Path, namespace: str, bucket: str) -> s
 
 
 def producer_summary(name: str, tmp_path: Path, namespace: str) -> dict[str, Any]:
-    """A summary.json as the results activity writes it (activities/summary.py)."""
+    """A summary.json as the results activity writes it (activities/results/summary_json.py)."""
     body = yaml.safe_load(experiment_file(tmp_path, namespace).read_text())
     spec = ExperimentSpec.model_validate(body["spec"])
 

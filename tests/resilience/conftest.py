@@ -22,7 +22,7 @@ import pytest
 import yaml
 from kubernetes import client, watch
 
-from activities.claims import CLAIM_GROUP, CLAIM_KINDS, CLAIM_VERSION
+from activities.clusters.claims import CLAIM_GROUP, CLAIM_KINDS, CLAIM_VERSION
 from api.names import Identity, results_prefix, workflow_id
 from labctl import kube
 from labctl.lab.stack import LabStack

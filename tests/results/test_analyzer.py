@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from activities.analyzer import AnalysisActivities
-from activities.contracts import RunAnalysisInput
-from activities.results import report_key
+from activities.publish.claude_analysis import AnalysisActivities
+from activities.publish.contracts import RunAnalysisInput
+from activities.results.pipeline import report_key
+from activities.results.s3_store import ResultsStore
 from activities.results_settings import ResultsSettings
-from activities.storage import ResultsStore
 from api import names
 from api.experiment import AnalyzerSection
 from tests.fakes.anthropic_server import FakeAnthropic

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from activities.cost import default_prices, estimate
+from activities.results.cost_estimate import default_prices, estimate
 from api.experiment import ExperimentSpec
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

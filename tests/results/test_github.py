@@ -10,12 +10,13 @@ import pytest
 from github import GithubException
 from pydantic import SecretStr
 
-from activities import github
-from activities.contracts import PublishFailed, PublishResultsInput, ResultsPullRequest, ReviewActionFailed
-from activities.results import ResultsActivities
+from activities.errors import PublishFailed, ReviewActionFailed
+from activities.publish import github
+from activities.publish.contracts import PublishResultsInput, ResultsPullRequest
+from activities.results.code_snippets import fetch_snippets
+from activities.results.pipeline import ResultsActivities
+from activities.results.s3_store import ResultsStore
 from activities.results_settings import ResultsSettings
-from activities.snippets import fetch_snippets
-from activities.storage import ResultsStore
 from api.experiment import CodeSnippet
 from tests.fakes.github_server import FakeGitHub, FakeRepo
 from tests.results.conftest import experiment_ref, make_settings

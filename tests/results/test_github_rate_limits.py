@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities import github
-from activities.contracts import PublishFailed
+from activities.errors import PublishFailed
+from activities.publish import github
 from activities.results_settings import ResultsSettings
 from tests.fakes.github_server import FakeGitHub
 from tests.results.conftest import make_settings

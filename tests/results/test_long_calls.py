@@ -17,11 +17,11 @@ from pydantic import SecretStr
 from temporalio.activity import _Definition
 from temporalio.testing import WorkflowEnvironment
 
-from activities import contracts as c
-from activities.analyzer import AnalysisActivities
-from activities.results import ResultsActivities
+from activities.publish.claude_analysis import AnalysisActivities
+from activities.publish.contracts import RUN_ANALYSIS, AnalysisOutcome
+from activities.results.pipeline import ResultsActivities
+from activities.results.s3_store import ResultsStore
 from activities.results_settings import ResultsSettings
-from activities.storage import ResultsStore
 from api import names
 from api.experiment import AnalyzerSection, ExperimentPhase
 from tests.fakes.anthropic_server import FakeAnthropic
@@ -54,8 +54,8 @@ async def test_a_claude_pass_longer_than_the_heartbeat_timeout_is_asked_once(
         _, inp = stored_summary(settings)
         inp = inp.model_copy(update={"sections": [AnalyzerSection.ABSTRACT]})
         async with OneActivityWorker(temporal_env.client, [AnalysisActivities(settings).run_analysis]) as run:
-            result = await run(OneCall(c.RUN_ANALYSIS, inp, heartbeat_timeout=2.0))
-    outcome = c.AnalysisOutcome.model_validate(result)
+            result = await run(OneCall(RUN_ANALYSIS, inp, heartbeat_timeout=2.0))
+    outcome = AnalysisOutcome.model_validate(result)
     assert outcome.succeeded, outcome.message
     one_request_per_pass(claude)
 

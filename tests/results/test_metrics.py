@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from activities.metrics import (
+from activities.results.metrics_collection import (
     MetricsCollector,
     default_queries,
     duration_variable,
@@ -17,8 +17,8 @@ from activities.metrics import (
     substitute,
     time_window,
 )
-from activities.metrics_model import TimeWindow
-from activities.promql import PromQLClient, ResolvedQuery
+from activities.results.metrics_snapshot import TimeWindow
+from activities.results.promql_client import PromQLClient, ResolvedQuery
 from api.base import format_duration
 from api.experiment import MetricType
 from tests.fakes.kube_proxy import FakeKubeApi, FakeService, serve

@@ -12,15 +12,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from activities.analyzer import AnalysisActivities
-from activities.contracts import (
-    CollectMetricsInput,
-    PublishResultsInput,
-    ResultsPullRequest,
-    RunAnalysisInput,
-    StoreResultsInput,
-)
-from activities.results import ResultsActivities, report_key
+from activities.publish.claude_analysis import AnalysisActivities
+from activities.publish.contracts import PublishResultsInput, ResultsPullRequest, RunAnalysisInput
+from activities.results import judgement
+from activities.results.contracts import CollectMetricsInput, StoreResultsInput
+from activities.results.pipeline import ResultsActivities, report_key
 from activities.results_settings import ResultsSettings
 from api import names
 from api.experiment import AnalyzerSection
@@ -32,7 +28,6 @@ from tests.results.browser import render
 from tests.results.conftest import comparison_spec, experiment_ref
 from tests.results.test_metrics import _seed_recent
 from tests.results.test_store_results import activity_env, finished_status
-from workflows import hypothesis
 
 REPO = "illMadeCoder/k8s-ai-cloud-testbed"
 
@@ -73,7 +68,7 @@ async def test_two_target_comparison_from_metrics_to_merged_pr(
             results.collect_metrics,
             CollectMetricsInput(experiment=exp, spec=spec, cluster_names={"app": "a", "loadgen": "l"}),
         )
-        verdict = hypothesis.evaluate(spec.hypothesis, collection.values)
+        verdict = judgement.evaluate(spec.hypothesis, collection.values)
         stored = await env.run(
             results.store_results,
             StoreResultsInput(

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from activities.metrics_model import DataPoint, MetricsSnapshot, QueryResult, TargetMetrics, TimeWindow
-from activities.report import render_report
-from activities.summary import build_summary
+from activities.results import judgement
+from activities.results.html_report import render_report
+from activities.results.metrics_snapshot import DataPoint, MetricsSnapshot, QueryResult, TargetMetrics, TimeWindow
+from activities.results.summary_json import build_summary
 from api.experiment import ExperimentPhase, ExperimentStatus, MetricType, PhaseTransition
 from tests.results.browser import render
 from tests.results.conftest import comparison_spec, experiment_ref
-from workflows import hypothesis
 
 
 def _series(target: str, pods: list[str], base: float, start: datetime) -> list[DataPoint]:
@@ -61,7 +61,7 @@ def sample_summary() -> dict[str, Any]:
         targets={"app": block("app", 120, 0.2), "loadgen": block("loadgen", 90, 0.3)},
     )
     spec = comparison_spec()
-    verdict = hypothesis.evaluate(spec.hypothesis, snapshot.representative_values())
+    verdict = judgement.evaluate(spec.hypothesis, snapshot.representative_values())
     status = ExperimentStatus(
         phase=ExperimentPhase.COMPLETE,
         completed_at=now,

@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import CollectMetricsInput, ResultsStoreUnavailable, StoreResultsInput
-from activities.results import ResultsActivities, report_key
+from activities.errors import ResultsStoreUnavailable
+from activities.results import judgement
+from activities.results.contracts import CollectMetricsInput, StoreResultsInput
+from activities.results.pipeline import ResultsActivities, report_key
+from activities.results.s3_store import ResultsStore
 from activities.results_settings import ResultsSettings
-from activities.storage import ResultsStore
 from api import names
 from api.experiment import ExperimentPhase, ExperimentStatus, PhaseTransition, TargetStatus, WorkflowStatus
 from labctl.seaweedfs import SeaweedFS
@@ -21,7 +23,6 @@ from tests.fakes.kube_proxy import FakeKubeApi, FakeService, serve
 from tests.fixtures.metrics import Prometheus, VictoriaMetrics
 from tests.results.conftest import comparison_spec, experiment_ref
 from tests.results.test_metrics import _seed_recent
-from workflows import hypothesis
 
 on_session_loop = pytest.mark.asyncio(loop_scope="session")
 
@@ -70,7 +71,7 @@ async def test_two_target_comparison_summary_carries_both_targets_verdict_and_co
         )
     assert collection.snapshot_key == names.metrics_snapshot_key(exp)
     assert (collection.total_metrics, collection.metrics_with_data, collection.missing_metrics) == (2, 2, [])
-    verdict = hypothesis.evaluate(spec.hypothesis, collection.values)  # what the workflow does
+    verdict = judgement.evaluate(spec.hypothesis, collection.values)  # what the workflow does
 
     stored = await activity_env().run(
         acts.store_results,
@@ -126,7 +127,7 @@ async def test_two_target_comparison_summary_carries_both_targets_verdict_and_co
 async def test_no_data_is_insufficient_never_a_pass(s3_settings: ResultsSettings) -> None:
     exp = experiment_ref("nodata")
     spec = comparison_spec()
-    verdict = hypothesis.evaluate(spec.hypothesis, {})
+    verdict = judgement.evaluate(spec.hypothesis, {})
     stored = await activity_env().run(
         ResultsActivities(s3_settings).store_results,
         StoreResultsInput(

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from activities.github import results_path
+from activities.publish.github import results_path
 from activities.results_settings import ResultsSettings
 from labctl.seaweedfs import S3Endpoint
 from labctl.site.build import build_site

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities import contracts as c
+from activities.contracts import VALIDATE_EXPERIMENT, ValidateInput, ValidationResult
 from runtime.logs import configure
 from tests.workflow.fakes import FakeLab
 from worker.__main__ import LOGGERS, serve
@@ -25,14 +25,14 @@ def record(line: str) -> None:
         attempts.write(line + "\n")
 
 
-@activity.defn(name=c.VALIDATE_EXPERIMENT)
-async def slow_validate(inp: c.ValidateInput) -> c.ValidationResult:
+@activity.defn(name=VALIDATE_EXPERIMENT)
+async def slow_validate(inp: ValidateInput) -> ValidationResult:
     record(f"started attempt {activity.info().attempt}")
     deadline = time.monotonic() + 300
     while not (DIR / "release").exists() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     record("finished")
-    return c.ValidationResult(problems=[])
+    return ValidationResult(problems=[])
 
 
 def main() -> None:

@@ -14,17 +14,73 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import contracts as c
+from activities.clusters.contracts import (
+    DISCOVER_TUTORIAL_SERVICES,
+    PROVISION_CLUSTER,
+    WAIT_FOR_CLUSTER_READY,
+    DiscoveredTutorialServices,
+    DiscoverTutorialServicesInput,
+    ProvisionClusterInput,
+    ProvisionedCluster,
+    ReadyCluster,
+    WaitForClusterInput,
+)
+from activities.contracts import (
+    CLEANUP_EXPERIMENT,
+    DELETE_EXPERIMENT,
+    REPORT_STATUS,
+    VALIDATE_EXPERIMENT,
+    CleanupInput,
+    CleanupReport,
+    DeleteExperimentInput,
+    ReportStatusInput,
+    ValidateInput,
+    ValidationProblem,
+    ValidationResult,
+)
+from activities.deploy.contracts import DEPLOY_APPLICATIONS, DeployApplicationsInput, DeployedApplications
+from activities.errors import ClusterRequestRejected
+from activities.publish.contracts import (
+    CLOSE_RESULTS_PR,
+    MERGE_RESULTS_PR,
+    PUBLISH_RESULTS,
+    RUN_ANALYSIS,
+    AnalysisOutcome,
+    PublishedResults,
+    PublishResultsInput,
+    ResultsPullRequest,
+    RunAnalysisInput,
+)
+from activities.results.contracts import (
+    COLLECT_METRICS,
+    STORE_RESULTS,
+    CollectMetricsInput,
+    MetricsCollection,
+    StoredResults,
+    StoreResultsInput,
+)
+from activities.run.contracts import (
+    RESUME_ARGO_WORKFLOW,
+    SUBMIT_ARGO_WORKFLOW,
+    WAIT_FOR_ARGO_WORKFLOW,
+    ArgoWorkflowPhase,
+    FinishedArgoWorkflow,
+    ResumeArgoWorkflowInput,
+    ResumedArgoWorkflow,
+    SubmitArgoWorkflowInput,
+    SubmittedArgoWorkflow,
+    WaitForArgoWorkflowInput,
+)
 from api import names
 from api.experiment import DiscoveredService
 
 
 @dataclass
 class FakeLab:
-    problems: list[c.ValidationProblem] = field(default_factory=list)
+    problems: list[ValidationProblem] = field(default_factory=list)
     reject_clusters: set[str] = field(default_factory=set)
     hang_clusters: set[str] = field(default_factory=set)
-    argo_phase: c.ArgoWorkflowPhase = c.ArgoWorkflowPhase.SUCCEEDED
+    argo_phase: ArgoWorkflowPhase = ArgoWorkflowPhase.SUCCEEDED
     argo_suspends: bool = False
     """The Argo workflow waits at a suspend step (the inline manual lifecycle) until it is resumed."""
     resumed: set[str] = field(default_factory=set)
@@ -36,8 +92,8 @@ class FakeLab:
     apps: set[str] = field(default_factory=set)
     argo_workflows: set[str] = field(default_factory=set)
     prs: dict[int, str] = field(default_factory=dict)
-    statuses: list[c.ReportStatusInput] = field(default_factory=list)
-    deleted_experiments: list[c.DeleteExperimentInput] = field(default_factory=list)
+    statuses: list[ReportStatusInput] = field(default_factory=list)
+    deleted_experiments: list[DeleteExperimentInput] = field(default_factory=list)
     collections: int = 0
     provision_started: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -52,73 +108,73 @@ class FakeLab:
     def activities(self) -> list[Callable[..., Any]]:
         lab = self
 
-        @activity.defn(name=c.VALIDATE_EXPERIMENT)
-        async def validate(inp: c.ValidateInput) -> c.ValidationResult:
-            lab.record(c.VALIDATE_EXPERIMENT, inp.experiment.name)
-            return c.ValidationResult(problems=lab.problems)
+        @activity.defn(name=VALIDATE_EXPERIMENT)
+        async def validate(inp: ValidateInput) -> ValidationResult:
+            lab.record(VALIDATE_EXPERIMENT, inp.experiment.name)
+            return ValidationResult(problems=lab.problems)
 
-        @activity.defn(name=c.PROVISION_CLUSTER)
-        async def provision(inp: c.ProvisionClusterInput) -> c.ProvisionedCluster:
-            lab.record(c.PROVISION_CLUSTER, inp.target)
+        @activity.defn(name=PROVISION_CLUSTER)
+        async def provision(inp: ProvisionClusterInput) -> ProvisionedCluster:
+            lab.record(PROVISION_CLUSTER, inp.target)
             lab.provision_started.set()
             if inp.target in lab.reject_clusters:
-                raise c.ClusterRequestRejected(f"cluster for {inp.target} rejected: quota exceeded")
+                raise ClusterRequestRejected(f"cluster for {inp.target} rejected: quota exceeded")
             name = names.cluster_name(inp.experiment, inp.target, inp.cluster.type)
             if inp.cluster.type != "hub":
                 lab.claims.add(name)
-            return c.ProvisionedCluster(target=inp.target, cluster_name=name, machine_type="e2-medium", node_count=1)
+            return ProvisionedCluster(target=inp.target, cluster_name=name, machine_type="e2-medium", node_count=1)
 
-        @activity.defn(name=c.WAIT_FOR_CLUSTER_READY)
-        async def wait_ready(inp: c.WaitForClusterInput) -> c.ReadyCluster:
-            lab.record(c.WAIT_FOR_CLUSTER_READY, inp.target)
+        @activity.defn(name=WAIT_FOR_CLUSTER_READY)
+        async def wait_ready(inp: WaitForClusterInput) -> ReadyCluster:
+            lab.record(WAIT_FOR_CLUSTER_READY, inp.target)
             if inp.target in lab.hang_clusters:  # never Ready: poll by retry, as a real slow cluster would
                 raise ApplicationError(f"cluster {inp.cluster_name} not Ready yet", type="NotReady")
             endpoint = None if inp.cluster_type == "hub" else f"10.0.0.{len(lab.claims)}"
-            return c.ReadyCluster(target=inp.target, endpoint=endpoint)
+            return ReadyCluster(target=inp.target, endpoint=endpoint)
 
-        @activity.defn(name=c.DEPLOY_APPLICATIONS)
-        async def deploy(inp: c.DeployApplicationsInput) -> c.DeployedApplications:
-            lab.record(c.DEPLOY_APPLICATIONS, f"{inp.target.name}/{inp.layer}")
+        @activity.defn(name=DEPLOY_APPLICATIONS)
+        async def deploy(inp: DeployApplicationsInput) -> DeployedApplications:
+            lab.record(DEPLOY_APPLICATIONS, f"{inp.target.name}/{inp.layer}")
             app = names.app_name(inp.experiment, inp.target.name, inp.layer if inp.layered else "workload")
             lab.apps.add(app)
-            return c.DeployedApplications(
+            return DeployedApplications(
                 target=inp.target.name, layer=inp.layer, applications=[app], components=[f"Deployment/{app}"]
             )
 
-        @activity.defn(name=c.SUBMIT_ARGO_WORKFLOW)
-        async def submit(inp: c.SubmitArgoWorkflowInput) -> c.SubmittedArgoWorkflow:
-            lab.record(c.SUBMIT_ARGO_WORKFLOW, ",".join(f"{k}={v}" for k, v in sorted(inp.parameters.items())))
+        @activity.defn(name=SUBMIT_ARGO_WORKFLOW)
+        async def submit(inp: SubmitArgoWorkflowInput) -> SubmittedArgoWorkflow:
+            lab.record(SUBMIT_ARGO_WORKFLOW, ",".join(f"{k}={v}" for k, v in sorted(inp.parameters.items())))
             name = names.argo_workflow_name(inp.experiment)
             lab.argo_workflows.add(name)
-            return c.SubmittedArgoWorkflow(name=name)
+            return SubmittedArgoWorkflow(name=name)
 
-        @activity.defn(name=c.DISCOVER_TUTORIAL_SERVICES)
-        async def discover(inp: c.DiscoverTutorialServicesInput) -> c.DiscoveredTutorialServices:
-            lab.record(c.DISCOVER_TUTORIAL_SERVICES, ",".join(s.name for s in inp.services))
+        @activity.defn(name=DISCOVER_TUTORIAL_SERVICES)
+        async def discover(inp: DiscoverTutorialServicesInput) -> DiscoveredTutorialServices:
+            lab.record(DISCOVER_TUTORIAL_SERVICES, ",".join(s.name for s in inp.services))
             found = [DiscoveredService(name=s.name, endpoint=f"http://{s.service}.{s.namespace}", ready=True)
                      for s in inp.services]  # fmt: skip
-            return c.DiscoveredTutorialServices(services=found)
+            return DiscoveredTutorialServices(services=found)
 
-        @activity.defn(name=c.WAIT_FOR_ARGO_WORKFLOW)
-        async def wait_argo(inp: c.WaitForArgoWorkflowInput) -> c.FinishedArgoWorkflow:
-            lab.record(c.WAIT_FOR_ARGO_WORKFLOW, inp.name)
+        @activity.defn(name=WAIT_FOR_ARGO_WORKFLOW)
+        async def wait_argo(inp: WaitForArgoWorkflowInput) -> FinishedArgoWorkflow:
+            lab.record(WAIT_FOR_ARGO_WORKFLOW, inp.name)
             if lab.argo_suspends and inp.name not in lab.resumed:  # poll by retry, as hang_clusters does
                 raise ApplicationError(f"Workflow {inp.name}: Running (suspended)", type="NotFinished")
-            return c.FinishedArgoWorkflow(name=inp.name, phase=lab.argo_phase, message="step load failed")
+            return FinishedArgoWorkflow(name=inp.name, phase=lab.argo_phase, message="step load failed")
 
-        @activity.defn(name=c.RESUME_ARGO_WORKFLOW)
-        async def resume_argo(inp: c.ResumeArgoWorkflowInput) -> c.ResumedArgoWorkflow:
-            lab.record(c.RESUME_ARGO_WORKFLOW, inp.name)
+        @activity.defn(name=RESUME_ARGO_WORKFLOW)
+        async def resume_argo(inp: ResumeArgoWorkflowInput) -> ResumedArgoWorkflow:
+            lab.record(RESUME_ARGO_WORKFLOW, inp.name)
             suspended = lab.argo_suspends and inp.name not in lab.resumed
             lab.resumed.add(inp.name)
-            return c.ResumedArgoWorkflow(name=inp.name, resumed_nodes=["wait-for-complete"] if suspended else [])
+            return ResumedArgoWorkflow(name=inp.name, resumed_nodes=["wait-for-complete"] if suspended else [])
 
-        @activity.defn(name=c.COLLECT_METRICS)
-        async def collect(inp: c.CollectMetricsInput) -> c.MetricsCollection:
-            lab.record(c.COLLECT_METRICS, str(inp.iteration))
+        @activity.defn(name=COLLECT_METRICS)
+        async def collect(inp: CollectMetricsInput) -> MetricsCollection:
+            lab.record(COLLECT_METRICS, str(inp.iteration))
             total, with_data = lab.coverage[min(lab.collections, len(lab.coverage) - 1)]
             lab.collections += 1
-            return c.MetricsCollection(
+            return MetricsCollection(
                 snapshot_key=names.metrics_snapshot_key(inp.experiment),
                 total_metrics=total,
                 metrics_with_data=with_data,
@@ -126,50 +182,50 @@ class FakeLab:
                 values=lab.values,
             )
 
-        @activity.defn(name=c.STORE_RESULTS)
-        async def store(inp: c.StoreResultsInput) -> c.StoredResults:
-            lab.record(c.STORE_RESULTS, str(inp.status.phase))
-            return c.StoredResults(
+        @activity.defn(name=STORE_RESULTS)
+        async def store(inp: StoreResultsInput) -> StoredResults:
+            lab.record(STORE_RESULTS, str(inp.status.phase))
+            return StoredResults(
                 results_url=names.results_url(inp.experiment), summary_key=names.summary_key(inp.experiment)
             )
 
-        @activity.defn(name=c.PUBLISH_RESULTS)
-        async def publish(inp: c.PublishResultsInput) -> c.PublishedResults:
-            lab.record(c.PUBLISH_RESULTS, inp.summary_key)
+        @activity.defn(name=PUBLISH_RESULTS)
+        async def publish(inp: PublishResultsInput) -> PublishedResults:
+            lab.record(PUBLISH_RESULTS, inp.summary_key)
             number = len(lab.prs) + 1
             lab.prs[number] = "open"
-            return c.PublishedResults(
+            return PublishedResults(
                 branch=names.publish_branch(inp.experiment.name), pr_number=number, pr_url=f"https://gh/pr/{number}"
             )
 
-        @activity.defn(name=c.RUN_ANALYSIS)
-        async def analyse(inp: c.RunAnalysisInput) -> c.AnalysisOutcome:
-            lab.record(c.RUN_ANALYSIS, ",".join(inp.sections))
-            return c.AnalysisOutcome(
+        @activity.defn(name=RUN_ANALYSIS)
+        async def analyse(inp: RunAnalysisInput) -> AnalysisOutcome:
+            lab.record(RUN_ANALYSIS, ",".join(inp.sections))
+            return AnalysisOutcome(
                 job_name=names.analysis_job_name(inp.experiment),
                 succeeded=lab.analysis_succeeds,
                 analysis_key=f"{inp.experiment.name}/analysis/analysis_final.json",
             )
 
-        @activity.defn(name=c.MERGE_RESULTS_PR)
-        async def merge(inp: c.ResultsPullRequest) -> None:
-            lab.record(c.MERGE_RESULTS_PR, str(inp.pr_number))
+        @activity.defn(name=MERGE_RESULTS_PR)
+        async def merge(inp: ResultsPullRequest) -> None:
+            lab.record(MERGE_RESULTS_PR, str(inp.pr_number))
             lab.prs[inp.pr_number] = "merged"
 
-        @activity.defn(name=c.CLOSE_RESULTS_PR)
-        async def close(inp: c.ResultsPullRequest) -> None:
-            lab.record(c.CLOSE_RESULTS_PR, str(inp.pr_number))
+        @activity.defn(name=CLOSE_RESULTS_PR)
+        async def close(inp: ResultsPullRequest) -> None:
+            lab.record(CLOSE_RESULTS_PR, str(inp.pr_number))
             lab.prs[inp.pr_number] = "closed"
 
-        @activity.defn(name=c.CLEANUP_EXPERIMENT)
-        async def cleanup(inp: c.CleanupInput) -> c.CleanupReport:
-            lab.record(c.CLEANUP_EXPERIMENT, ",".join(t.name for t in inp.targets))
+        @activity.defn(name=CLEANUP_EXPERIMENT)
+        async def cleanup(inp: CleanupInput) -> CleanupReport:
+            lab.record(CLEANUP_EXPERIMENT, ",".join(t.name for t in inp.targets))
             deleted = [x for x in lab.apps if x.startswith(f"{inp.experiment.name}-")]
             deleted += [t.cluster_name for t in inp.targets if t.cluster_name in lab.claims]
             lab.apps -= set(deleted)
             lab.claims -= {t.cluster_name for t in inp.targets}
             lab.argo_workflows.discard(names.argo_workflow_name(inp.experiment))
-            return c.CleanupReport(deleted=deleted)
+            return CleanupReport(deleted=deleted)
 
         return [
             validate, provision, wait_ready, deploy, discover, submit, wait_argo, resume_argo, collect,
@@ -181,13 +237,13 @@ class FakeLab:
     def gateway_activities(self) -> list[Callable[..., Any]]:
         lab = self
 
-        @activity.defn(name=c.REPORT_STATUS)
-        async def report_status(inp: c.ReportStatusInput) -> None:
+        @activity.defn(name=REPORT_STATUS)
+        async def report_status(inp: ReportStatusInput) -> None:
             lab.statuses.append(inp)
 
-        @activity.defn(name=c.DELETE_EXPERIMENT)
-        async def delete_experiment(inp: c.DeleteExperimentInput) -> None:
-            lab.record(c.DELETE_EXPERIMENT, inp.reason)
+        @activity.defn(name=DELETE_EXPERIMENT)
+        async def delete_experiment(inp: DeleteExperimentInput) -> None:
+            lab.record(DELETE_EXPERIMENT, inp.reason)
             lab.deleted_experiments.append(inp)
 
         return [report_status, delete_experiment]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from activities import contracts as c
+from activities.clusters.contracts import DISCOVER_TUTORIAL_SERVICES, PROVISION_CLUSTER
+from activities.contracts import CLEANUP_EXPERIMENT, DELETE_EXPERIMENT, ValidationProblem
+from activities.deploy.contracts import DEPLOY_APPLICATIONS
+from activities.results.contracts import STORE_RESULTS
+from activities.run.contracts import SUBMIT_ARGO_WORKFLOW, ArgoWorkflowPhase
 from api.experiment import ExperimentPhase
 from tests.workflow.conftest import running, spec
 from tests.workflow.fakes import FakeLab
@@ -40,19 +44,19 @@ async def test_hello_app_completes_cleans_up_and_stays_under_200_events(env) -> 
     sequences = [s.sequence for s in lab.statuses]
     assert sequences == sorted(set(sequences))
     assert lab.statuses[-1].status == status
-    assert lab.called(c.SUBMIT_ARGO_WORKFLOW) == [
+    assert lab.called(SUBMIT_ARGO_WORKFLOW) == [
         "app-endpoint=10.0.0.1,app-name=app,experiment-name=hello-app-x1,target-endpoint=10.0.0.1,target-name=app"
     ]
     assert events < 200
 
 
 async def test_invalid_spec_fails_before_anything_is_provisioned(env) -> None:
-    lab = FakeLab(problems=[c.ValidationProblem(field="spec.targets[0].components[0].app", message="unknown", fix="x")])
+    lab = FakeLab(problems=[ValidationProblem(field="spec.targets[0].components[0].app", message="unknown", fix="x")])
     async with running(env, lab, spec(ttl_days=0)) as run:
         outcome = await run.result()
     assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "InvalidSpec"
     assert "spec.targets[0].components[0].app" in outcome.message
-    assert lab.called(c.PROVISION_CLUSTER) == [] and lab.called(c.CLEANUP_EXPERIMENT) == []
+    assert lab.called(PROVISION_CLUSTER) == [] and lab.called(CLEANUP_EXPERIMENT) == []
 
 
 async def test_phase_deadline_fails_the_experiment_naming_what_it_waited_for(env) -> None:
@@ -64,7 +68,7 @@ async def test_phase_deadline_fails_the_experiment_naming_what_it_waited_for(env
     assert outcome.reason == "DeadlineExceeded"
     assert "provisioning deadline of 20m exceeded while waiting for cluster hello-app-x1-app" in outcome.message
     assert status.condition(st.PROVISIONED).reason == "DeadlineExceeded"  # type: ignore[union-attr]
-    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"] and lab.claims == set()
+    assert lab.called(CLEANUP_EXPERIMENT) == ["app"] and lab.claims == set()
 
 
 async def test_failed_provisioning_of_one_of_two_targets_fails_and_cleans_up_both(env) -> None:
@@ -75,31 +79,31 @@ async def test_failed_provisioning_of_one_of_two_targets_fails_and_cleans_up_bot
     assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "ProvisioningFailed"
     assert "quota exceeded" in outcome.message
     assert {t.name: t.phase for t in status.targets or []}["loadgen"] == "Failed"
-    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app,loadgen"]
-    assert lab.claims == set() and lab.called(c.SUBMIT_ARGO_WORKFLOW) == []
+    assert lab.called(CLEANUP_EXPERIMENT) == ["app,loadgen"]
+    assert lab.claims == set() and lab.called(SUBMIT_ARGO_WORKFLOW) == []
 
 
 async def test_depends_deploys_loadgen_only_after_app_is_healthy(env) -> None:
     lab = FakeLab()
     async with running(env, lab, spec(ttl_days=0, targets=TWO_TARGETS)) as run:
         outcome = await run.result()
-    deploys = lab.called(c.DEPLOY_APPLICATIONS)
+    deploys = lab.called(DEPLOY_APPLICATIONS)
     assert outcome.phase == ExperimentPhase.COMPLETE
     assert deploys.index("loadgen/workload") > deploys.index("app/workload")
     assert deploys.index("app/workload") > max(deploys.index("app/infra"), deploys.index("app/obs"))
 
 
 async def test_failed_argo_workflow_fails_and_on_success_policy_keeps_clusters_until_ttl(env) -> None:
-    lab = FakeLab(argo_phase=c.ArgoWorkflowPhase.FAILED)
+    lab = FakeLab(argo_phase=ArgoWorkflowPhase.FAILED)
     async with running(env, lab, spec(ttl_days=2, cleanup_policy="OnSuccess")) as run:
         outcome = await run.result()
         status = await run.status()
     assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "ArgoWorkflowFailed"
     assert "ended Failed: step load failed" in outcome.message
-    assert lab.called(c.STORE_RESULTS) == ["Failed"]
+    assert lab.called(STORE_RESULTS) == ["Failed"]
     names = [n for n, _ in lab.calls]
-    assert names.index(c.CLEANUP_EXPERIMENT) > names.index(c.STORE_RESULTS)
-    assert names[-2:] == [c.CLEANUP_EXPERIMENT, c.DELETE_EXPERIMENT]  # kept until the TTL, then deleted
+    assert names.index(CLEANUP_EXPERIMENT) > names.index(STORE_RESULTS)
+    assert names[-2:] == [CLEANUP_EXPERIMENT, DELETE_EXPERIMENT]  # kept until the TTL, then deleted
     retained = [
         s for s in lab.statuses if (cond := s.status.condition(st.CLEANUP)) and cond.reason == "RetainedForDebugging"
     ]
@@ -115,7 +119,7 @@ async def test_a_depends_cycle_fails_validation_before_anything_is_provisioned(e
     assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "InvalidSpec"
     assert "spec.targets depends has a cycle: app → loadgen → app" in outcome.message
     assert status.condition(st.VALIDATED).reason == "InvalidSpec"  # type: ignore[union-attr]
-    assert lab.called(c.PROVISION_CLUSTER) == [] and lab.called(c.CLEANUP_EXPERIMENT) == []
+    assert lab.called(PROVISION_CLUSTER) == [] and lab.called(CLEANUP_EXPERIMENT) == []
 
 
 async def test_tutorial_services_are_discovered_before_the_argo_workflow(env) -> None:
@@ -126,6 +130,6 @@ async def test_tutorial_services_are_discovered_before_the_argo_workflow(env) ->
         status = await run.status()
     assert outcome.phase == ExperimentPhase.COMPLETE
     names = [name for name, _ in lab.calls]
-    assert names.index(c.DISCOVER_TUTORIAL_SERVICES) < names.index(c.SUBMIT_ARGO_WORKFLOW)
+    assert names.index(DISCOVER_TUTORIAL_SERVICES) < names.index(SUBMIT_ARGO_WORKFLOW)
     services = status.tutorial_status.services if status.tutorial_status else None
     assert services and services[0].name == "grafana" and services[0].ready

@@ -10,7 +10,9 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from activities import contracts as c
+from activities.contracts import CLEANUP_EXPERIMENT, DELETE_EXPERIMENT
+from activities.results.contracts import COLLECT_METRICS, STORE_RESULTS
+from activities.run.contracts import RESUME_ARGO_WORKFLOW, ArgoWorkflowPhase
 from api import names
 from api.experiment import ConditionStatus, ExperimentPhase, ExperimentStatus
 from tests.workflow.conftest import MANUAL, Run, running, spec
@@ -32,15 +34,15 @@ async def test_manual_experiment_ends_at_seven_day_ttl(env) -> None:
     async with running(env, lab, spec(ttl_days=7, workflow=MANUAL)) as run:
         outcome = await run.result()  # seven days of workflow time; the server skips them
         status = await run.status()
-        deleted_at = await run.scheduled(c.DELETE_EXPERIMENT)
+        deleted_at = await run.scheduled(DELETE_EXPERIMENT)
     assert outcome.phase == ExperimentPhase.COMPLETE and outcome.reason == "TTLExpired"
     assert "ttlDays 7 reached; manual experiment ended at its TTL" in outcome.message
-    assert lab.called(c.COLLECT_METRICS) == ["0"] and lab.called(c.STORE_RESULTS) == ["Complete"]
-    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"] and lab.claims == set() and lab.apps == set()
+    assert lab.called(COLLECT_METRICS) == ["0"] and lab.called(STORE_RESULTS) == ["Complete"]
+    assert lab.called(CLEANUP_EXPERIMENT) == ["app"] and lab.claims == set() and lab.apps == set()
     assert status.resources_cleaned is True and outcome.results_url
     assert [d.reason for d in lab.deleted_experiments] == ["TTLExpired"]
     names = [n for n, _ in lab.calls]
-    assert names.index(c.STORE_RESULTS) < names.index(c.CLEANUP_EXPERIMENT) < names.index(c.DELETE_EXPERIMENT)
+    assert names.index(STORE_RESULTS) < names.index(CLEANUP_EXPERIMENT) < names.index(DELETE_EXPERIMENT)
     assert len(deleted_at) == 1 and (deleted_at[0] - run.ref.creation_timestamp).days == 7
 
 
@@ -48,12 +50,12 @@ async def test_manual_experiment_completes_by_update(env) -> None:
     lab = FakeLab()
     async with running(env, lab, spec(ttl_days=0, workflow=MANUAL)) as run:
         waiting = await run.until(awaiting_completion)
-        assert waiting.phase == ExperimentPhase.RUNNING and lab.called(c.COLLECT_METRICS) == []
+        assert waiting.phase == ExperimentPhase.RUNNING and lab.called(COLLECT_METRICS) == []
         answer = await run.handle.execute_update(ExperimentWorkflow.complete, CompleteRequest(requested_by="alice"))
         outcome = await run.result()
     assert answer == "completion of hello-app-x1 requested by alice"
     assert outcome.phase == ExperimentPhase.COMPLETE and outcome.reason == "Succeeded"
-    assert lab.called(c.STORE_RESULTS) == ["Complete"] and lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
+    assert lab.called(STORE_RESULTS) == ["Complete"] and lab.called(CLEANUP_EXPERIMENT) == ["app"]
     assert lab.deleted_experiments == []  # ttlDays 0: the object stays
 
 
@@ -64,7 +66,7 @@ async def test_manual_experiment_completes_by_signal_twin(env) -> None:
         await run.handle.signal(ExperimentWorkflow.request_complete, CompleteRequest(requested_by="temporal-ui"))
         outcome = await run.result()
     assert outcome.phase == ExperimentPhase.COMPLETE and outcome.reason == "Succeeded"
-    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
+    assert lab.called(CLEANUP_EXPERIMENT) == ["app"]
 
 
 async def test_complete_update_is_rejected_in_workflow_mode(env) -> None:
@@ -115,14 +117,14 @@ async def test_manual_inline_lifecycle_ends_on_request_and_its_suspend_step_is_r
     lab = FakeLab(argo_suspends=True)  # the Argo workflow never ends by itself
     async with running(env, lab, spec(ttl_days=0, workflow=INLINE_MANUAL)) as run:
         waiting = await run.until(awaiting_completion)
-        assert waiting.phase == ExperimentPhase.RUNNING and lab.called(c.COLLECT_METRICS) == []
+        assert waiting.phase == ExperimentPhase.RUNNING and lab.called(COLLECT_METRICS) == []
         await request_complete(run)
         outcome = await run.result()
         status = await run.status()
     assert outcome.phase == ExperimentPhase.COMPLETE and outcome.reason == "Succeeded"
-    assert lab.called(c.RESUME_ARGO_WORKFLOW) == [names.argo_workflow_name(run.ref)]
-    assert lab.called(c.STORE_RESULTS) == ["Complete"] and status.results_url
-    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"] and lab.argo_workflows == set()
+    assert lab.called(RESUME_ARGO_WORKFLOW) == [names.argo_workflow_name(run.ref)]
+    assert lab.called(STORE_RESULTS) == ["Complete"] and status.results_url
+    assert lab.called(CLEANUP_EXPERIMENT) == ["app"] and lab.argo_workflows == set()
     assert status.workflow_status and status.workflow_status.message == (
         "completion requested by alice; resumed wait-for-complete"
     )
@@ -135,7 +137,7 @@ async def test_a_catalog_template_still_running_ends_on_request_too(env) -> None
         await _complete_by_update(run)
         outcome = await run.result()
     assert outcome.phase == ExperimentPhase.COMPLETE
-    assert lab.called(c.RESUME_ARGO_WORKFLOW) == [names.argo_workflow_name(run.ref)]
+    assert lab.called(RESUME_ARGO_WORKFLOW) == [names.argo_workflow_name(run.ref)]
 
 
 async def test_a_manual_workflow_that_ends_first_needs_no_resume(env) -> None:
@@ -145,11 +147,11 @@ async def test_a_manual_workflow_that_ends_first_needs_no_resume(env) -> None:
                         and s.workflow_status.phase == "Succeeded")  # fmt: skip
         await _complete_by_update(run)
         outcome = await run.result()
-    assert outcome.phase == ExperimentPhase.COMPLETE and lab.called(c.RESUME_ARGO_WORKFLOW) == []
+    assert outcome.phase == ExperimentPhase.COMPLETE and lab.called(RESUME_ARGO_WORKFLOW) == []
 
 
 async def test_a_failed_manual_workflow_fails_the_experiment(env) -> None:
-    lab = FakeLab(argo_phase=c.ArgoWorkflowPhase.FAILED)
+    lab = FakeLab(argo_phase=ArgoWorkflowPhase.FAILED)
     async with running(env, lab, spec(ttl_days=0, workflow=MANUAL)) as run:
         outcome = await run.result()
     assert outcome.phase == ExperimentPhase.FAILED and outcome.reason == "ArgoWorkflowFailed"

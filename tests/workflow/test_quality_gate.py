@@ -7,12 +7,15 @@ from datetime import timedelta
 
 import pytest
 
-from activities import contracts as c
+from activities.clusters.contracts import PROVISION_CLUSTER
+from activities.contracts import CLEANUP_EXPERIMENT
+from activities.publish.contracts import PUBLISH_RESULTS
+from activities.results import judgement
+from activities.results.contracts import COLLECT_METRICS, STORE_RESULTS
+from activities.results.judgement import STORE_RESULTS_RESERVE
 from api.experiment import ConditionStatus, ExperimentPhase
 from tests.workflow.conftest import running, spec
 from tests.workflow.fakes import FakeLab
-from workflows import policies as p
-from workflows import quality_gate
 from workflows import status as st
 from workflows.experiment import ExperimentWorkflow
 from workflows.messages import ReviewDecision, ReviewRequest
@@ -27,9 +30,9 @@ async def test_collections_without_data_stop_after_max_iterations_plus_one_and_f
     async with running(env, lab, spec(ttl_days=0, publish=True, quality_gate=GATE)) as run:
         outcome = await run.result()
         status = await run.status()
-        collected_at = await run.scheduled(c.COLLECT_METRICS)
+        collected_at = await run.scheduled(COLLECT_METRICS)
         timers = await run.timers()
-    assert lab.called(c.COLLECT_METRICS) == ["0", "1", "2"]  # maxIterations + 1 evaluations
+    assert lab.called(COLLECT_METRICS) == ["0", "1", "2"]  # maxIterations + 1 evaluations
     assert timers == [timedelta(seconds=600)] * 2
     gaps = [later - earlier for earlier, later in itertools.pairwise(collected_at)]
     assert all(gap >= timedelta(seconds=600) for gap in gaps) and len(gaps) == 2
@@ -40,8 +43,8 @@ async def test_collections_without_data_stop_after_max_iterations_plus_one_and_f
     iterations = status.iteration_status
     assert iterations and iterations.phase == "Exhausted" and iterations.max_iterations == 2
     assert [r.passed for r in iterations.quality_results or []] == [False, False, False]
-    assert lab.called(c.STORE_RESULTS) == ["Failed"] and lab.called(c.PUBLISH_RESULTS) == []
-    assert lab.called(c.CLEANUP_EXPERIMENT) == ["app"]
+    assert lab.called(STORE_RESULTS) == ["Failed"] and lab.called(PUBLISH_RESULTS) == []
+    assert lab.called(CLEANUP_EXPERIMENT) == ["app"]
 
 
 async def test_a_gate_that_passes_on_the_second_evaluation_publishes(env) -> None:
@@ -55,7 +58,7 @@ async def test_a_gate_that_passes_on_the_second_evaluation_publishes(env) -> Non
         )
         outcome = await run.result()
         timers = await run.timers()
-    assert lab.called(c.COLLECT_METRICS) == ["0", "1"]
+    assert lab.called(COLLECT_METRICS) == ["0", "1"]
     assert timers == [timedelta(seconds=600), timedelta(hours=12)]  # one re-collect delay, then the review deadline
     assert outcome.phase == ExperimentPhase.COMPLETE
     gate = opened.condition(st.QUALITY_GATE)
@@ -63,7 +66,7 @@ async def test_a_gate_that_passes_on_the_second_evaluation_publishes(env) -> Non
     iterations = opened.iteration_status
     assert iterations and iterations.phase == "Passed" and iterations.current_iteration == 1
     assert [r.passed for r in iterations.quality_results or []] == [False, True]
-    assert lab.called(c.PUBLISH_RESULTS) and lab.prs == {1: "merged"}
+    assert lab.called(PUBLISH_RESULTS) and lab.prs == {1: "merged"}
 
 
 async def test_gate_waits_beyond_the_results_deadline_are_refused_before_any_claim(env) -> None:
@@ -77,14 +80,14 @@ async def test_gate_waits_beyond_the_results_deadline_are_refused_before_any_cla
         "deadline 30m, which must also keep 5m for storing the results (fix: set recollectDelaySeconds to at most "
         "500, or spec.deadlines.results to at least 72h5m)"
     )
-    assert lab.called(c.PROVISION_CLUSTER) == [] and lab.claims == set()
+    assert lab.called(PROVISION_CLUSTER) == [] and lab.claims == set()
 
 
 async def test_the_budget_check_counts_only_a_gate_that_applies() -> None:
     day_long = {"enabled": True, "maxIterations": 3, "recollectDelaySeconds": 86400}
-    assert quality_gate.budget_problem(spec(publish=False, quality_gate=day_long)) is None  # no gate without publish
-    assert quality_gate.budget_problem(spec(publish=True, quality_gate=day_long, deadlines={"results": "73h"})) is None
-    assert quality_gate.budget_problem(spec(publish=True, quality_gate=GATE)) is None  # 2 x 600 s + 5m < 30m
+    assert judgement.budget_problem(spec(publish=False, quality_gate=day_long)) is None  # no gate without publish
+    assert judgement.budget_problem(spec(publish=True, quality_gate=day_long, deadlines={"results": "73h"})) is None
+    assert judgement.budget_problem(spec(publish=True, quality_gate=GATE)) is None  # 2 x 600 s + 5m < 30m
 
 
 async def test_storing_results_keeps_its_own_budget_after_the_gate_used_the_deadline(env) -> None:
@@ -101,7 +104,7 @@ async def test_storing_results_keeps_its_own_budget_after_the_gate_used_the_dead
         e.activity_task_scheduled_event_attributes
         for e in history.events
         if e.HasField("activity_task_scheduled_event_attributes")
-        and e.activity_task_scheduled_event_attributes.activity_type.name == c.STORE_RESULTS
+        and e.activity_task_scheduled_event_attributes.activity_type.name == STORE_RESULTS
     )
-    assert store.schedule_to_close_timeout.ToTimedelta() >= p.STORE_RESULTS_RESERVE
-    assert outcome.phase == ExperimentPhase.COMPLETE and lab.called(c.COLLECT_METRICS) == ["0", "1", "2"]
+    assert store.schedule_to_close_timeout.ToTimedelta() >= STORE_RESULTS_RESERVE
+    assert outcome.phase == ExperimentPhase.COMPLETE and lab.called(COLLECT_METRICS) == ["0", "1", "2"]

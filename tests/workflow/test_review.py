@@ -6,7 +6,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from activities import contracts as c
+from activities.publish.contracts import CLOSE_RESULTS_PR, MERGE_RESULTS_PR, PUBLISH_RESULTS
 from api.experiment import ConditionStatus, ExperimentPhase, ExperimentStatus
 from tests.workflow.conftest import MANUAL, running, spec
 from tests.workflow.fakes import FakeLab
@@ -34,7 +34,7 @@ async def test_approve_merges_the_results_pr(env) -> None:
     assert opened.publish_pr_number == 1 and opened.analysis_phase == "Succeeded"
     assert answer == "approve recorded"
     assert outcome.phase == ExperimentPhase.COMPLETE
-    assert lab.called(c.MERGE_RESULTS_PR) == ["1"] and lab.prs == {1: "merged"}
+    assert lab.called(MERGE_RESULTS_PR) == ["1"] and lab.prs == {1: "merged"}
     assert status.review_phase == "Approved"
     gate = status.condition(st.REVIEW_GATE)
     assert gate and gate.status == ConditionStatus.TRUE and gate.message == "PR #1 approved by alice"
@@ -48,7 +48,7 @@ async def test_reject_closes_the_results_pr(env) -> None:
         outcome = await run.result()
         status = await run.status()
     assert outcome.phase == ExperimentPhase.COMPLETE
-    assert lab.called(c.CLOSE_RESULTS_PR) == ["1"] and lab.called(c.MERGE_RESULTS_PR) == []
+    assert lab.called(CLOSE_RESULTS_PR) == ["1"] and lab.called(MERGE_RESULTS_PR) == []
     assert lab.prs == {1: "closed"} and status.review_phase == "Rejected"
     gate = status.condition(st.REVIEW_GATE)
     assert gate and gate.reason == "Rejected" and gate.message == "PR #1 rejected by bob"
@@ -62,7 +62,7 @@ async def test_an_early_decision_is_kept_until_the_gate_opens_and_a_different_on
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await run.handle.execute_update(ExperimentWorkflow.review, REJECT)
         again = await run.handle.execute_update(ExperimentWorkflow.review, APPROVE)  # same decision: idempotent
-        assert lab.called(c.PUBLISH_RESULTS) == []
+        assert lab.called(PUBLISH_RESULTS) == []
         await run.handle.execute_update(ExperimentWorkflow.complete, CompleteRequest(requested_by="alice"))
         outcome = await run.result()
         status = await run.status()
@@ -71,7 +71,7 @@ async def test_an_early_decision_is_kept_until_the_gate_opens_and_a_different_on
     assert refused.value.cause.message == "already approved by alice"
     assert outcome.phase == ExperimentPhase.COMPLETE and status.review_phase == "Approved"
     names = [n for n, _ in lab.calls]
-    assert names.index(c.PUBLISH_RESULTS) < names.index(c.MERGE_RESULTS_PR)
+    assert names.index(PUBLISH_RESULTS) < names.index(MERGE_RESULTS_PR)
     assert lab.prs == {1: "merged"}
 
 

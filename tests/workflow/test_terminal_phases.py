@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from activities import contracts as c
+from activities.results.contracts import STORE_RESULTS
 from api.experiment import DEFAULT_DEADLINES, ConditionStatus, ExperimentPhase, ExperimentStatus
 from tests.workflow.conftest import running, spec
 from tests.workflow.fakes import FakeLab
@@ -33,7 +33,7 @@ async def test_complete_is_first_reported_with_its_results_url(env) -> None:
     finished = reported_after_complete(lab)
     assert outcome.phase == ExperimentPhase.COMPLETE and finished
     assert all(s.phase == ExperimentPhase.COMPLETE and s.results_url for s in finished)
-    assert lab.called(c.STORE_RESULTS) == ["Complete"]  # the stored summary says Complete too
+    assert lab.called(STORE_RESULTS) == ["Complete"]  # the stored summary says Complete too
     running_reports = [s.status for s in lab.statuses if s.status.phase == ExperimentPhase.RUNNING]
     ready = running_reports[-1].condition(st.READY)
     assert ready and ready.reason == "CollectingResults"

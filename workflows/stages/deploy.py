@@ -14,7 +14,7 @@ from workflows.lifecycle import Lifecycle
 from workflows.progress import Stage
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import DEPLOY_APPLICATIONS, DeployApplicationsInput, DeployedApplications, Layer
+    from activities.deploy.contracts import DEPLOY_APPLICATIONS, DeployApplicationsInput, DeployedApplications, Layer
     from api import names
     from api.experiment import ConditionStatus, ExperimentPhase, Target
     from workflows import policies

@@ -13,7 +13,7 @@ from workflows.lifecycle import Lifecycle
 from workflows.progress import Stage
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import (
+    from activities.clusters.contracts import (
         PROVISION_CLUSTER,
         WAIT_FOR_CLUSTER_READY,
         ProvisionClusterInput,

@@ -14,7 +14,7 @@ from workflows.activity_calls import ExperimentFailed, PhaseBudget, call
 from workflows.lifecycle import Lifecycle
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import (
+    from activities.publish.contracts import (
         CLOSE_RESULTS_PR,
         MERGE_RESULTS_PR,
         PUBLISH_RESULTS,

@@ -15,7 +15,8 @@ from workflows.activity_calls import ExperimentFailed, PhaseBudget, call
 from workflows.lifecycle import Lifecycle
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import (
+    from activities.results import judgement
+    from activities.results.contracts import (
         COLLECT_METRICS,
         STORE_RESULTS,
         CollectMetricsInput,
@@ -23,9 +24,10 @@ with workflow.unsafe.imports_passed_through():
         StoredResults,
         StoreResultsInput,
     )
+    from activities.results.judgement import STORE_RESULTS_RESERVE
     from api.base import format_duration
     from api.experiment import ConditionStatus, ExperimentPhase, HypothesisVerdict, IterationPhase, IterationStatus
-    from workflows import hypothesis, policies, quality_gate
+    from workflows import policies
     from workflows.status import HYPOTHESIS, QUALITY_GATE
 
 
@@ -52,7 +54,7 @@ async def collect_and_store(life: Lifecycle, gate: bool) -> None:
     spec = life.spec
     budget = PhaseBudget("results", spec.deadline("results"))
     cluster_names = {t.name: t.cluster_name for t in life.book.status.targets or [] if t.cluster_name}
-    gated = gate and quality_gate.applies(spec) and life.book.phase != ExperimentPhase.FAILED
+    gated = gate and judgement.applies(spec) and life.book.phase != ExperimentPhase.FAILED
     iteration = 0
     try:
         while True:
@@ -66,7 +68,7 @@ async def collect_and_store(life: Lifecycle, gate: bool) -> None:
                 budget,
                 "metrics collection",
             )
-            verdict = hypothesis.evaluate(spec.hypothesis, metrics.values)
+            verdict = judgement.evaluate(spec.hypothesis, metrics.values)
             if not gated or not await _quality_gate(life, iteration, metrics, verdict.verdict):
                 break
             iteration += 1
@@ -99,13 +101,13 @@ async def _quality_gate(
 ) -> bool:
     """Record one evaluation; True when the caller should re-collect."""
     spec = life.spec
-    decision = quality_gate.decide(spec, iteration, metrics, verdict)
+    decision = judgement.decide(spec, iteration, metrics, verdict)
     previous = life.book.status.iteration_status
     results = [*((previous.quality_results or []) if previous else []), decision.result]
     life.book.update(
         iteration_status=IterationStatus(
             current_iteration=iteration,
-            max_iterations=quality_gate.max_iterations(spec),
+            max_iterations=judgement.max_iterations(spec),
             phase=decision.phase,
             quality_results=results,
         )
@@ -119,7 +121,7 @@ async def _quality_gate(
         life.condition(QUALITY_GATE, ConditionStatus.FALSE, "Exhausted", text)
         life.fail("QualityGateExhausted", text)
         return False
-    delay = quality_gate.recollect_delay(spec)
+    delay = judgement.recollect_delay(spec)
     life.condition(
         QUALITY_GATE,
         ConditionStatus.FALSE,
@@ -130,7 +132,7 @@ async def _quality_gate(
     return True
 
 
-def _record_verdict(life: Lifecycle, verdict: hypothesis.Verdict) -> None:
+def _record_verdict(life: Lifecycle, verdict: judgement.Verdict) -> None:
     if verdict.verdict is None:
         return
     life.book.update(hypothesis_result=verdict.verdict)
@@ -140,4 +142,4 @@ def _record_verdict(life: Lifecycle, verdict: hypothesis.Verdict) -> None:
 
 def _store_reserve(life: Lifecycle) -> timedelta:
     """What storing the results may always take: the reserve, or the whole results deadline if shorter."""
-    return min(policies.STORE_RESULTS_RESERVE, life.spec.deadline("results"))
+    return min(STORE_RESULTS_RESERVE, life.spec.deadline("results"))

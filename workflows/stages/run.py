@@ -19,20 +19,22 @@ from workflows.lifecycle import Lifecycle
 from workflows.progress import Stage
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import (
+    from activities.clusters.contracts import (
         DISCOVER_TUTORIAL_SERVICES,
+        DiscoveredTutorialServices,
+        DiscoverTutorialServicesInput,
+        TutorialTarget,
+    )
+    from activities.run.contracts import (
         RESUME_ARGO_WORKFLOW,
         SUBMIT_ARGO_WORKFLOW,
         WAIT_FOR_ARGO_WORKFLOW,
         ArgoWorkflowPhase,
-        DiscoveredTutorialServices,
-        DiscoverTutorialServicesInput,
         FinishedArgoWorkflow,
         ResumeArgoWorkflowInput,
         ResumedArgoWorkflow,
         SubmitArgoWorkflowInput,
         SubmittedArgoWorkflow,
-        TutorialTarget,
         WaitForArgoWorkflowInput,
     )
     from api import names

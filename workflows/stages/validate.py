@@ -12,8 +12,9 @@ from workflows.lifecycle import Lifecycle
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import VALIDATE_EXPERIMENT, ValidateInput, ValidationResult
+    from activities.results import judgement
     from api.experiment import ConditionStatus
-    from workflows import policies, quality_gate
+    from workflows import policies
     from workflows.depends import dependency_problem
     from workflows.status import VALIDATED
 
@@ -34,7 +35,7 @@ async def validate_spec(life: Lifecycle) -> None:
         raise ExperimentFailed("InvalidSpec", text)
     problem = dependency_problem(life.spec.targets)  # before any cluster is paid for
     if not problem and life.changes.gate_budget_at_validation:
-        problem = quality_gate.budget_problem(life.spec)
+        problem = judgement.budget_problem(life.spec)
     if problem:
         life.condition(VALIDATED, ConditionStatus.FALSE, "InvalidSpec", problem)
         raise ExperimentFailed("InvalidSpec", problem)

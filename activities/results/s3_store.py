@@ -21,7 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from activities.contracts import ResultsStorageFailed, ResultsStoreUnavailable
+from activities.errors import ResultsStorageFailed, ResultsStoreUnavailable
 from activities.results_settings import ResultsSettings
 
 if TYPE_CHECKING:

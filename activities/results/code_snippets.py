@@ -12,7 +12,7 @@ from typing import Any
 
 from github import GithubException
 
-from activities.github import github_client
+from activities.publish.github import github_client
 from activities.results_settings import ResultsSettings
 from api.experiment import CodeSnippet
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.report import key_numbers
+from activities.results.html_report import key_numbers
 
 NOT_AI = "Computed summary — not AI-written."
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import yaml
 
-from activities.promql import PromQLClient
+from activities.results.promql_client import PromQLClient
 
 if TYPE_CHECKING:
     from activities.results_settings import ResultsSettings

@@ -1,18 +1,79 @@
-"""The quality gate (seed §3.10): is there enough metric data, else re-collect, bounded. Pure.
+"""Judgement on an experiment's data: the hypothesis verdict and the quality gate. Pure.
 
-Fix of seed bug 20: a re-collection that yields no metrics counts as a failed iteration instead of
-being skipped, so the gate always ends after ``maxIterations + 1`` evaluations.
+Imported by the workflow (deciding the gate and the verdict it reports) and by the results activities
+(the verdict written into summary.json), so both sides judge with the same rules. No I/O, no clocks,
+no randomness: the workflow sandbox runs it.
+
+- Machine verdict on the hypothesis' success criteria (seed §3.12, with bug 27 fixed).
+- The quality gate (seed §3.10): is there enough metric data, else re-collect, bounded. Fix of seed
+  bug 20: a re-collection that yields no metrics counts as a failed iteration instead of being
+  skipped, so the gate always ends after ``maxIterations + 1`` evaluations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from activities.contracts import MetricsCollection
+from activities.results.contracts import CriterionResult, MetricsCollection
 from api.base import format_duration
-from api.experiment import ExperimentSpec, HypothesisVerdict, IterationPhase, QualityResult
-from workflows.policies import STORE_RESULTS_RESERVE
+from api.experiment import ExperimentSpec, HypothesisSpec, HypothesisVerdict, IterationPhase, Operator, QualityResult
+
+STORE_RESULTS_RESERVE = timedelta(minutes=5)
+"""What storing summary.json may always take, however long metric collection and the quality gate ran
+(the gate's waits must leave it, checked at validation); capped by the results deadline itself."""
+
+_COMPARE = {
+    Operator.LT: lambda a, b: a < b,
+    Operator.LTE: lambda a, b: a <= b,
+    Operator.GT: lambda a, b: a > b,
+    Operator.GTE: lambda a, b: a >= b,
+}
+_SYMBOL = {Operator.LT: "<", Operator.LTE: "<=", Operator.GT: ">", Operator.GTE: ">="}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: HypothesisVerdict | None
+    criteria: list[CriterionResult]
+    message: str
+
+
+def evaluate(hypothesis: HypothesisSpec | None, values: Mapping[str, float]) -> Verdict:
+    """No criteria → no verdict (the AI decides). Any failed criterion → invalidated; all passed →
+    validated; otherwise (some without data or unparsable thresholds) → insufficient."""
+    criteria = (hypothesis.success_criteria if hypothesis else None) or []
+    if not criteria:
+        return Verdict(None, [], "no success criteria")
+    results: list[CriterionResult] = []
+    lines: list[str] = []
+    for c in criteria:
+        op = Operator(c.operator)
+        actual = values.get(c.metric)
+        result = CriterionResult(metric=c.metric, operator=op.value, threshold=c.value, actual=actual)
+        try:
+            threshold = float(c.value)
+        except ValueError:
+            lines.append(f"{c.metric}: threshold {c.value!r} is not a number")
+            results.append(result)
+            continue
+        if actual is None:
+            lines.append(f"{c.metric}: no data (want {_SYMBOL[op]} {c.value})")
+        else:
+            result.passed = bool(_COMPARE[op](actual, threshold))
+            mark = "passed" if result.passed else "failed"
+            lines.append(f"{c.metric}: {actual:g} {_SYMBOL[op]} {c.value} {mark}")
+        results.append(result)
+    outcomes = [r.passed for r in results]
+    if any(p is False for p in outcomes):
+        verdict = HypothesisVerdict.INVALIDATED
+    elif outcomes and all(p is True for p in outcomes):
+        verdict = HypothesisVerdict.VALIDATED
+    else:
+        verdict = HypothesisVerdict.INSUFFICIENT
+    return Verdict(verdict, results, "; ".join(lines))
+
 
 DEFAULT_MIN_COVERAGE = 0.5
 DEFAULT_MAX_ITERATIONS = 3

@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import datetime
 from html import escape
 
-from activities.metrics_model import DataPoint, QueryResult
+from activities.results.metrics_snapshot import DataPoint, QueryResult
 from api.experiment import MetricType
 
 WIDTH, HEIGHT = 640, 260

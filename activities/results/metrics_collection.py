@@ -4,7 +4,7 @@ Rules follow the original (seed §3.4): the ``$DURATION`` window shrinks with ea
 iteration, the step grows with the window, the four default queries apply when ``spec.metrics`` is
 empty. Fixed: ``${VAR}`` is substituted as well as ``$VAR`` (bug 18); each target keeps its own
 results (bug 19); every request is bounded in time (bug 28). This module only reads metrics; storing
-the snapshot is the activity's job (activities/results.py).
+the snapshot is the activity's job (activities/results/pipeline.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from activities.metrics_model import MetricsSnapshot, TargetMetrics, TimeWindow
-from activities.promql import PromQLClient, ResolvedQuery
+from activities.results.metrics_snapshot import MetricsSnapshot, TargetMetrics, TimeWindow
+from activities.results.prometheus_discovery import TargetAccess, discover_prometheus
+from activities.results.promql_client import PromQLClient, ResolvedQuery
 from activities.results_settings import ResultsSettings
-from activities.target_prometheus import TargetAccess, discover_prometheus
 from api.base import format_duration
 from api.experiment import ClusterType, ExperimentSpec, MetricsQuery, MetricType
 from api.validation import QUERY_VARIABLES

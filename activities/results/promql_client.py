@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from activities.metrics_model import DataPoint, QueryResult, TimeWindow
+from activities.results.metrics_snapshot import DataPoint, QueryResult, TimeWindow
 from api.experiment import MetricType
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -23,9 +23,10 @@ import anthropic
 from pydantic import ValidationError
 from temporalio import activity
 
-from activities import contracts as c
-from activities import github
-from activities.analysis_models import (
+from activities.errors import ResultsStorageFailed
+from activities.heartbeating import heartbeating
+from activities.publish import github
+from activities.publish.analysis_passes import (
     SECTION_KEYS,
     BodyPass,
     CapabilitiesPass,
@@ -34,11 +35,11 @@ from activities.analysis_models import (
     PassOutput,
     PlanPass,
 )
-from activities.computed_summary import computed_analysis
-from activities.heartbeating import heartbeating
-from activities.results import write_summary_and_report
+from activities.publish.computed_analysis import computed_analysis
+from activities.publish.contracts import RUN_ANALYSIS, AnalysisOutcome, RunAnalysisInput
+from activities.results.pipeline import write_summary_and_report
+from activities.results.s3_store import ObjectMissing, ResultsStore
 from activities.results_settings import ResultsSettings
-from activities.storage import ObjectMissing, ResultsStore
 from api import names
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 529})
@@ -173,7 +174,7 @@ def assemble(outputs: dict[str, PassOutput], sections: list[str], model: str) ->
     return merged | {"generatedAt": datetime.now(UTC).isoformat(), "model": model, "aiGenerated": True}
 
 
-async def analyse(settings: ResultsSettings, store: ResultsStore, inp: c.RunAnalysisInput) -> c.AnalysisOutcome:
+async def analyse(settings: ResultsSettings, store: ResultsStore, inp: RunAnalysisInput) -> AnalysisOutcome:
     job = names.analysis_job_name(inp.experiment)
     prefix = f"{names.results_prefix(inp.experiment)}analysis/"
     summary: dict[str, Any] = await heartbeating(
@@ -217,7 +218,7 @@ async def analyse(settings: ResultsSettings, store: ResultsStore, inp: c.RunAnal
     summary["analysis"] = analysis
     await heartbeating(asyncio.to_thread(write_summary_and_report, store, settings, summary), "storing the report")
     await heartbeating(asyncio.to_thread(github.update_published_file, settings, summary), "updating the PR data file")
-    return c.AnalysisOutcome(job_name=job, succeeded=not failures, message=message, analysis_key=final_key)
+    return AnalysisOutcome(job_name=job, succeeded=not failures, message=message, analysis_key=final_key)
 
 
 class AnalysisActivities:
@@ -225,12 +226,12 @@ class AnalysisActivities:
         self.settings = settings
         self._store = store
 
-    @activity.defn(name=c.RUN_ANALYSIS)
-    async def run_analysis(self, inp: c.RunAnalysisInput) -> c.AnalysisOutcome:
+    @activity.defn(name=RUN_ANALYSIS)
+    async def run_analysis(self, inp: RunAnalysisInput) -> AnalysisOutcome:
         """Never raises for an analysis problem: the outcome carries it (analysisPhase Failed + condition)."""
         store = self._store or ResultsStore.from_settings(self.settings)
         try:
             return await analyse(self.settings, store, inp)
-        except (c.ResultsStorageFailed, ObjectMissing) as err:
+        except (ResultsStorageFailed, ObjectMissing) as err:
             job = names.analysis_job_name(inp.experiment)
-            return c.AnalysisOutcome(job_name=job, succeeded=False, message=f"summary not readable: {err}")
+            return AnalysisOutcome(job_name=job, succeeded=False, message=f"summary not readable: {err}")

@@ -16,9 +16,11 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
-from activities import contracts as c
-from activities import target_plumbing
-from activities.claims import CLAIM_GROUP, CLAIM_VERSION, ClaimKind, claim_kind, read_kubeconfig
+from activities.clusters import target_plumbing
+from activities.clusters.claims import CLAIM_GROUP, CLAIM_VERSION, ClaimKind, claim_kind, read_kubeconfig
+from activities.clusters.contracts import ProvisionClusterInput, ProvisionedCluster, ReadyCluster, WaitForClusterInput
+from activities.contracts import ExperimentRef
+from activities.errors import ClusterFailed, ClusterRequestRejected
 from activities.heartbeating import heartbeating
 from activities.kube import (
     CLUSTER_LABEL,
@@ -55,7 +57,7 @@ def claim_spec(cluster: ClusterSpec) -> tuple[dict[str, Any], str, int]:
     return {**spec, "nodeCount": nodes, "diskSizeGb": disk}, machine, nodes
 
 
-def build_claim(ref: c.ExperimentRef, target: str, cluster: ClusterSpec) -> dict[str, Any]:
+def build_claim(ref: ExperimentRef, target: str, cluster: ClusterSpec) -> dict[str, Any]:
     """The claim ``<exp>-<target>-<hash>``; ``spec.clusterName`` is the cloud's name for the cluster.
 
     Both are derived from the Experiment's identity and always fit (api.names): the compositions name
@@ -77,15 +79,15 @@ def build_claim(ref: c.ExperimentRef, target: str, cluster: ClusterSpec) -> dict
     }
 
 
-async def provision_cluster(inp: c.ProvisionClusterInput, settings: ActivitySettings) -> c.ProvisionedCluster:
+async def provision_cluster(inp: ProvisionClusterInput, settings: ActivitySettings) -> ProvisionedCluster:
     """Request the cluster (or find the earlier request). Permanent: name too long, claim rejected."""
     cluster = inp.cluster
     if cluster.type == ClusterType.HUB:
-        return c.ProvisionedCluster(target=inp.target, cluster_name=names.HUB_CLUSTER_NAME)
+        return ProvisionedCluster(target=inp.target, cluster_name=names.HUB_CLUSTER_NAME)
     claim = build_claim(inp.experiment, inp.target, cluster)
     await asyncio.to_thread(_ensure_claim, settings, claim, claim_kind(cluster.type))
     _, machine, nodes = claim_spec(cluster)
-    return c.ProvisionedCluster(
+    return ProvisionedCluster(
         target=inp.target, cluster_name=claim["metadata"]["name"], machine_type=machine, node_count=nodes
     )
 
@@ -99,7 +101,7 @@ def _ensure_claim(settings: ActivitySettings, claim: dict[str, Any], kind: Claim
             return
         except ApiException as exc:
             if exc.status in (400, 422):
-                raise c.ClusterRequestRejected(f"{kind.kind} {name} rejected: {reason_of(exc)}") from exc
+                raise ClusterRequestRejected(f"{kind.kind} {name} rejected: {reason_of(exc)}") from exc
             if not is_conflict(exc):
                 raise
         existing = custom.get(CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, kind.plural, name)
@@ -107,16 +109,16 @@ def _ensure_claim(settings: ActivitySettings, claim: dict[str, Any], kind: Claim
     if existing["metadata"].get("deletionTimestamp"):
         raise ApplicationError(f"{kind.kind} {name} of an earlier experiment is still being deleted", type="Busy")
     if owner != uid:
-        raise c.ClusterRequestRejected(f"{kind.kind} {name} already exists and belongs to another experiment ({owner})")
+        raise ClusterRequestRejected(f"{kind.kind} {name} already exists and belongs to another experiment ({owner})")
 
 
-async def wait_for_cluster_ready(inp: c.WaitForClusterInput, settings: ActivitySettings) -> c.ReadyCluster:
+async def wait_for_cluster_ready(inp: WaitForClusterInput, settings: ActivitySettings) -> ReadyCluster:
     """Wait for claim Ready, then bootstrap RBAC and write the tutorial kubeconfig Secret if asked for.
 
     Permanent: the claim vanished, or it reported ReconcileError for longer than the failure grace.
     """
     if inp.cluster_type == ClusterType.HUB:
-        return c.ReadyCluster(target=inp.target)
+        return ReadyCluster(target=inp.target)
     kind = claim_kind(inp.cluster_type)
     failing_since: list[float] = []
 
@@ -127,7 +129,7 @@ async def wait_for_cluster_ready(inp: c.WaitForClusterInput, settings: ActivityS
     endpoint = await poll_until(check, settings.activity_poll_seconds)
     plumbing = asyncio.to_thread(_plumb_ready_cluster, settings, inp)
     secret = await heartbeating(plumbing, f"bootstrapping RBAC on {inp.cluster_name}")
-    return c.ReadyCluster(target=inp.target, endpoint=endpoint, kubeconfig_secret=secret)
+    return ReadyCluster(target=inp.target, endpoint=endpoint, kubeconfig_secret=secret)
 
 
 def _claim_endpoint(
@@ -137,7 +139,7 @@ def _claim_endpoint(
         claim = custom.get(CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, kind.plural, name)
     except ApiException as exc:
         if is_not_found(exc):
-            raise c.ClusterFailed(f"{kind.kind} {name} disappeared while waiting for it to become Ready") from exc
+            raise ClusterFailed(f"{kind.kind} {name} disappeared while waiting for it to become Ready") from exc
         raise
     status = claim.get("status") or {}
     conditions = {x.get("type"): x for x in status.get("conditions") or []}
@@ -147,13 +149,13 @@ def _claim_endpoint(
     if synced.get("status") == "False" and synced.get("reason") == "ReconcileError":
         failing_since[:] = failing_since or [time.monotonic()]
         if time.monotonic() - failing_since[0] >= settings.cluster_failure_grace_seconds:
-            raise c.ClusterFailed(f"{kind.kind} {name}: {synced.get('message') or 'ReconcileError'}")
+            raise ClusterFailed(f"{kind.kind} {name}: {synced.get('message') or 'ReconcileError'}")
         return Waiting(f"{kind.kind} {name}: ReconcileError: {synced.get('message', '')}")
     failing_since.clear()
     return Waiting(f"{kind.kind} {name}: Ready={ready.get('status', 'Unknown')} {ready.get('reason', '')}".strip())
 
 
-def _plumb_ready_cluster(settings: ActivitySettings, inp: c.WaitForClusterInput) -> str | None:
+def _plumb_ready_cluster(settings: ActivitySettings, inp: WaitForClusterInput) -> str | None:
     with hub_client(settings) as api:
         kubeconfig = read_kubeconfig(api, inp.cluster_type, inp.cluster_name)
         target_plumbing.bootstrap_rbac(kubeconfig, settings)

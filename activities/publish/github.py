@@ -30,8 +30,9 @@ from github.Repository import Repository
 from temporalio.exceptions import ApplicationError
 from urllib3.response import BaseHTTPResponse
 
-from activities.contracts import PublishedResults, PublishFailed, ReviewActionFailed
-from activities.report import key_numbers
+from activities.errors import PublishFailed, ReviewActionFailed
+from activities.publish.contracts import PublishedResults
+from activities.results.html_report import key_numbers
 from activities.results_settings import ResultsSettings
 from api import names
 

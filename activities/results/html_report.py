@@ -11,8 +11,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from activities.metrics_model import QueryResult
-from activities.report_charts import chart, format_value
+from activities.results.metrics_snapshot import QueryResult
+from activities.results.report_charts import chart, format_value
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#111827;background:#f9fafb}

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import Field
 
-from activities.metrics_model import WireModel
+from activities.results.metrics_snapshot import WireModel
 from api.experiment import ClusterSpec, ClusterType, ExperimentSpec
 
 PRICES_FILE = Path(__file__).parent / "data" / "prices.json"

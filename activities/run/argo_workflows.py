@@ -17,7 +17,8 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from activities import contracts as c
+from activities.contracts import ValidationProblem
+from activities.errors import ArgoWorkflowRejected
 from activities.kube import (
     CustomObjects,
     Waiting,
@@ -28,6 +29,15 @@ from activities.kube import (
     poll_until,
     reason_of,
 )
+from activities.run.contracts import (
+    ArgoWorkflowPhase,
+    FinishedArgoWorkflow,
+    ResumeArgoWorkflowInput,
+    ResumedArgoWorkflow,
+    SubmitArgoWorkflowInput,
+    SubmittedArgoWorkflow,
+    WaitForArgoWorkflowInput,
+)
 from activities.settings import ActivitySettings
 from api import names
 from api.experiment import INLINE_WORKFLOW_TEMPLATE, CompletionMode
@@ -35,10 +45,10 @@ from api.experiment import INLINE_WORKFLOW_TEMPLATE, CompletionMode
 GROUP, VERSION = "argoproj.io", "v1alpha1"
 SERVICE_ACCOUNT = "argo-workflow"
 DEFAULT_TEMPLATE = INLINE_WORKFLOW_TEMPLATE
-TERMINAL = {p.value for p in c.ArgoWorkflowPhase}
+TERMINAL = {p.value for p in ArgoWorkflowPhase}
 
 
-def build_workflow(inp: c.SubmitArgoWorkflowInput, inline: bool) -> dict[str, Any]:
+def build_workflow(inp: SubmitArgoWorkflowInput, inline: bool) -> dict[str, Any]:
     name = names.argo_workflow_name(inp.experiment)
     spec: dict[str, Any] = {"serviceAccountName": SERVICE_ACCOUNT}
     if inline:
@@ -89,12 +99,12 @@ def template_exists(custom: CustomObjects, template: str) -> bool:
     return True
 
 
-def missing_template(custom: CustomObjects, template: str) -> c.ValidationProblem | None:
+def missing_template(custom: CustomObjects, template: str) -> ValidationProblem | None:
     """Why ``template`` cannot run on this hub, or None (the default name falls back to the inline workflow)."""
     if template == DEFAULT_TEMPLATE or template_exists(custom, template):
         return None
     namespace = names.ARGO_WORKFLOWS_NAMESPACE
-    return c.ValidationProblem(
+    return ValidationProblem(
         field="spec.workflow.template",
         message=f"WorkflowTemplate {template!r} not found in namespace {namespace} on the hub",
         fix=f"apply it there (kubectl apply -n {namespace} -f experiments/<scenario>/workflow/template.yaml), "
@@ -102,46 +112,46 @@ def missing_template(custom: CustomObjects, template: str) -> c.ValidationProble
     )
 
 
-async def submit_argo_workflow(inp: c.SubmitArgoWorkflowInput, settings: ActivitySettings) -> c.SubmittedArgoWorkflow:
+async def submit_argo_workflow(inp: SubmitArgoWorkflowInput, settings: ActivitySettings) -> SubmittedArgoWorkflow:
     """Create the Workflow, or find the one an earlier attempt created. Permanent: template missing, rejected."""
     return await asyncio.to_thread(_submit, settings, inp)
 
 
-def _submit(settings: ActivitySettings, inp: c.SubmitArgoWorkflowInput) -> c.SubmittedArgoWorkflow:
+def _submit(settings: ActivitySettings, inp: SubmitArgoWorkflowInput) -> SubmittedArgoWorkflow:
     name = names.argo_workflow_name(inp.experiment)
     namespace = names.ARGO_WORKFLOWS_NAMESPACE
     with hub_client(settings) as api:
         custom = CustomObjects(api)
         try:
             existing = custom.get(GROUP, VERSION, namespace, "workflows", name)
-            return c.SubmittedArgoWorkflow(name=name, inline="workflowTemplateRef" not in existing.get("spec", {}))
+            return SubmittedArgoWorkflow(name=name, inline="workflowTemplateRef" not in existing.get("spec", {}))
         except ApiException as exc:
             if not is_not_found(exc):
                 raise
         missing = missing_template(custom, inp.template)
         if missing:
-            raise c.ArgoWorkflowRejected(f"{missing.message}: {missing.fix}")
+            raise ArgoWorkflowRejected(f"{missing.message}: {missing.fix}")
         inline = inp.template == DEFAULT_TEMPLATE and not template_exists(custom, DEFAULT_TEMPLATE)
         try:
             custom.create(GROUP, VERSION, namespace, "workflows", build_workflow(inp, inline))
         except ApiException as exc:
             if exc.status in (400, 422):
-                raise c.ArgoWorkflowRejected(f"Workflow {name} rejected: {reason_of(exc)}") from exc
+                raise ArgoWorkflowRejected(f"Workflow {name} rejected: {reason_of(exc)}") from exc
             if not is_conflict(exc):
                 raise
-    return c.SubmittedArgoWorkflow(name=name, inline=inline)
+    return SubmittedArgoWorkflow(name=name, inline=inline)
 
 
-async def wait_for_argo_workflow(inp: c.WaitForArgoWorkflowInput, settings: ActivitySettings) -> c.FinishedArgoWorkflow:
+async def wait_for_argo_workflow(inp: WaitForArgoWorkflowInput, settings: ActivitySettings) -> FinishedArgoWorkflow:
     """Wait until the Workflow is Succeeded, Failed or Error. Permanent: it disappeared."""
 
-    def check() -> c.FinishedArgoWorkflow | Waiting:
+    def check() -> FinishedArgoWorkflow | Waiting:
         with hub_client(settings) as api:
             try:
                 wf = CustomObjects(api).get(GROUP, VERSION, names.ARGO_WORKFLOWS_NAMESPACE, "workflows", inp.name)
             except ApiException as exc:
                 if is_not_found(exc):
-                    raise c.ArgoWorkflowRejected(
+                    raise ArgoWorkflowRejected(
                         f"Workflow {inp.name} disappeared from namespace {names.ARGO_WORKFLOWS_NAMESPACE}"
                     ) from exc
                 raise
@@ -149,9 +159,9 @@ async def wait_for_argo_workflow(inp: c.WaitForArgoWorkflowInput, settings: Acti
         phase = status.get("phase") or "Pending"
         if phase not in TERMINAL:
             return Waiting(f"Workflow {inp.name}: {phase}")
-        return c.FinishedArgoWorkflow(
+        return FinishedArgoWorkflow(
             name=inp.name,
-            phase=c.ArgoWorkflowPhase(phase),
+            phase=ArgoWorkflowPhase(phase),
             message=status.get("message"),
             started_at=_time(status.get("startedAt")),
             finished_at=_time(status.get("finishedAt")),
@@ -160,7 +170,7 @@ async def wait_for_argo_workflow(inp: c.WaitForArgoWorkflowInput, settings: Acti
     return await poll_until(check, settings.activity_poll_seconds)
 
 
-async def resume_argo_workflow(inp: c.ResumeArgoWorkflowInput, settings: ActivitySettings) -> c.ResumedArgoWorkflow:
+async def resume_argo_workflow(inp: ResumeArgoWorkflowInput, settings: ActivitySettings) -> ResumedArgoWorkflow:
     """What ``argo resume`` does: unset ``spec.suspend``, mark every Running Suspend node Succeeded.
 
     Idempotent: a retry finds nothing left to resume; a workflow that is gone has nothing to resume.
@@ -168,7 +178,7 @@ async def resume_argo_workflow(inp: c.ResumeArgoWorkflowInput, settings: Activit
     return await asyncio.to_thread(_resume, settings, inp)
 
 
-def _resume(settings: ActivitySettings, inp: c.ResumeArgoWorkflowInput) -> c.ResumedArgoWorkflow:
+def _resume(settings: ActivitySettings, inp: ResumeArgoWorkflowInput) -> ResumedArgoWorkflow:
     namespace = names.ARGO_WORKFLOWS_NAMESPACE
     with hub_client(settings) as api:
         custom = CustomObjects(api)
@@ -177,18 +187,18 @@ def _resume(settings: ActivitySettings, inp: c.ResumeArgoWorkflowInput) -> c.Res
                 wf = custom.get(GROUP, VERSION, namespace, "workflows", inp.name)
             except ApiException as exc:
                 if is_not_found(exc):
-                    return c.ResumedArgoWorkflow(name=inp.name)
+                    return ResumedArgoWorkflow(name=inp.name)
                 raise
             resumed = resume_suspended(wf, f"Resumed by: experiment {inp.experiment.name} completed on request")
             if not resumed and "suspend" not in (wf.get("spec") or {}):
-                return c.ResumedArgoWorkflow(name=inp.name)
+                return ResumedArgoWorkflow(name=inp.name)
             try:
                 custom.replace(GROUP, VERSION, namespace, "workflows", inp.name, wf)
             except ApiException as exc:
                 if is_conflict(exc):
                     continue
                 raise
-            return c.ResumedArgoWorkflow(name=inp.name, resumed_nodes=resumed)
+            return ResumedArgoWorkflow(name=inp.name, resumed_nodes=resumed)
 
 
 def resume_suspended(wf: dict[str, Any], message: str) -> list[str]:

@@ -13,7 +13,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
-from activities.cluster_access import Cluster, cloud_kubeconfig
+from activities.clusters.cloud_access import Cluster, cloud_kubeconfig
 from activities.kube import CustomObjects, is_not_found, secret_text, uid_selector
 from api import names
 from api.experiment import ClusterType
@@ -51,7 +51,7 @@ def read_kubeconfig(api: client.ApiClient, cluster_type: str, cluster_name: str)
 
     Endpoint and CA come from the connection Secret (``endpoint``/``clusterCA`` keys, else its
     kubeconfig's cluster); the user is the provider's exec plugin, never the Secret's own credentials
-    (see :mod:`activities.cluster_access`).
+    (see :mod:`activities.clusters.cloud_access`).
     """
     kind = claim_kind(cluster_type)
     claim = CustomObjects(api).get(CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, kind.plural, cluster_name)

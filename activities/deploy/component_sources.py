@@ -15,7 +15,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from activities import contracts as c
+from activities.errors import ApplicationFailed
 from activities.kube import CustomObjects, is_not_found
 from api.base import API_GROUP, API_VERSION
 from api.component import Component, ComponentSource
@@ -28,12 +28,12 @@ def read_component(api: client.ApiClient, name: str) -> Component:
         body = CustomObjects(api).get_cluster(API_GROUP, API_VERSION, "components", name)
     except ApiException as exc:
         if is_not_found(exc):
-            raise c.ApplicationFailed(f"no Component named {name!r} in the catalog") from exc
+            raise ApplicationFailed(f"no Component named {name!r} in the catalog") from exc
         raise
     body.pop("status", None)
     component, problems = parse_object(body)
     if not isinstance(component, Component):
-        raise c.ApplicationFailed(f"Component {name!r} is invalid: {'; '.join(p.render() for p in problems)}")
+        raise ApplicationFailed(f"Component {name!r} is invalid: {'; '.join(p.render() for p in problems)}")
     return component
 
 

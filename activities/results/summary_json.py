@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from statistics import fmean
 from typing import Any
 
-from activities.contracts import CriterionResult, ExperimentRef
-from activities.cost import estimate
-from activities.metrics_model import MetricsSnapshot
+from activities.contracts import ExperimentRef
+from activities.results import judgement
+from activities.results.contracts import CriterionResult
+from activities.results.cost_estimate import estimate
+from activities.results.metrics_snapshot import MetricsSnapshot
 from api.experiment import ExperimentSpec, ExperimentStatus, HypothesisSpec
-from workflows import hypothesis
 
 
 def run_uuid(experiment: ExperimentRef, workflow_run_id: str) -> str:
@@ -53,13 +54,13 @@ def metric_statistics(snapshot: MetricsSnapshot) -> dict[str, dict[str, dict[str
 def hypothesis_block(
     spec_hypothesis: HypothesisSpec | None, criteria: list[CriterionResult], snapshot: MetricsSnapshot | None
 ) -> dict[str, Any] | None:
-    """The claim plus, per criterion, query/actual/threshold/outcome; ``machineVerdict`` from workflows.hypothesis."""
+    """The claim plus, per criterion, query/actual/threshold/outcome; ``machineVerdict`` from ``judgement``."""
     if spec_hypothesis is None:
         return None
     values = {c.metric: c.actual for c in criteria if c.actual is not None}
     if not criteria and snapshot is not None:
         values = snapshot.representative_values()
-    verdict = hypothesis.evaluate(spec_hypothesis, values)
+    verdict = judgement.evaluate(spec_hypothesis, values)
     per_target = snapshot.representative_values() if snapshot else {}
     rows = []
     for spec_criterion, result in zip(spec_hypothesis.success_criteria or [], verdict.criteria, strict=False):

@@ -14,16 +14,32 @@ from typing import Any
 
 from temporalio import activity
 
-from activities import contracts as c
-from activities import github
+from activities.errors import ReviewActionFailed
 from activities.heartbeating import heartbeating
-from activities.metrics import KubeconfigSource, MetricsCollector
-from activities.metrics_model import MetricsSnapshot
-from activities.report import render_report
+from activities.publish import github
+from activities.publish.contracts import (
+    CLOSE_RESULTS_PR,
+    MERGE_RESULTS_PR,
+    PUBLISH_RESULTS,
+    PublishedResults,
+    PublishResultsInput,
+    ResultsPullRequest,
+)
+from activities.results.code_snippets import fetch_snippets
+from activities.results.contracts import (
+    COLLECT_METRICS,
+    STORE_RESULTS,
+    CollectMetricsInput,
+    MetricsCollection,
+    StoredResults,
+    StoreResultsInput,
+)
+from activities.results.html_report import render_report
+from activities.results.metrics_collection import KubeconfigSource, MetricsCollector
+from activities.results.metrics_snapshot import MetricsSnapshot
+from activities.results.s3_store import ObjectMissing, ResultsStore
+from activities.results.summary_json import build_summary
 from activities.results_settings import ResultsSettings
-from activities.snippets import fetch_snippets
-from activities.storage import ObjectMissing, ResultsStore
-from activities.summary import build_summary
 from api import names
 
 REPORT_NAME = "report.html"
@@ -88,8 +104,8 @@ class ResultsActivities:
             self._store = ResultsStore.from_settings(self.settings)
         return self._store
 
-    @activity.defn(name=c.COLLECT_METRICS)
-    async def collect_metrics(self, inp: c.CollectMetricsInput) -> c.MetricsCollection:
+    @activity.defn(name=COLLECT_METRICS)
+    async def collect_metrics(self, inp: CollectMetricsInput) -> MetricsCollection:
         exp = inp.experiment
         snapshot = await MetricsCollector(self.settings, self._kubeconfigs).collect(
             experiment=exp.name,
@@ -102,11 +118,11 @@ class ResultsActivities:
             now=datetime.now(UTC),
         )
         if snapshot is None:
-            return c.MetricsCollection()
+            return MetricsCollection()
         key = names.metrics_snapshot_key(exp)
         await heartbeating(asyncio.to_thread(self.store.put_json, key, snapshot.to_json_dict()), f"storing {key}")
         missing = sorted(name for name, q in snapshot.queries.items() if not q.has_data)
-        return c.MetricsCollection(
+        return MetricsCollection(
             snapshot_key=key,
             source=snapshot.source,
             total_metrics=len(snapshot.queries),
@@ -115,8 +131,8 @@ class ResultsActivities:
             values=snapshot.representative_values(),
         )
 
-    @activity.defn(name=c.STORE_RESULTS)
-    async def store_results(self, inp: c.StoreResultsInput) -> c.StoredResults:
+    @activity.defn(name=STORE_RESULTS)
+    async def store_results(self, inp: StoreResultsInput) -> StoredResults:
         info = activity.info()
         workflow_id, run_id = info.workflow_id or "", info.workflow_run_id or ""
         exp = inp.experiment
@@ -140,7 +156,7 @@ class ResultsActivities:
         summary["reportURL"] = public_url(self.settings, report_key(exp))
         writing = asyncio.to_thread(write_summary_and_report, self.store, self.settings, summary)
         await heartbeating(writing, "storing summary.json and the report")
-        return c.StoredResults(
+        return StoredResults(
             results_url=names.results_url(exp, self.settings.s3_bucket), summary_key=names.summary_key(exp)
         )
 
@@ -152,25 +168,25 @@ class ResultsActivities:
         except ObjectMissing:
             return None
 
-    @activity.defn(name=c.PUBLISH_RESULTS)
-    async def publish_results(self, inp: c.PublishResultsInput) -> c.PublishedResults:
-        """Branch + data file + PR; safe to repeat (see activities/github.py)."""
+    @activity.defn(name=PUBLISH_RESULTS)
+    async def publish_results(self, inp: PublishResultsInput) -> PublishedResults:
+        """Branch + data file + PR; safe to repeat (see activities/publish/github.py)."""
         summary = await heartbeating(asyncio.to_thread(self.store.get_json, inp.summary_key), "reading summary.json")
         publishing = asyncio.to_thread(github.publish, self.settings, summary, inp.title)
         return await heartbeating(publishing, "publishing the results pull request")
 
-    @activity.defn(name=c.MERGE_RESULTS_PR)
-    async def merge_results_pr(self, inp: c.ResultsPullRequest) -> None:
+    @activity.defn(name=MERGE_RESULTS_PR)
+    async def merge_results_pr(self, inp: ResultsPullRequest) -> None:
         self._require_github("merge", inp.pr_number)
         merging = asyncio.to_thread(github.merge, self.settings, inp.pr_number, inp.branch)
         await heartbeating(merging, f"merging PR #{inp.pr_number}")
 
-    @activity.defn(name=c.CLOSE_RESULTS_PR)
-    async def close_results_pr(self, inp: c.ResultsPullRequest) -> None:
+    @activity.defn(name=CLOSE_RESULTS_PR)
+    async def close_results_pr(self, inp: ResultsPullRequest) -> None:
         self._require_github("close", inp.pr_number)
         closing = asyncio.to_thread(github.close, self.settings, inp.pr_number, inp.branch)
         await heartbeating(closing, f"closing PR #{inp.pr_number}")
 
     def _require_github(self, action: str, pr_number: int) -> None:
         if not self.settings.github_enabled:
-            raise c.ReviewActionFailed(f"cannot {action} PR #{pr_number}: GITHUB_TOKEN is not set on the worker")
+            raise ReviewActionFailed(f"cannot {action} PR #{pr_number}: GITHUB_TOKEN is not set on the worker")

@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from activities import contracts as c
-from activities.claims import read_kubeconfig
-from activities.cluster_access import target_client
+from activities.clusters.claims import read_kubeconfig
+from activities.clusters.cloud_access import target_client
+from activities.clusters.contracts import DiscoveredTutorialServices, DiscoverTutorialServicesInput
+from activities.contracts import ExperimentRef
 from activities.kube import (
     CustomObjects,
     apply_secret,
@@ -54,7 +55,7 @@ def bootstrap_rbac(kubeconfig: str, settings: ActivitySettings) -> None:
             log.warning("RBAC bootstrap failed (%s %s); continuing as the original did", exc.status, exc.reason)
 
 
-def read_experiment_spec(api: client.ApiClient, ref: c.ExperimentRef) -> ExperimentSpec | None:
+def read_experiment_spec(api: client.ApiClient, ref: ExperimentRef) -> ExperimentSpec | None:
     """The Experiment's current spec, if the object with this uid still exists."""
     try:
         obj = CustomObjects(api).get(API_GROUP, API_VERSION, ref.namespace, "experiments", ref.name)
@@ -67,7 +68,7 @@ def read_experiment_spec(api: client.ApiClient, ref: c.ExperimentRef) -> Experim
     return ExperimentSpec.model_validate(obj["spec"])
 
 
-def write_tutorial_kubeconfig(api: client.ApiClient, ref: c.ExperimentRef, target: str, kubeconfig: str) -> str:
+def write_tutorial_kubeconfig(api: client.ApiClient, ref: ExperimentRef, target: str, kubeconfig: str) -> str:
     """Hub Secret ``<exp>-<target>-kubeconfig-<hash>`` next to the Experiment, owned by it."""
     name = names.kubeconfig_secret(ref, target)
     owner = client.V1OwnerReference(api_version=GROUP_VERSION, kind="Experiment", name=ref.name, uid=ref.uid)
@@ -94,7 +95,7 @@ def copy_tailscale_secret(hub: client.ApiClient, kubeconfig: str, settings: Acti
 
 
 def write_cross_cluster_kubeconfigs(
-    ref: c.ExperimentRef, kubeconfig: str, sources: Mapping[str, str], settings: ActivitySettings
+    ref: ExperimentRef, kubeconfig: str, sources: Mapping[str, str], settings: ActivitySettings
 ) -> list[str]:
     """On one target, Secret ``<source>-cluster-kubeconfig`` in the workload namespace per other target."""
     written = []
@@ -135,13 +136,13 @@ def service_endpoint(service: client.V1Service, port: int | None) -> str | None:
 
 
 async def discover_tutorial_services(
-    inp: c.DiscoverTutorialServicesInput, settings: ActivitySettings
-) -> c.DiscoveredTutorialServices:
+    inp: DiscoverTutorialServicesInput, settings: ActivitySettings
+) -> DiscoveredTutorialServices:
     """Resolve each tutorial service on its target, hub or remote (the original skipped remote targets)."""
     return await asyncio.to_thread(_discover, settings, inp)
 
 
-def _discover(settings: ActivitySettings, inp: c.DiscoverTutorialServicesInput) -> c.DiscoveredTutorialServices:
+def _discover(settings: ActivitySettings, inp: DiscoverTutorialServicesInput) -> DiscoveredTutorialServices:
     targets = {t.name: t for t in inp.targets}
     found = []
     with hub_client(settings) as hub:
@@ -166,7 +167,7 @@ def _discover(settings: ActivitySettings, inp: c.DiscoverTutorialServicesInput) 
                 if not is_not_found(exc):
                     raise
             found.append(DiscoveredService(name=ref.name, endpoint=endpoint, ready=endpoint is not None))
-    return c.DiscoveredTutorialServices(services=found)
+    return DiscoveredTutorialServices(services=found)
 
 
 def _endpoint_on(api: client.ApiClient, ref: TutorialServiceRef) -> str | None:

@@ -18,11 +18,14 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from activities import contracts as c
-from activities import target_plumbing
-from activities.claims import experiment_claims, read_kubeconfig
-from activities.cluster_access import EXEC_API, cluster_of_exec
-from activities.components import argocd_sources, read_component
+from activities.clusters import target_plumbing
+from activities.clusters.claims import experiment_claims, read_kubeconfig
+from activities.clusters.cloud_access import EXEC_API, cluster_of_exec
+from activities.contracts import ExperimentRef
+from activities.deploy.component_sources import argocd_sources, read_component
+from activities.deploy.contracts import DeployApplicationsInput, DeployedApplications
+from activities.deploy.observability import layer_refs
+from activities.errors import ApplicationFailed
 from activities.heartbeating import heartbeating
 from activities.kube import (
     CLUSTER_LABEL,
@@ -38,7 +41,6 @@ from activities.kube import (
     is_not_found,
     poll_until,
 )
-from activities.observability import layer_refs
 from activities.settings import ActivitySettings, HealthRule
 from api import names
 from api.experiment import ClusterType, Transport
@@ -53,7 +55,7 @@ NAMESPACE_LABELS = {
 }
 
 
-def cluster_secret(ref: c.ExperimentRef, cluster: str, endpoint: str, kubeconfig: str) -> client.V1Secret:
+def cluster_secret(ref: ExperimentRef, cluster: str, endpoint: str, kubeconfig: str) -> client.V1Secret:
     """``argocd/cluster-<cluster>`` in ArgoCD's declarative format, credentials from the current context.
 
     A provider exec user becomes ArgoCD's own provider auth, so ArgoCD uses its identity and no token
@@ -91,7 +93,7 @@ def cluster_secret(ref: c.ExperimentRef, cluster: str, endpoint: str, kubeconfig
     )
 
 
-def build_application(inp: c.DeployApplicationsInput, server: str, sources: list[dict[str, Any]]) -> dict[str, Any]:
+def build_application(inp: DeployApplicationsInput, server: str, sources: list[dict[str, Any]]) -> dict[str, Any]:
     ref, target = inp.experiment, inp.target.name
     labels = {**experiment_labels(ref), TARGET_LABEL: target}
     if inp.layered:
@@ -156,7 +158,7 @@ def health_problem(app: dict[str, Any], rule: HealthRule) -> str | None:
     return text + "".join(f"; {x.get('type')}: {x.get('message', '')}" for x in errors)
 
 
-async def deploy_applications(inp: c.DeployApplicationsInput, settings: ActivitySettings) -> c.DeployedApplications:
+async def deploy_applications(inp: DeployApplicationsInput, settings: ActivitySettings) -> DeployedApplications:
     """Create or update the layer's Application and wait until it is healthy.
 
     Permanent: a Component is missing or invalid, or the layer has components but none resolve to a source.
@@ -164,7 +166,7 @@ async def deploy_applications(inp: c.DeployApplicationsInput, settings: Activity
     preparing = asyncio.to_thread(_prepare, settings, inp)
     app = await heartbeating(preparing, f"registering {inp.target.name} and applying its {inp.layer} Application")
     if app is None:
-        return c.DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[])
+        return DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[])
     name = app["metadata"]["name"]
 
     def check() -> list[str] | Waiting:
@@ -182,10 +184,10 @@ async def deploy_applications(inp: c.DeployApplicationsInput, settings: Activity
         return [f"{r.get('kind')}/{r.get('name')}" for r in resources]
 
     components = await poll_until(check, settings.activity_poll_seconds)
-    return c.DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[name], components=components)
+    return DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[name], components=components)
 
 
-def _prepare(settings: ActivitySettings, inp: c.DeployApplicationsInput) -> dict[str, Any] | None:
+def _prepare(settings: ActivitySettings, inp: DeployApplicationsInput) -> dict[str, Any] | None:
     """Resolve components, plumb the target, register it, and apply the Application; None if nothing to deploy."""
     refs = layer_refs(inp.experiment.name, inp.target, inp.layer, inp.layered, settings)
     if not refs:
@@ -194,7 +196,7 @@ def _prepare(settings: ActivitySettings, inp: c.DeployApplicationsInput) -> dict
         sources = [s for ref in refs for s in argocd_sources(read_component(api, ref.component_name or ""), ref.params)]
         if not sources:
             listed = ", ".join(r.component_name or "?" for r in refs)
-            raise c.ApplicationFailed(f"components {listed} of target {inp.target.name} resolve to no source")
+            raise ApplicationFailed(f"components {listed} of target {inp.target.name} resolve to no source")
         server = IN_CLUSTER
         if inp.target.cluster.type != ClusterType.HUB:
             server = f"https://{inp.endpoint}"
@@ -204,7 +206,7 @@ def _prepare(settings: ActivitySettings, inp: c.DeployApplicationsInput) -> dict
     return app
 
 
-def _plumb_remote_target(api: client.ApiClient, inp: c.DeployApplicationsInput, settings: ActivitySettings) -> None:
+def _plumb_remote_target(api: client.ApiClient, inp: DeployApplicationsInput, settings: ActivitySettings) -> None:
     kubeconfig = read_kubeconfig(api, inp.target.cluster.type, inp.cluster_name)
     apply_secret(
         api, names.ARGOCD_NAMESPACE, cluster_secret(inp.experiment, inp.cluster_name, inp.endpoint or "", kubeconfig)
@@ -217,7 +219,7 @@ def _plumb_remote_target(api: client.ApiClient, inp: c.DeployApplicationsInput, 
         target_plumbing.write_cross_cluster_kubeconfigs(inp.experiment, kubeconfig, sources, settings)
 
 
-def _other_target_kubeconfigs(api: client.ApiClient, inp: c.DeployApplicationsInput) -> dict[str, str]:
+def _other_target_kubeconfigs(api: client.ApiClient, inp: DeployApplicationsInput) -> dict[str, str]:
     """target → kubeconfig of every other provisioned target of the experiment (the original's pairs)."""
     found = {}
     for claim in experiment_claims(api, inp.experiment):

@@ -11,7 +11,8 @@ for ``direct`` (the original injected no route at all and its values hard-coded 
 
 from __future__ import annotations
 
-from activities import contracts as c
+from activities.deploy.contracts import Layer
+from activities.errors import ApplicationFailed
 from activities.settings import ActivitySettings
 from api.experiment import ComponentRef, Target, Transport
 
@@ -43,7 +44,7 @@ def obs_refs(experiment: str, target: Target, settings: ActivitySettings) -> lis
     url = EGRESS_WRITE_URL
     if obs.transport == Transport.DIRECT:
         if not settings.metrics_direct_write_url:
-            raise c.ApplicationFailed(
+            raise ApplicationFailed(
                 f"target {target.name} uses observability transport direct, but the platform has no "
                 "METRICS_DIRECT_WRITE_URL (the hub's VictoriaMetrics remote-write URL) configured"
             )
@@ -55,7 +56,7 @@ def obs_refs(experiment: str, target: Target, settings: ActivitySettings) -> lis
 
 
 def layer_refs(
-    experiment: str, target: Target, layer: c.Layer, layered: bool, settings: ActivitySettings
+    experiment: str, target: Target, layer: Layer, layered: bool, settings: ActivitySettings
 ) -> list[ComponentRef]:
     """The refs of one layer; a non-layered target gets everything in its single Application."""
     user = list(target.components or [])

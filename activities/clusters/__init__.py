@@ -1,0 +1,1 @@
+"""Target clusters: Crossplane claims, cloud access tokens, what a target needs besides its apps."""

@@ -1,0 +1,1 @@
+"""Deploying Components: ArgoCD Applications, their sources, the injected observability."""

@@ -1,0 +1,1 @@
+"""Publishing: the results pull request on GitHub and the Claude analysis."""

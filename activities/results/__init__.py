@@ -1,0 +1,1 @@
+"""Results: PromQL metrics, the quality gate and verdict, summary.json, the report, cost, S3."""

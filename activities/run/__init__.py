@@ -1,0 +1,1 @@
+"""Running the experiment: the Argo Workflow (submit, wait, resume)."""
