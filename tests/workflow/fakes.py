@@ -1,4 +1,4 @@
-"""In-memory fakes of every activity in activities/contracts.py, registered by the tests.
+"""In-memory fakes of every activity the workflow calls (activities/*/contracts.py), registered by the tests.
 
 They keep what a real lab would keep (claims, apps, workflows, PRs) so tests can assert order,
 idempotent cleanup and what was left behind. Knobs on FakeLab make a step fail or hang.
