@@ -38,7 +38,7 @@ import httpx
 from activities.results.metrics_collection import default_queries, resolve, time_window
 from activities.results.metrics_snapshot import TimeWindow
 from activities.results.promql_client import PromQLClient, ResolvedQuery
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api.experiment import MetricType
 from bench.common import header, load, table
 from labctl.servers import start_victoria_metrics

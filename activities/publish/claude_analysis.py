@@ -39,7 +39,7 @@ from activities.publish.computed_analysis import computed_analysis
 from activities.publish.contracts import RUN_ANALYSIS, AnalysisOutcome, RunAnalysisInput
 from activities.results.pipeline import write_summary_and_report
 from activities.results.s3_store import ObjectMissing, ResultsStore
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api import names
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 529})

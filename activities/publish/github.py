@@ -33,7 +33,7 @@ from urllib3.response import BaseHTTPResponse
 from activities.errors import PublishFailed, ReviewActionFailed
 from activities.publish.contracts import PublishedResults
 from activities.results.html_report import key_numbers
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api import names
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any
 from github import GithubException
 
 from activities.publish.github import github_client
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api.experiment import CodeSnippet
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import httpx
 from activities.results.metrics_snapshot import MetricsSnapshot, TargetMetrics, TimeWindow
 from activities.results.prometheus_discovery import TargetAccess, discover_prometheus
 from activities.results.promql_client import PromQLClient, ResolvedQuery
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api.base import format_duration
 from api.experiment import ClusterType, ExperimentSpec, MetricsQuery, MetricType
 from api.validation import QUERY_VARIABLES

@@ -39,7 +39,7 @@ from activities.results.metrics_collection import KubeconfigSource, MetricsColle
 from activities.results.metrics_snapshot import MetricsSnapshot
 from activities.results.s3_store import ObjectMissing, ResultsStore
 from activities.results.summary_json import build_summary
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api import names
 
 REPORT_NAME = "report.html"

@@ -20,7 +20,7 @@ import yaml
 from activities.results.promql_client import PromQLClient
 
 if TYPE_CHECKING:
-    from activities.results_settings import ResultsSettings
+    from activities.settings import ResultsSettings
 
 DISCOVERY_NAMESPACES = (
     "{workloads}",

@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from activities.errors import ResultsStorageFailed, ResultsStoreUnavailable
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client

@@ -28,7 +28,7 @@ from temporalio.worker import Worker
 
 from activities.clusters.contracts import PROVISION_CLUSTER, ProvisionClusterInput, ProvisionedCluster
 from activities.contracts import ExperimentRef
-from activities.kubernetes_activities import KubernetesActivities
+from activities.registry import KubernetesActivities
 from activities.settings import ActivitySettings
 from api.experiment import ClusterSpec
 from tests.fixtures.eventually import eventually_async

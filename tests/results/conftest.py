@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from activities.contracts import ExperimentRef
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api.experiment import ExperimentSpec
 from labctl.seaweedfs import S3Endpoint
 

@@ -12,7 +12,7 @@ from activities.publish.claude_analysis import AnalysisActivities
 from activities.publish.contracts import RunAnalysisInput
 from activities.results.pipeline import report_key
 from activities.results.s3_store import ResultsStore
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api import names
 from api.experiment import AnalyzerSection
 from tests.fakes.anthropic_server import FakeAnthropic

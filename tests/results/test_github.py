@@ -16,7 +16,7 @@ from activities.publish.contracts import PublishResultsInput, ResultsPullRequest
 from activities.results.code_snippets import fetch_snippets
 from activities.results.pipeline import ResultsActivities
 from activities.results.s3_store import ResultsStore
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api.experiment import CodeSnippet
 from tests.fakes.github_server import FakeGitHub, FakeRepo
 from tests.results.conftest import experiment_ref, make_settings

@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import PublishFailed
 from activities.publish import github
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from tests.fakes.github_server import FakeGitHub
 from tests.results.conftest import make_settings
 from tests.results.test_github import REPO, summary

@@ -21,7 +21,7 @@ from activities.publish.claude_analysis import AnalysisActivities
 from activities.publish.contracts import RUN_ANALYSIS, AnalysisOutcome
 from activities.results.pipeline import ResultsActivities
 from activities.results.s3_store import ResultsStore
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api import names
 from api.experiment import AnalyzerSection, ExperimentPhase
 from tests.fakes.anthropic_server import FakeAnthropic

@@ -17,7 +17,7 @@ from activities.publish.contracts import PublishResultsInput, ResultsPullRequest
 from activities.results import judgement
 from activities.results.contracts import CollectMetricsInput, StoreResultsInput
 from activities.results.pipeline import ResultsActivities, report_key
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api import names
 from api.experiment import AnalyzerSection
 from tests.fakes.anthropic_server import FakeAnthropic

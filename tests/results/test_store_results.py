@@ -15,7 +15,7 @@ from activities.results import judgement
 from activities.results.contracts import CollectMetricsInput, StoreResultsInput
 from activities.results.pipeline import ResultsActivities, report_key
 from activities.results.s3_store import ResultsStore
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from api import names
 from api.experiment import ExperimentPhase, ExperimentStatus, PhaseTransition, TargetStatus, WorkflowStatus
 from labctl.seaweedfs import SeaweedFS

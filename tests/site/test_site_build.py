@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from activities.publish.github import results_path
-from activities.results_settings import ResultsSettings
+from activities.settings import ResultsSettings
 from labctl.seaweedfs import S3Endpoint
 from labctl.site.build import build_site
 from labctl.site.runs import BucketSummaries, FolderSummaries, run_key
