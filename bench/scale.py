@@ -119,15 +119,21 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
 def per_experiment(row: Mapping[str, Any]) -> dict[str, float]:
     """The run's cost figures divided by N, flat (``cpu <service>``, ``api <verb resource>``,
     ``temporal <figure>``), as compared between runs."""
-    n = row["N"]
+    n, measured = row["N"], row.get("measured (s)", 0.0)
     flat: dict[str, float] = {}
     cpu: dict[str, float] = row.get("cpu (s)", {})
+    idle_cpu: dict[str, float] = row.get("idle cpu (s/s)", {})
     if cpu:
         flat["cpu all processes"] = sum(cpu.values()) / n
-    flat |= {f"cpu {service}": seconds / n for service, seconds in cpu.items()}
+    if cpu and idle_cpu:  # what the idle lab would have spent over the same time taken off
+        flat["cpu beyond idle"] = (sum(cpu.values()) - sum(idle_cpu.values()) * measured) / n
+    flat |= {f"cpu {service}": seconds / n for service, seconds in sorted(cpu.items(), key=lambda i: -i[1])}
     requests: dict[str, int] = row.get("api requests", {})
+    idle_requests: dict[str, float] = row.get("idle api requests (/s)", {})
     if requests:
         flat["api all requests"] = sum(requests.values()) / n
+    if requests and idle_requests:
+        flat["api requests beyond idle"] = (sum(requests.values()) - sum(idle_requests.values()) * measured) / n
     flat |= {f"api {kind}": count / n for kind, count in requests.items()}
     histories: dict[str, dict[str, int]] = row.get("histories", {})
     for figure in TASK_EVENTS:
@@ -249,7 +255,9 @@ def summary_of(row: Mapping[str, Any], timeout: float) -> str:
     flat = per_experiment(row)
     if "cpu all processes" in flat:
         text += f"; per experiment {flat['cpu all processes']:.2f} CPU-s"
+        text += f" ({flat['cpu beyond idle']:.2f} beyond idle)" if "cpu beyond idle" in flat else ""
         text += f", {flat.get('api all requests', 0):.0f} API requests"
+        text += f" ({flat['api requests beyond idle']:.0f} beyond idle)" if "api requests beyond idle" in flat else ""
         text += f", {flat.get('temporal events', 0):.0f} history events"
         text += f", {flat.get('temporal workflow tasks completed', 0):.0f} workflow tasks"
     return text
