@@ -261,6 +261,7 @@ LAB_SERVERS = {
     "temporal": "temporal",
     "kube-apiserver": "kube-apiserver",
     "etcd": "etcd",
+    "kube-controller-manager": "kube-controller-manager",
     "weed": "seaweedfs",
     "victoria-metrics": "victoria-metrics",
     "prometheus": "prometheus",

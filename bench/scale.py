@@ -5,12 +5,15 @@ Complete or Failed (``--timeout`` per size), then for their cleanup (``status.re
 the workflows themselves stay open until the Experiment's TTL) and report
 
 - how many reached Complete, total wall time (first create → last Complete), per-experiment p50/max;
+- what the idle lab costs per second (``--idle`` s before the first create: CPU and API requests;
+  the simulator polls the hub even then, and polls more slowly as the machine gets busier);
 - what the run cost (``bench.cost``), total and per experiment, between a sample just before the
   first create and one after the cleanup: CPU seconds of every lab process (gateway, worker,
-  simulator, Temporal, kube-apiserver, etcd and the rest), their peak RSS (``VmHWM``), API-server
-  requests by verb and resource (the API server's own ``apiserver_request_total``; this script's
-  creates and its one Experiment watch are in it too), and Temporal history events, workflow tasks
-  and activity tasks per ExperimentWorkflow (counted in the histories);
+  simulator, Temporal, kube-apiserver, etcd, kube-controller-manager and the rest), their peak RSS
+  (``VmHWM``), API-server requests by verb and resource (the API server's own
+  ``apiserver_request_total``; this script's creates and its one Experiment watch are in it too),
+  and Temporal history events, workflow tasks and activity tasks per ExperimentWorkflow (counted
+  in the histories);
 - status write latency from the gateway's ``crd_gateway_status_write_seconds`` histogram (mean, and
   p50/p99 interpolated inside its buckets) and how many writes needed a conflict retry.
 
@@ -21,7 +24,7 @@ next size still runs.
 
     .venv/bin/python -m bench.scale --experiments 100 300 500 [--timeout 900] [--json run.json]
     .venv/bin/python -m bench.scale --experiments 20            # a quick check
-    .venv/bin/python -m bench.scale --experiments 100 --compare bench/baselines/scale-100.json
+    .venv/bin/python -m bench.scale --experiments 50 --compare bench/baselines/scale-50.json
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         names = [f"scale-{i:04d}" for i in range(n)]
         pids = service_pids(state)
         cpu_before, requests_before = cpu_seconds(pids), apiserver_requests(state)
-        if args.idle:  # what the lab costs doing nothing, per second: the part of a run's cost that is time
+        if args.idle:  # what the lab costs doing nothing, per second (the simulator polls even then)
             time.sleep(args.idle)
             cpu_idle, requests_idle = cpu_seconds(pids), apiserver_requests(state)
             row["idle cpu (s/s)"] = {s: (cpu_idle[s] - cpu_before[s]) / args.idle for s in cpu_before if s in cpu_idle}
@@ -119,21 +122,15 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
 def per_experiment(row: Mapping[str, Any]) -> dict[str, float]:
     """The run's cost figures divided by N, flat (``cpu <service>``, ``api <verb resource>``,
     ``temporal <figure>``), as compared between runs."""
-    n, measured = row["N"], row.get("measured (s)", 0.0)
+    n = row["N"]
     flat: dict[str, float] = {}
     cpu: dict[str, float] = row.get("cpu (s)", {})
-    idle_cpu: dict[str, float] = row.get("idle cpu (s/s)", {})
     if cpu:
         flat["cpu all processes"] = sum(cpu.values()) / n
-    if cpu and idle_cpu:  # what the idle lab would have spent over the same time taken off
-        flat["cpu beyond idle"] = (sum(cpu.values()) - sum(idle_cpu.values()) * measured) / n
     flat |= {f"cpu {service}": seconds / n for service, seconds in sorted(cpu.items(), key=lambda i: -i[1])}
     requests: dict[str, int] = row.get("api requests", {})
-    idle_requests: dict[str, float] = row.get("idle api requests (/s)", {})
     if requests:
         flat["api all requests"] = sum(requests.values()) / n
-    if requests and idle_requests:
-        flat["api requests beyond idle"] = (sum(requests.values()) - sum(idle_requests.values()) * measured) / n
     flat |= {f"api {kind}": count / n for kind, count in requests.items()}
     histories: dict[str, dict[str, int]] = row.get("histories", {})
     for figure in TASK_EVENTS:
@@ -255,9 +252,7 @@ def summary_of(row: Mapping[str, Any], timeout: float) -> str:
     flat = per_experiment(row)
     if "cpu all processes" in flat:
         text += f"; per experiment {flat['cpu all processes']:.2f} CPU-s"
-        text += f" ({flat['cpu beyond idle']:.2f} beyond idle)" if "cpu beyond idle" in flat else ""
         text += f", {flat.get('api all requests', 0):.0f} API requests"
-        text += f" ({flat['api requests beyond idle']:.0f} beyond idle)" if "api requests beyond idle" in flat else ""
         text += f", {flat.get('temporal events', 0):.0f} history events"
         text += f", {flat.get('temporal workflow tasks completed', 0):.0f} workflow tasks"
     return text
