@@ -184,13 +184,14 @@ def print_comparison(rows: list[dict[str, Any]], baseline: Mapping[str, Any]) ->
             print(f"# no baseline figures for N={row['N']}")
             continue
         old, new = per_experiment(before), per_experiment(row)
-        change = ratios(old, new)
+        change = ratios(old, {k: new.get(k, 0.0) for k in old})  # a request kind no longer made: 0
         keys = [k for k in old if not k.startswith("api ")]
         keys += [k for k in sorted(old, key=lambda k: -old[k]) if k.startswith("api ")][: TOP_REQUESTS + 1]
+        keys += [k for k in sorted(new, key=lambda k: -new[k]) if k not in old][:TOP_REQUESTS]  # new kinds
         print(f"### N={row['N']}: per experiment, this run against {baseline.get('when', 'the baseline')}\n")
         table(
             ["figure", "baseline", "now", "now / baseline"],
-            [[k, old[k], new.get(k, 0.0), change.get(k, float("nan"))] for k in keys],
+            [[k, old.get(k, 0.0), new.get(k, 0.0), change.get(k, float("inf"))] for k in keys],
         )
 
 
