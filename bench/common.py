@@ -249,10 +249,31 @@ class PhaseLog:
 # ------------------------------------------------------------------------------------ process stats
 
 
+LAB_MODULES = {
+    "crd_gateway": "gateway",
+    "worker": "worker",
+    "labsim": "simulator",
+    "worker.codec_server": "codec-server",
+    "labctl": "results-site",
+}
+"""Python module run by a lab process (``python -m MODULE``) → the service's name in the benchmarks."""
+LAB_SERVERS = {
+    "temporal": "temporal",
+    "kube-apiserver": "kube-apiserver",
+    "etcd": "etcd",
+    "kube-controller-manager": "kube-controller-manager",
+    "weed": "seaweedfs",
+    "victoria-metrics": "victoria-metrics",
+    "prometheus": "prometheus",
+}
+"""Executable the lab runs (matched by name prefix: the VictoriaMetrics binary may be ``…-prod``) → service name."""
+
+
 def service_pids(state: LabState) -> dict[str, int]:
-    """pid of the lab's gateway, worker, simulator (by module + this lab's kubeconfig), Temporal and kube-apiserver."""
+    """pid of every process of this lab: its Python services (by module + the lab folder in their
+    environment, named as in :data:`LAB_MODULES`) and its servers (the lab folder in their argv)."""
     found: dict[str, int] = {}
-    modules = {"crd_gateway": "gateway", "worker": "worker", "labsim": "simulator"}
+    modules = LAB_MODULES
     marker = str(state.root).encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -266,8 +287,9 @@ def service_pids(state: LabState) -> dict[str, int]:
             found[modules[argv[2].decode()]] = int(entry.name)
         elif any(marker in a for a in argv):
             exe = Path(argv[0].decode(errors="replace")).name
-            if exe in ("temporal", "kube-apiserver", "etcd"):
-                found[exe] = int(entry.name)
+            server = next((name for prefix, name in LAB_SERVERS.items() if exe.startswith(prefix)), None)
+            if server is not None:
+                found[server] = int(entry.name)
     return found
 
 
@@ -279,30 +301,6 @@ def rss_mib(pid: int) -> tuple[float, float]:
         if key in ("VmRSS", "VmHWM"):
             fields[key] = float(value.split()[0]) / 1024
     return fields.get("VmRSS", math.nan), fields.get("VmHWM", math.nan)
-
-
-def history_lengths(state: LabState) -> dict[str, int]:
-    """Workflow id → history length (events) of every ExperimentWorkflow in the lab's Temporal.
-
-    From DescribeWorkflowExecution: the workflows stay open until their Experiment's TTL, and the
-    visibility store's ``HistoryLength`` is only filled in when a workflow closes.
-    """
-
-    async def collect() -> dict[str, int]:
-        from temporalio.client import Client
-
-        temporal = await Client.connect(f"127.0.0.1:{state.ports['temporal']}")
-        ids = [wf.id async for wf in temporal.list_workflows("WorkflowType = 'ExperimentWorkflow'")]
-        slots = asyncio.Semaphore(16)
-
-        async def length(workflow_id: str) -> int:
-            async with slots:
-                described = await temporal.get_workflow_handle(workflow_id).describe()
-            return int(described.raw_description.workflow_execution_info.history_length)
-
-        return dict(zip(ids, await asyncio.gather(*(length(i) for i in ids)), strict=True))
-
-    return asyncio.run(collect())
 
 
 def count_workflows(state: LabState, where: str = "") -> int:
