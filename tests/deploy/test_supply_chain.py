@@ -1,4 +1,4 @@
-"""The image workflow builds, scans, SBOM-attests and keyless-signs; Kyverno admits exactly that signer."""
+"""The image workflow builds once, scans the pushed digest, signs and SBOM-attests it; Kyverno admits that signer."""
 
 from __future__ import annotations
 
@@ -42,11 +42,12 @@ def _keyless_entries(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return entries
 
 
-def test_actions_are_pinned_to_exact_versions(job_steps: list[dict[str, Any]]) -> None:
-    for step in job_steps:
-        if "uses" in step:
-            action, _, version = step["uses"].partition("@")
-            assert re.fullmatch(r"v?\d+\.\d+\.\d+|[0-9a-f]{40}", version), f"{action} pinned to {version!r}"
+def test_actions_are_pinned_by_commit_sha_with_the_release_in_a_comment(job_steps: list[dict[str, Any]]) -> None:
+    # A tag can be moved to another commit (as trivy-action's were in March 2026); a commit SHA cannot.
+    uses = [line.strip() for line in WORKFLOW.read_text().splitlines() if line.strip().startswith(("uses:", "- uses:"))]
+    assert len(uses) == len([step for step in job_steps if "uses" in step])
+    for line in uses:
+        assert re.fullmatch(r"(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v?\d+\.\d+\.\d+", line), line
 
 
 def test_only_the_image_job_may_mint_an_oidc_token(workflow: dict[Any, Any]) -> None:
@@ -56,7 +57,9 @@ def test_only_the_image_job_may_mint_an_oidc_token(workflow: dict[Any, Any]) -> 
     assert job["permissions"]["packages"] == "write"
 
 
-def test_pipeline_scans_then_signs_then_attests_the_sbom(job_steps: list[dict[str, Any]]) -> None:
+def test_one_build_is_pushed_by_digest_then_scanned_signed_attested_and_only_then_tagged(
+    job_steps: list[dict[str, Any]],
+) -> None:
     text = [yaml.safe_dump(step) for step in job_steps]
 
     def index(pattern: str) -> int:
@@ -64,13 +67,23 @@ def test_pipeline_scans_then_signs_then_attests_the_sbom(job_steps: list[dict[st
         assert found, f"no step matches {pattern}"
         return found[0]
 
+    builds = [i for i, step in enumerate(job_steps) if "docker/build-push-action" in step.get("uses", "")]
+    assert len(builds) == 1, "the image that is scanned and signed must be the one image that is built"
+    (build,) = builds
+    assert "push-by-digest=true" in job_steps[build]["with"]["outputs"], "no tag may name an unscanned image"
+    digest = f"steps.{job_steps[build]['id']}.outputs.digest"
     scan = index(r"aquasecurity/trivy-action")
     assert job_steps[scan]["with"]["exit-code"] == "1", "a finding must fail the build"
-    push = index(r"push: true")
+    assert digest in job_steps[scan]["with"]["image-ref"], "the scan must read the pushed digest"
     sign = index(r"cosign sign --yes")
     sbom = index(r"anchore/sbom-action")
     attest = index(r"cosign attest --yes --type spdxjson")
-    assert scan < push < sign and sbom < attest
+    verify = index(r"cosign verify ")
+    tag = index(r"imagetools create")
+    assert build < scan < sign < verify < tag and sbom < attest < verify
+    for step in (sign, attest, verify, tag):
+        assert job_steps[step]["env"]["DIGEST"] == "${{ " + digest + " }}"
+    assert digest in job_steps[sbom]["with"]["image"]
     # Keyless: no key material anywhere, the digest (not a tag) is what gets signed.
     assert not re.search(r"--key\b|COSIGN_PRIVATE_KEY", WORKFLOW.read_text())
     assert "@${DIGEST}" in job_steps[sign]["run"]
