@@ -34,6 +34,7 @@ from tests.activities.conftest import (
 )
 from tests.activities.test_argo_workflows import make_template, submit_input
 from tests.fixtures.eventually import eventually
+from tests.gateway.test_rbac import gateway_kubeconfig
 
 pytestmark = pytest.mark.kube
 
@@ -256,3 +257,34 @@ def test_labsim_refuses_to_sync_outside_the_project_as_argocd_does(lab: Lab) -> 
 
     message = eventually(condition, 30, "InvalidSpecError")
     assert "do not match any of the allowed destinations in project 'experiments'" in str(message)
+
+
+@pytest.mark.parametrize("account", ["worker", "gateway"])
+def test_neither_service_account_reads_argocd_or_cloud_secrets_relabels_namespaces_or_deploys_to_kube_system(
+    lab: Lab, worker_kubeconfig: Path, account: str
+) -> None:
+    """The issue's four refusals, for both processes (the gateway by RBAC alone: it has no such rights)."""
+    kubeconfig = worker_kubeconfig if account == "worker" else gateway_kubeconfig(lab.kube)
+    api = lab.kube.api_client(kubeconfig)
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": f"{account}-into-kube-system"},
+        "spec": {
+            "project": names.ARGOCD_PROJECT,
+            "source": {"repoURL": "https://example.com/charts", "chart": "anything", "targetRevision": "1.0.0"},
+            "destination": {"server": IN_CLUSTER, "namespace": "kube-system"},
+        },
+    }
+    labels = {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}
+
+    assert _refused(lambda: core.read_namespaced_secret("argocd-secret", names.ARGOCD_NAMESPACE)).status == 403
+    assert _refused(lambda: core.read_namespaced_secret("gcp-credentials", "crossplane-system")).status == 403
+    assert _refused(lambda: core.patch_namespace(GATEWAY_NAMESPACE, labels)).status == 403
+    created = _refused(
+        lambda: custom.create_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", names.ARGOCD_NAMESPACE, "applications", app
+        )
+    )
+    assert created.status == (422 if account == "worker" else 403)  # worker: admission policy; gateway: RBAC
