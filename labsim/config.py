@@ -23,7 +23,6 @@ EXPERIMENT_UID_LABEL = names.EXPERIMENT_UID_LABEL
 PLATFORM_NAMESPACES = (
     "experiments",
     names.CONNECTION_NAMESPACE,
-    "crossplane-system",
     "argocd",
     "argo-workflows",
     "tailscale",
