@@ -1,145 +1,32 @@
-"""Every manifest under deploy/ (as the overlays build it) and platform/ is a valid object.
+"""Every manifest under deploy/ (as kustomize builds it) and platform/ is a well-formed, admissible object.
 
-Built-in kinds and the CRD kinds the test API server knows (ours, and the lab simulator's minimal
-argoproj.io / illm.io CRDs) are server-side applied with dry run, so the real API server validates
-them. Third-party kinds whose CRDs only their operators install (External Secrets, Kyverno,
-Crossplane packages, ...) get an offline check of the fields their controllers require.
+The server-side dry run of all of them against a real API server with every kind's CRD is
+tests/deploy/test_platform_dry_run.py; here: names, pinned charts, sync waves, Pod Security.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
-from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from labctl.controlplane import install_crds
-from labctl.kube import apply
-from labsim import CRD_DIR as LABSIM_CRD_DIR
-from tests.deploy.conftest import PLATFORM, REPO, Manifest, name_of
+from tests.deploy.conftest import PLATFORM, REPO, Manifest, all_manifests, ensure_namespaces, name_of
 from tests.fixtures.kube import KubeCluster
-
-
-def _get(doc: Manifest, path: str) -> Any:
-    node: Any = doc
-    for key in path.split("."):
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
-
-
-def _has(*paths: str) -> Callable[[Manifest], list[str]]:
-    """Each path (dotted; `a|b` means either) must be present and non-empty."""
-
-    def check(doc: Manifest) -> list[str]:
-        return [path for path in paths if not any(_get(doc, option) for option in path.split("|"))]
-
-    return check
-
-
-# Fields without which the kind's controller rejects or ignores the object.
-THIRD_PARTY: dict[tuple[str, str], Callable[[Manifest], list[str]]] = {
-    ("external-secrets.io", "ExternalSecret"): _has(
-        "spec.secretStoreRef.name", "spec.target.name", "spec.data|spec.dataFrom"
-    ),
-    ("external-secrets.io", "ClusterSecretStore"): _has("spec.provider"),
-    ("kyverno.io", "ClusterPolicy"): _has("spec.rules"),
-    ("pkg.crossplane.io", "Provider"): _has("spec.package"),
-    ("pkg.crossplane.io", "Function"): _has("spec.package"),
-    ("pkg.crossplane.io", "Configuration"): _has("spec.package"),
-    ("pkg.crossplane.io", "DeploymentRuntimeConfig"): _has("spec"),
-    ("gcp.upbound.io", "ProviderConfig"): _has("spec.projectID", "spec.credentials.source"),
-    ("aws.upbound.io", "ProviderConfig"): _has("spec.credentials.source"),
-    ("azure.upbound.io", "ProviderConfig"): _has("spec.credentials.source"),
-    ("apiextensions.crossplane.io", "CompositeResourceDefinition"): _has(
-        "spec.group", "spec.names.kind", "spec.names.plural", "spec.versions"
-    ),
-    ("apiextensions.crossplane.io", "Composition"): _has(
-        "spec.compositeTypeRef.apiVersion", "spec.compositeTypeRef.kind", "spec.pipeline|spec.resources"
-    ),
-    ("apiextensions.crossplane.io", "EnvironmentConfig"): _has("metadata.name"),
-}
-
-
-def _group(doc: Manifest) -> str:
-    api_version = str(doc["apiVersion"])
-    return api_version.split("/")[0] if "/" in api_version else ""
-
-
-def _all_manifests(
-    built: dict[str, list[Manifest]], platform_manifests: list[tuple[Path, Manifest]]
-) -> list[tuple[str, Manifest]]:
-    docs = [(f"deploy/overlays/{overlay}", doc) for overlay, overlay_docs in built.items() for doc in overlay_docs]
-    return docs + [(str(path.relative_to(REPO)), doc) for path, doc in platform_manifests]
 
 
 def test_every_manifest_has_api_version_kind_and_name(
     built: dict[str, list[Manifest]], platform_manifests: list[tuple[Path, Manifest]]
 ) -> None:
-    manifests = _all_manifests(built, platform_manifests)
+    manifests = all_manifests(built, platform_manifests)
     assert len(manifests) > 50
     for source, doc in manifests:
         assert isinstance(doc, dict), f"{source}: not a mapping"
         missing = [f for f in ("apiVersion", "kind") if not doc.get(f)]
-        assert not missing and _get(doc, "metadata.name"), (
+        assert not missing and (doc.get("metadata") or {}).get("name"), (
             f"{source}: {name_of(doc)} lacks {missing or 'metadata.name'}"
         )
-
-
-@pytest.fixture(scope="module")
-def api_client(kube: KubeCluster) -> client.ApiClient:
-    """The shared API server, with the simulator's argoproj.io/illm.io CRDs and the namespaces used."""
-    install_crds(kube.kubeconfig, sorted(LABSIM_CRD_DIR.glob("*.yaml")))
-    api = kube.api_client()
-    return api
-
-
-def _ensure_namespaces(api: client.ApiClient, docs: list[Manifest]) -> None:
-    # A dry-run-created Namespace does not exist afterwards, so objects in it could not be checked.
-    # Created with the manifests' labels, so Pod Security admission enforces what they declare.
-    labels = {d["metadata"]["name"]: d["metadata"].get("labels", {}) for d in docs if d["kind"] == "Namespace"}
-    names = set(labels) | {d["metadata"]["namespace"] for d in docs if d["metadata"].get("namespace")}
-    core = client.CoreV1Api(api)
-    for name in sorted(names):
-        try:
-            core.create_namespace({"metadata": {"name": name, "labels": labels.get(name, {})}})
-        except client.ApiException as exc:
-            if exc.status != 409:
-                raise
-            if labels.get(name):  # another test created it first
-                core.patch_namespace(name, {"metadata": {"labels": labels[name]}})
-
-
-@pytest.mark.kube
-def test_manifests_are_accepted_by_the_api_server_or_match_their_kind(
-    api_client: client.ApiClient,
-    built: dict[str, list[Manifest]],
-    platform_manifests: list[tuple[Path, Manifest]],
-) -> None:
-    dynamic = DynamicClient(api_client)
-    served: list[tuple[str, Manifest]] = []
-    problems: list[str] = []
-    for source, doc in _all_manifests(built, platform_manifests):
-        try:
-            dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-            served.append((source, doc))
-        except ResourceNotFoundError:
-            check = THIRD_PARTY.get((_group(doc), doc["kind"]))
-            if check is None:
-                problems.append(f"{source}: {name_of(doc)}: unknown kind {doc['apiVersion']} (add it to THIRD_PARTY)")
-            elif missing := check(doc):
-                problems.append(f"{source}: {name_of(doc)} lacks {', '.join(missing)}")
-    _ensure_namespaces(api_client, [doc for _, doc in served])
-    for source, doc in served:
-        try:
-            apply(api_client, [doc], dry_run=True)
-        except client.ApiException as exc:
-            problems.append(f"{source}: {name_of(doc)} rejected: {exc.status} {exc.body}")
-    assert not problems, "\n".join(problems)
-    assert {doc["kind"] for _, doc in served} >= {"Deployment", "NetworkPolicy", "Application"}
 
 
 def test_platform_applications_pin_charts_and_order_by_sync_wave(
@@ -149,7 +36,8 @@ def test_platform_applications_pin_charts_and_order_by_sync_wave(
     expected = {
         "argocd", "crossplane", "crossplane-providers", "crossplane-compositions", "argo-workflows",
         "victoria-metrics", "seaweedfs", "temporal", "experiment-system", "external-secrets", "openbao",
-        "kyverno", "kyverno-policies", "loki", "tempo", "tailscale-operator",
+        "kyverno", "kyverno-policies", "loki", "tempo", "tailscale-operator", "cloudnative-pg",
+        "temporal-postgresql", "catalog",
     }  # fmt: skip
     assert expected <= set(apps), f"missing Applications: {expected - set(apps)}"
     for name, app in apps.items():
@@ -171,6 +59,9 @@ def test_platform_applications_pin_charts_and_order_by_sync_wave(
     assert wave("crossplane") < wave("crossplane-providers") < wave("crossplane-compositions")
     assert wave("external-secrets") < wave("platform-secrets") <= wave("temporal")
     assert wave("temporal") < wave("experiment-system")
+    assert wave("cloudnative-pg") < wave("temporal-postgresql") < wave("temporal")
+    assert wave("platform-secrets") < wave("temporal-postgresql") and wave("seaweedfs") <= wave("temporal-postgresql")
+    assert max(wave("experiment-system"), wave("argo-workflows")) < wave("catalog"), "the catalog's CRDs first"
 
 
 def test_the_root_application_syncs_platform_apps(platform_manifests: list[tuple[Path, Manifest]]) -> None:
@@ -179,12 +70,68 @@ def test_the_root_application_syncs_platform_apps(platform_manifests: list[tuple
     assert root["spec"]["syncPolicy"]["automated"]["selfHeal"] is True
 
 
+def _one(platform_manifests: list[tuple[Path, Manifest]], kind: str, name: str) -> Manifest:
+    (doc,) = [d for _, d in platform_manifests if d["kind"] == kind and d["metadata"]["name"] == name]
+    return doc
+
+
+def test_temporal_runs_two_replicas_of_every_service_with_a_budget_and_metrics() -> None:
+    values = yaml.safe_load((PLATFORM / "values" / "temporal.yaml").read_text())
+    server = values["server"]
+    assert server["metrics"]["annotations"]["enabled"] is True
+    # The chart renders a service's PDB only when that service's own replicaCount is above 1.
+    for service in ("frontend", "history", "matching", "worker"):
+        assert server[service]["replicaCount"] >= 2, service
+        assert server[service]["podDisruptionBudget"] == {"maxUnavailable": 1}, service
+        assert server[service]["metrics"]["annotations"]["enabled"] is True, service
+    assert values["web"]["replicaCount"] >= 2 and values["web"]["podDisruptionBudget"]
+    for store in ("default", "visibility"):
+        sql = server["config"]["persistence"][store]["sql"]
+        assert sql["host"] == "temporal-postgresql-rw.temporal.svc.cluster.local", "the CloudNativePG primary"
+        assert sql["existingSecret"] == "temporal-db"
+
+
+def test_temporal_database_is_replicated_and_backed_up_to_seaweedfs(
+    platform_manifests: list[tuple[Path, Manifest]],
+) -> None:
+    cluster = _one(platform_manifests, "Cluster", "temporal-postgresql")["spec"]
+    assert cluster["instances"] >= 2 and cluster["storage"]["size"]
+    initdb = cluster["bootstrap"]["initdb"]
+    assert (initdb["database"], initdb["owner"], initdb["secret"]["name"]) == ("temporal", "temporal", "temporal-db")
+    visibility = _one(platform_manifests, "Database", "temporal-visibility")["spec"]
+    assert (visibility["name"], visibility["owner"]) == ("temporal_visibility", "temporal")
+    store = cluster["backup"]["barmanObjectStore"]
+    bucket = store["destinationPath"].removeprefix("s3://").split("/")[0]
+    seaweedfs = yaml.safe_load((PLATFORM / "values" / "seaweedfs.yaml").read_text())
+    assert bucket in {b["name"] for b in seaweedfs["filer"]["s3"]["createBuckets"]}
+    assert store["endpointURL"].startswith("http://seaweedfs-s3.seaweedfs.svc")
+    synced = {
+        (d["metadata"]["namespace"], d["spec"]["target"]["name"])
+        for _, d in platform_manifests
+        if d["kind"] == "ExternalSecret"
+    }
+    for ref in store["s3Credentials"].values():
+        assert ("temporal", ref["name"]) in synced, f"{ref['name']}: no ExternalSecret provides it"
+    assert ("temporal", "temporal-db") in synced
+    backup = _one(platform_manifests, "ScheduledBackup", "temporal-postgresql-nightly")["spec"]
+    assert backup["cluster"]["name"] == "temporal-postgresql" and backup["method"] == "barmanObjectStore"
+    assert (
+        not list((PLATFORM / "apps").glob("*bitnami*"))
+        and "bitnami" not in (PLATFORM / "apps" / "temporal-postgresql.yaml").read_text()
+    )
+
+
+@pytest.fixture(scope="module")
+def api_client(kube: KubeCluster) -> client.ApiClient:
+    return kube.api_client()
+
+
 @pytest.mark.kube
 def test_pods_are_admitted_under_the_restricted_pod_security_standard(
     api_client: client.ApiClient, built: dict[str, list[Manifest]]
 ) -> None:
     docs = built["hub"]
-    _ensure_namespaces(api_client, docs)
+    ensure_namespaces(api_client, docs)
     core = client.CoreV1Api(api_client)
     deployments = [doc for doc in docs if doc["kind"] == "Deployment"]
     assert deployments
