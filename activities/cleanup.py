@@ -61,6 +61,9 @@ class Owned:
         self.selector = uid_selector(inp.experiment)
         self.namespace = inp.experiment.namespace
         remote = [t for t in inp.targets if t.cluster_type != ClusterType.HUB]
+        self.experiment = inp.experiment
+        self.targets = [t.name for t in inp.targets]
+        self.remote_clusters = [names.claim_name(inp.experiment, t.name) for t in remote]
         self.claim_kinds = list(dict.fromkeys(claim_kind(t.cluster_type) for t in remote))
 
     def applications(self) -> dict[str, Callable[[], object]]:
@@ -76,13 +79,16 @@ class Owned:
         return found
 
     def secrets(self) -> dict[str, Callable[[], object]]:
-        """ArgoCD cluster Secrets and tutorial kubeconfig Secrets."""
-        found: dict[str, Callable[[], object]] = {}
-        for namespace in (names.ARGOCD_NAMESPACE, self.namespace):
-            for secret in self.core.list_namespaced_secret(namespace, label_selector=self.selector).items:
-                name = str(_meta(secret).name)
-                found[f"Secret/{namespace}/{name}"] = partial(self.core.delete_namespaced_secret, name, namespace)
-        return found
+        """ArgoCD cluster Secrets and tutorial kubeconfig Secrets, by their derived names.
+
+        Not listed by label: listing Secrets is reading them all, and the worker may not read ``argocd``'s.
+        """
+        wanted = [(names.ARGOCD_NAMESPACE, names.argocd_cluster_secret(c)) for c in self.remote_clusters]
+        wanted += [(self.namespace, names.kubeconfig_secret(self.experiment, t)) for t in self.targets]
+        return {
+            f"Secret/{namespace}/{name}": partial(self.core.delete_namespaced_secret, name, namespace)
+            for namespace, name in wanted
+        }
 
     def namespaces(self) -> dict[str, Callable[[], object]]:
         """Workload namespaces on the hub; one that is already terminating is only waited for."""

@@ -133,7 +133,11 @@ def ensure_namespace(api: client.ApiClient, name: str, labels: dict[str, str] | 
 
 
 def apply_secret(api: client.ApiClient, namespace: str, body: client.V1Secret) -> None:
-    """Create the Secret, or replace its data, type, labels and owners if it exists (create-or-update)."""
+    """Create the Secret, or replace its data, type, labels and owners if it exists (create-or-update).
+
+    The replace is unconditional (Secrets allow it) so no read is needed: the worker may write the
+    Secrets it owns in ``argocd`` and the Experiment's namespace without being able to read any Secret there.
+    """
     core = client.CoreV1Api(api)
     meta = body.metadata or client.V1ObjectMeta()
     try:
@@ -141,8 +145,7 @@ def apply_secret(api: client.ApiClient, namespace: str, body: client.V1Secret) -
     except ApiException as exc:
         if not is_conflict(exc):
             raise
-        current = core.read_namespaced_secret(str(meta.name), namespace)
-        meta.resource_version = (current.metadata or client.V1ObjectMeta()).resource_version
+        meta.resource_version = None
         core.replace_namespaced_secret(str(meta.name), namespace, body)
 
 

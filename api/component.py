@@ -26,6 +26,13 @@ class ParameterType(StrEnum):
     BOOL = "bool"
 
 
+class PodSecurityLevel(StrEnum):
+    """Pod Security Standard level of the experiment namespace a Component deploys into."""
+
+    BASELINE = "baseline"
+    PRIVILEGED = "privileged"
+
+
 class HelmParameter(ApiModel):
     name: str
     value: str
@@ -68,6 +75,12 @@ class ComponentSpec(ApiModel):
     sources: list[ComponentSource] | None = None
     parameters: list[ComponentParameter] | None = None
     observability: ComponentObservability | None = None
+    pod_security: PodSecurityLevel | None = Field(
+        None,
+        description="Pod Security level its pods need: privileged for host namespaces, hostPath volumes or "
+        "privileged containers (node agents, log shippers). Unset: baseline. The experiment namespace gets "
+        "the most permissive level any of its Components declares.",
+    )
 
 
 class Component(ApiModel):

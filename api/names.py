@@ -18,6 +18,14 @@ from typing import Protocol
 
 CLAIM_NAMESPACE = "experiments"
 ARGOCD_NAMESPACE = "argocd"
+ARGOCD_PROJECT = "experiments"
+"""The AppProject of Applications on the hub (deploy/base/argocd-projects.yaml): experiment namespaces only
+(``workload_namespace``: ``*-<8 hex>``), namespaced kinds only. ArgoCD's side of the worker's least privilege."""
+ARGOCD_CLUSTERS_PROJECT = "experiment-clusters"
+"""The AppProject of Applications on provisioned clusters: any registered cluster except the hub."""
+CONNECTION_NAMESPACE = "experiment-connections"
+"""Where the compositions write the clusters' connection Secrets and the worker's cloud credentials live:
+the only namespace in which the worker may read Secrets (deploy/base/worker-rbac.yaml)."""
 ARGO_WORKFLOWS_NAMESPACE = "argo-workflows"
 ANALYZER_NAMESPACE = "experiment-operator-system"
 RESULTS_BUCKET = "experiment-results"

@@ -4,7 +4,8 @@ An Application is Progressing/OutOfSync first; after its sync delay (log-normal 
 its destination namespace is created (with ``managedNamespaceMetadata``), one ConfigMap per source
 stands in for the rendered manifests (tracking label ``app.kubernetes.io/instance=<app>``), and it
 becomes Synced/Healthy with ``status.resources`` listing them. A destination server that is neither
-in-cluster nor a registered cluster Secret gives an ``InvalidSpecError`` condition, as ArgoCD does.
+in-cluster nor a registered cluster Secret, or one its AppProject does not permit (labsim.projects),
+gives an ``InvalidSpecError`` condition, as ArgoCD does.
 Deleting an Application with the resources finalizer deletes its ConfigMaps first; without it they
 are orphaned. Fault ``app-degraded`` keeps it Degraded.
 """
@@ -24,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 
 from labsim.config import Fault, SimulatorConfig, sampled_delay
 from labsim.objects import CustomObjects, meta, now_rfc3339, object_meta, set_finalizers, uid_of
+from labsim.projects import project_problem
 
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "applications"
 NAMESPACE = "argocd"
@@ -102,6 +104,9 @@ class ApplicationController:
         return health == ("Degraded" if Fault.APP_DEGRADED in faults else "Healthy")
 
     def _destination_problem(self, app: dict[str, Any]) -> str | None:
+        problem = project_problem(self.custom, NAMESPACE, app)
+        if problem:
+            return problem
         server = ((app.get("spec") or {}).get("destination") or {}).get("server")
         if server == IN_CLUSTER:
             return None

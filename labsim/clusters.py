@@ -3,7 +3,7 @@
 A claim gets a finalizer and a ``spec.resourceRef`` at once, becomes Ready after its provision delay
 (log-normal around the kind's median, :func:`labsim.config.sampled_delay`)
 with ``status.endpoint`` = the simulator's API server and a connection Secret
-``crossplane-system/<xr>-cluster-conn`` holding a working kubeconfig; deleting it removes the Secret
+``experiment-connections/<xr>-cluster-conn`` holding a working kubeconfig; deleting it removes the Secret
 and then the finalizer. Fault ``provision-fail`` leaves it Synced=False/ReconcileError forever.
 
 With the identity service on (``SimulatorConfig.identity_port``) the Secret looks like the provider's:
@@ -23,6 +23,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from api import names
 from labsim.config import PROVISION_RATIO, Fault, SimulatorConfig, sampled_delay
 from labsim.identity import IdentityServer
 from labsim.kubeconfig import server_of, standalone_kubeconfig
@@ -31,7 +32,6 @@ from labsim.objects import CustomObjects, condition, meta, object_meta, set_fina
 GROUP, VERSION = "illm.io", "v1alpha1"
 CLAIM_KINDS = {"gkeclusters": "GKECluster", "eksclusters": "EKSCluster", "aksclusters": "AKSCluster"}
 FINALIZER = "finalizer.apiextensions.crossplane.io"
-CONNECTION_NAMESPACE = "crossplane-system"
 log = logging.getLogger(__name__)
 
 
@@ -147,7 +147,7 @@ class ClaimController:
             data={k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
         )
         try:
-            self.core.create_namespaced_secret(CONNECTION_NAMESPACE, body)
+            self.core.create_namespaced_secret(names.CONNECTION_NAMESPACE, body)
         except ApiException as exc:
             if exc.status != 409:
                 raise
@@ -161,7 +161,7 @@ class ClaimController:
         if now - since < sampled_delay(self.config.delete_delay, self.config.delay_spread, f"delete/{uid}") * slow:
             return
         try:
-            self.core.delete_namespaced_secret(f"{self._xr_name(claim)}-cluster-conn", CONNECTION_NAMESPACE)
+            self.core.delete_namespaced_secret(f"{self._xr_name(claim)}-cluster-conn", names.CONNECTION_NAMESPACE)
         except ApiException as exc:
             if exc.status != 404:
                 raise

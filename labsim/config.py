@@ -20,7 +20,13 @@ PROVISION_RATIO = {"gkeclusters": 1.0, "eksclusters": 1.8, "aksclusters": 0.9}
 ≈ 5–10 min, median ≈ 7; EKS control plane + node group ≈ 12–15 min; AKS ≈ 5–8 min)."""
 EXPERIMENT_UID_LABEL = names.EXPERIMENT_UID_LABEL
 """Which Experiment object an object belongs to (twins with one name have different uids)."""
-PLATFORM_NAMESPACES = ("experiments", "crossplane-system", "argocd", "argo-workflows", "tailscale")
+PLATFORM_NAMESPACES = (
+    "experiments",
+    names.CONNECTION_NAMESPACE,
+    "argocd",
+    "argo-workflows",
+    "tailscale",
+)
 
 
 class Fault(StrEnum):

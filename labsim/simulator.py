@@ -16,9 +16,10 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from api import names
 from labsim.applications import ApplicationController
 from labsim.argo import WorkflowController
-from labsim.clusters import CONNECTION_NAMESPACE, ClaimController
+from labsim.clusters import ClaimController
 from labsim.config import EXPERIMENT_UID_LABEL, PLATFORM_NAMESPACES, Fault, SimulatorConfig, faults_of
 from labsim.identity import IdentityServer
 from labsim.metrics import AgentSimulator
@@ -57,11 +58,11 @@ class Simulator:
                     metadata=object_meta(name), data={"credentials": base64.b64encode(text.encode()).decode()}
                 )
                 try:
-                    core.create_namespaced_secret(CONNECTION_NAMESPACE, body)
+                    core.create_namespaced_secret(names.CONNECTION_NAMESPACE, body)
                 except ApiException as exc:
                     if exc.status != 409:
                         raise
-                    core.replace_namespaced_secret(name, CONNECTION_NAMESPACE, body)
+                    core.replace_namespaced_secret(name, names.CONNECTION_NAMESPACE, body)
 
     def round(self) -> None:
         """One pass of every simulated controller."""

@@ -19,7 +19,6 @@ from api import names
 from api.experiment import ClusterType
 
 CLAIM_GROUP, CLAIM_VERSION = "illm.io", "v1alpha1"
-CONNECTION_NAMESPACE = "crossplane-system"
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def claim_kind(cluster_type: str) -> ClaimKind:
 
 
 def read_kubeconfig(api: client.ApiClient, cluster_type: str, cluster_name: str) -> str:
-    """The target's kubeconfig: claim → ``spec.resourceRef.name`` → ``crossplane-system/<xr>-cluster-conn``.
+    """The target's kubeconfig: claim → ``spec.resourceRef.name`` → ``experiment-connections/<xr>-cluster-conn``.
 
     Endpoint and CA come from the connection Secret (``endpoint``/``clusterCA`` keys, else its
     kubeconfig's cluster); the user is the provider's exec plugin, never the Secret's own credentials
@@ -58,7 +57,7 @@ def read_kubeconfig(api: client.ApiClient, cluster_type: str, cluster_name: str)
     xr = ((claim.get("spec") or {}).get("resourceRef") or {}).get("name")
     if not xr:
         raise ClusterNotBound(cluster_name)
-    secret = client.CoreV1Api(api).read_namespaced_secret(f"{xr}-cluster-conn", CONNECTION_NAMESPACE)
+    secret = client.CoreV1Api(api).read_namespaced_secret(f"{xr}-cluster-conn", names.CONNECTION_NAMESPACE)
     kubeconfig = secret_text(secret, "kubeconfig")
     if cluster_type == ClusterType.AKS and kubeconfig and _has_static_credentials(kubeconfig):
         return kubeconfig  # AKS with local accounts: the admin kubeconfig works as it is

@@ -8,13 +8,16 @@ issued or has no RBAC, EKS has none, and AKS may have local accounts disabled. I
 for a person with those tools, and :func:`install_token` makes the same token without the binaries:
 
 - GKE: a Google OAuth2 access token (scope ``cloud-platform``) from Application Default Credentials,
-  else the service-account key in hub Secret ``crossplane-system/gcp-credentials`` (``google-auth``).
+  else the service-account key in hub Secret ``experiment-connections/gcp-credentials`` (``google-auth``).
 - EKS: ``k8s-aws-v1.`` + base64url (no padding) of an STS ``GetCallerIdentity`` URL presigned with
   header ``x-k8s-aws-id: <cluster>`` (botocore; valid ~15 min). Credentials from the default chain,
-  else the ``[default]`` profile in hub Secret ``crossplane-system/aws-credentials``.
+  else the ``[default]`` profile in hub Secret ``experiment-connections/aws-credentials``.
 - AKS: an Entra ID token for the AKS server application (``azure-identity``) from the environment
   (``AZURE_*``, workload identity, managed identity), else the client in hub Secret
-  ``crossplane-system/azure-credentials`` (``clientId``, ``clientSecret``, ``tenantId``).
+  ``experiment-connections/azure-credentials`` (``clientId``, ``clientSecret``, ``tenantId``).
+
+The hub Secrets are the worker's own cloud identity, beside the connection Secrets: never the
+Crossplane providers' credentials in ``crossplane-system``, which the worker may not read.
 
 Tokens expire (EKS ~15 min, Google and Entra ~60 min): the client's ``refresh_api_key_hook`` gets a
 new one before each request once the current one is within :data:`REFRESH_MARGIN` of expiry.
@@ -47,13 +50,13 @@ from kubernetes.client.exceptions import ApiException
 
 from activities.kube import TimedApiClient, hub_client, is_not_found, secret_text
 from activities.settings import ActivitySettings
+from api import names
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"
 EKS_TOKEN_PREFIX = "k8s-aws-v1."
 EKS_TOKEN_SECONDS = 15 * 60
 REFRESH_MARGIN = 5 * 60
-CREDENTIALS_NAMESPACE = "crossplane-system"
 CREDENTIALS_KEY = "credentials"
 EXEC_API = "client.authentication.k8s.io/v1beta1"
 
@@ -271,9 +274,9 @@ def _azure_token_source(hub: client.ApiClient, disable_instance_discovery: bool)
 
 
 def _hub_credentials(hub: client.ApiClient, name: str) -> str:
-    """The Crossplane provider credentials on the hub (what the ProviderConfigs use)."""
+    """The worker's own cloud credentials on the hub (not the Crossplane providers', which it may not read)."""
     try:
-        secret = client.CoreV1Api(hub).read_namespaced_secret(name, CREDENTIALS_NAMESPACE)
+        secret = client.CoreV1Api(hub).read_namespaced_secret(name, names.CONNECTION_NAMESPACE)
     except ApiException as exc:
         if is_not_found(exc):
             raise NoCloudCredentials(name) from exc
@@ -288,5 +291,5 @@ class NoCloudCredentials(RuntimeError):
     def __init__(self, secret: str) -> None:
         super().__init__(
             f"no cloud credentials for the target cluster: none in the worker's environment and no key "
-            f"{CREDENTIALS_KEY!r} in Secret {CREDENTIALS_NAMESPACE}/{secret} (see docs/cloud-access.md)"
+            f"{CREDENTIALS_KEY!r} in Secret {names.CONNECTION_NAMESPACE}/{secret} (see docs/cloud-access.md)"
         )

@@ -2,7 +2,7 @@
 
 A claim ``<exp>-<target>-<hash>`` (api.names) in namespace ``experiments`` is the whole request; its composition (see
 ``platform/crossplane/``) makes the cloud cluster and a connection Secret
-``crossplane-system/<xr>-cluster-conn`` whose ``kubeconfig`` key is read here, inside the activity, and
+``experiment-connections/<xr>-cluster-conn`` whose ``kubeconfig`` key is read here, inside the activity, and
 never returned. Creating is idempotent: a retried attempt finds the claim (annotated with the
 Experiment's uid) and never asks for a second cluster. The hub is not provisioned.
 """

@@ -3,9 +3,12 @@
 Names, labels and sync policy are the original's (seed §3.2). Additions: the resources finalizer, so
 deleting an Application removes what it deployed (the original orphaned workloads), and
 ``managedNamespaceMetadata`` so the destination namespace gets its labels on the target itself (the
-original labelled a namespace on the hub instead). ``deploy_applications`` creates or updates the
-layer's Application and waits until it is healthy — Healthy and Synced by default, or the original's
-lenient rule with ``ARGOCD_HEALTH_RULE=lenient``.
+original labelled a namespace on the hub instead), Pod Security ``baseline`` unless a Component of the
+target declares ``podSecurity: privileged`` (the original made every one ``privileged``), and our own
+AppProjects instead of the unrestricted ``default``: ``experiments`` on the hub (experiment namespaces,
+namespaced kinds), ``experiment-clusters`` on provisioned clusters (deploy/base/argocd-projects.yaml).
+``deploy_applications`` creates or updates the layer's Application and waits until it is healthy —
+Healthy and Synced by default, or the original's lenient rule with ``ARGOCD_HEALTH_RULE=lenient``.
 """
 
 from __future__ import annotations
@@ -43,16 +46,13 @@ from activities.kube import (
 )
 from activities.settings import ActivitySettings, HealthRule
 from api import names
+from api.component import Component, PodSecurityLevel
 from api.experiment import ClusterType, Transport
 
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "applications"
 IN_CLUSTER = "https://kubernetes.default.svc"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
-NAMESPACE_LABELS = {
-    **MANAGED_BY,
-    "pod-security.kubernetes.io/enforce": "privileged",
-    "pod-security.kubernetes.io/enforce-version": "latest",
-}
+POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
 
 
 def cluster_secret(ref: ExperimentRef, cluster: str, endpoint: str, kubeconfig: str) -> client.V1Secret:
@@ -93,12 +93,31 @@ def cluster_secret(ref: ExperimentRef, cluster: str, endpoint: str, kubeconfig: 
     )
 
 
-def build_application(inp: DeployApplicationsInput, server: str, sources: list[dict[str, Any]]) -> dict[str, Any]:
+def namespace_pod_security(components: list[Component]) -> PodSecurityLevel:
+    """The most permissive level any Component of the target declares; ``baseline`` when none does.
+
+    Over every layer of the target, not one: all layers share the namespace and its labels.
+    """
+    declared = {c.spec.pod_security for c in components}
+    return PodSecurityLevel.PRIVILEGED if PodSecurityLevel.PRIVILEGED in declared else PodSecurityLevel.BASELINE
+
+
+def build_application(
+    inp: DeployApplicationsInput,
+    server: str,
+    sources: list[dict[str, Any]],
+    pod_security: PodSecurityLevel = PodSecurityLevel.BASELINE,
+) -> dict[str, Any]:
     ref, target = inp.experiment, inp.target.name
     labels = {**experiment_labels(ref), TARGET_LABEL: target}
     if inp.layered:
         labels[LAYER_LABEL] = inp.layer
-    namespace_labels = {**NAMESPACE_LABELS, **experiment_labels(ref)}
+    namespace_labels = {
+        **MANAGED_BY,
+        **experiment_labels(ref),
+        POD_SECURITY_LABEL: str(pod_security),
+        f"{POD_SECURITY_LABEL}-version": "latest",
+    }
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "Application",
@@ -109,7 +128,7 @@ def build_application(inp: DeployApplicationsInput, server: str, sources: list[d
             "finalizers": [RESOURCES_FINALIZER],
         },
         "spec": {
-            "project": "default",
+            "project": names.ARGOCD_PROJECT if server == IN_CLUSTER else names.ARGOCD_CLUSTERS_PROJECT,
             "sources": sources,
             "destination": {"server": server, "namespace": names.workload_namespace(ref)},
             "syncPolicy": {
@@ -194,6 +213,8 @@ def _prepare(settings: ActivitySettings, inp: DeployApplicationsInput) -> dict[s
         return None
     with hub_client(settings) as api:
         sources = [s for ref in refs for s in argocd_sources(read_component(api, ref.component_name or ""), ref.params)]
+        every_layer = layer_refs(inp.experiment.name, inp.target, inp.layer, False, settings)
+        pod_security = namespace_pod_security([read_component(api, r.component_name or "") for r in every_layer])
         if not sources:
             listed = ", ".join(r.component_name or "?" for r in refs)
             raise ApplicationFailed(f"components {listed} of target {inp.target.name} resolve to no source")
@@ -201,7 +222,7 @@ def _prepare(settings: ActivitySettings, inp: DeployApplicationsInput) -> dict[s
         if inp.target.cluster.type != ClusterType.HUB:
             server = f"https://{inp.endpoint}"
             _plumb_remote_target(api, inp, settings)
-        app = build_application(inp, server, sources)
+        app = build_application(inp, server, sources, pod_security)
         apply_application(CustomObjects(api), app)
     return app
 

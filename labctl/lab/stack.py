@@ -19,7 +19,13 @@ from pathlib import Path
 
 import httpx
 
-from api.names import ANALYZER_NAMESPACE, ARGO_WORKFLOWS_NAMESPACE, ARGOCD_NAMESPACE, CLAIM_NAMESPACE
+from api.names import (
+    ANALYZER_NAMESPACE,
+    ARGO_WORKFLOWS_NAMESPACE,
+    ARGOCD_NAMESPACE,
+    CLAIM_NAMESPACE,
+    CONNECTION_NAMESPACE,
+)
 from labctl import kube
 from labctl.controlplane import ControlPlane, assets_dir, install_crds
 from labctl.lab.state import LabState
@@ -33,7 +39,11 @@ from runtime.kube import ClusterChoice
 REPO = Path(__file__).resolve().parents[2]
 SITE_CHECK_SECONDS = 2.0
 """How often the lab's results site looks for new summaries (one S3 listing)."""
-HUB_NAMESPACES = (CLAIM_NAMESPACE, ARGOCD_NAMESPACE, ARGO_WORKFLOWS_NAMESPACE, ANALYZER_NAMESPACE, "crossplane-system")
+HUB_NAMESPACES = (CLAIM_NAMESPACE, CONNECTION_NAMESPACE, ARGOCD_NAMESPACE, ARGO_WORKFLOWS_NAMESPACE, ANALYZER_NAMESPACE)
+
+
+ARGOCD_PROJECTS = REPO / "deploy" / "base" / "argocd-projects.yaml"
+"""The AppProjects the worker's Applications name; labsim checks destinations against them as ArgoCD does."""
 
 
 def crd_files() -> list[Path]:
@@ -129,6 +139,7 @@ class LabStack:
         namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in HUB_NAMESPACES]
         kube.apply(api, namespaces)
         kube.apply(api, kube.load_documents(catalog_files()))
+        kube.apply(api, kube.load_documents([ARGOCD_PROJECTS]))
 
     def _env(self) -> dict[str, str]:
         p = self.state.ports

@@ -31,6 +31,7 @@ from api.base import API_GROUP, API_VERSION
 from api.experiment import ExperimentSpec
 from labctl.catalog import from_directory
 from labctl.controlplane import install_crds
+from labctl.lab.stack import ARGOCD_PROJECTS
 from labsim import CRD_DIR, Simulator, SimulatorConfig
 from labsim.identity import cloud_identity_env
 from tests.fixtures.eventually import eventually, eventually_async
@@ -63,6 +64,7 @@ class Lab:
 def lab(kube: KubeCluster, victoria_metrics: VictoriaMetrics) -> Iterator[Lab]:
     install_crds(kube.kubeconfig, sorted(CRD_DIR.glob("*.yaml")))
     _install_components(kube)
+    _install_argocd_projects(kube)
     cloud_env = cloud_identity_env(kube.identity_port, kube.control_plane.data_dir / "gcloud")
     saved = {k: os.environ.get(k) for k in [*SETTINGS_ENV, *cloud_env, "HUB_KUBECONFIG"]}
     os.environ.update(SETTINGS_ENV | cloud_env | {"HUB_KUBECONFIG": str(kube.kubeconfig)})
@@ -104,6 +106,12 @@ def _install_components(kube: KubeCluster) -> None:
         except ApiException as exc:
             if exc.status != 409:
                 raise
+
+
+def _install_argocd_projects(kube: KubeCluster) -> None:
+    kube.kubectl("create", "namespace", "argocd")  # AlreadyExists when the simulator made it first
+    applied = kube.kubectl("apply", "-f", str(ARGOCD_PROJECTS))
+    assert applied.returncode == 0, applied.stderr
 
 
 def unique_name(prefix: str = "e") -> str:

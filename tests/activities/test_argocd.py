@@ -53,13 +53,15 @@ async def test_hub_application_has_the_original_shape_plus_the_resources_finaliz
         "experiments.illm.io/target": "hub",
     }
     assert app["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
-    assert app["spec"]["project"] == "default"
+    assert app["spec"]["project"] == "experiments"
     assert app["spec"]["destination"] == {
         "server": "https://kubernetes.default.svc",
         "namespace": names.workload_namespace(ref),
     }
     assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert app["spec"]["syncPolicy"]["syncOptions"] == ["CreateNamespace=true", "ServerSideApply=true"]
+    namespace_labels = app["spec"]["syncPolicy"]["managedNamespaceMetadata"]["labels"]
+    assert namespace_labels["pod-security.kubernetes.io/enforce"] == "baseline"  # hello-app declares nothing
     assert app["spec"]["sources"] == [
         {
             "repoURL": "https://stefanprodan.github.io/podinfo",
@@ -124,6 +126,12 @@ async def test_remote_target_is_registered_and_deploys_infra_and_obs_before_work
         s for s in application(lab, names.app_name(ref, "app", "obs"))["spec"]["sources"] if s.get("chart") == "alloy"
     ]
     assert {"name": "alloy.extraEnv[0].value", "value": ref.name} in agent["helm"]["parameters"]
+    # Every layer: the project of provisioned clusters, and privileged, as metrics-agent (obs) declares it.
+    for layer in ("infra", "obs", "workload"):
+        app = application(lab, names.app_name(ref, "app", layer))
+        assert app["spec"]["project"] == "experiment-clusters"
+        labels = app["spec"]["syncPolicy"]["managedNamespaceMetadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
 
 
 @pytest.mark.asyncio

@@ -15,6 +15,7 @@ from activities.clusters.claims import read_kubeconfig
 from activities.clusters.cloud_access import REFRESH_MARGIN, Cluster, _Tokens, cloud_kubeconfig, target_client
 from activities.deploy.argocd import cluster_secret
 from activities.settings import ActivitySettings
+from api import names
 from api.experiment import ExperimentSpec
 from api.names import Identity
 from labsim.identity import AWS_ACCOUNT_ARN, SERVICE_ACCOUNT
@@ -34,7 +35,7 @@ def connection_user(lab: Lab, cluster_type: str, claim: str) -> dict[str, object
     xr = lab.custom().get_namespaced_custom_object("illm.io", "v1alpha1", "experiments", plural, claim)["spec"][
         "resourceRef"
     ]["name"]
-    secret = lab.core().read_namespaced_secret(f"{xr}-cluster-conn", "crossplane-system")
+    secret = lab.core().read_namespaced_secret(f"{xr}-cluster-conn", names.CONNECTION_NAMESPACE)
     kubeconfig = yaml.safe_load(base64.b64decode(secret.data["kubeconfig"]))
     return dict(kubeconfig["users"][0]["user"] or {})
 

@@ -110,35 +110,28 @@ def test_every_pod_runs_as_a_service_account_the_build_creates(built: dict[str, 
             assert (subject["namespace"], subject["name"]) in accounts, binding["metadata"]["name"]
 
 
+def _worker_roles(docs: list[Manifest]) -> list[Manifest]:
+    return [d for d in docs if d["kind"] in {"ClusterRole", "Role"} and d["metadata"]["name"] == "experiment-worker"]
+
+
 def test_worker_cannot_write_experiments(built: dict[str, list[Manifest]]) -> None:
-    roles = by_kind(built["hub"], "ClusterRole")
-    worker_rules = [
-        rule for name, role in roles.items() if name.startswith("experiment-worker") for rule in role["rules"]
-    ]
-    for rule in worker_rules:
-        if "experiments.illm.io" in rule["apiGroups"]:
-            assert "experiments" not in rule["resources"] and not any(
-                r.startswith("experiments/") for r in rule["resources"]
-            )
-            assert set(rule["verbs"]) <= {"get", "list", "watch"}
-        assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+    for role in _worker_roles(built["hub"]):
+        for rule in role["rules"]:
+            if "experiments.illm.io" in rule["apiGroups"]:
+                assert not any(r.startswith("experiments/") for r in rule["resources"])
+                assert set(rule["verbs"]) <= {"get", "list", "watch"}
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"]
 
 
-def test_worker_reads_secrets_only_in_the_namespaces_it_uses(built: dict[str, list[Manifest]]) -> None:
-    docs = built["hub"]
-    secret_roles = {
-        name
-        for name, role in by_kind(docs, "ClusterRole").items()
-        if any("secrets" in rule["resources"] for rule in role["rules"])
-    }
-    bound = {
-        doc["metadata"]["namespace"]
-        for doc in docs
-        if doc["kind"] == "RoleBinding" and doc["roleRef"]["name"] in secret_roles
-    }
-    assert bound == {"argocd", "crossplane-system", "experiments"}
-    cluster_wide = {d["roleRef"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"}
-    assert not cluster_wide & secret_roles
+def test_worker_reads_secrets_only_in_the_connection_namespace(built: dict[str, list[Manifest]]) -> None:
+    readers = {}
+    for role in _worker_roles(built["hub"]):
+        for rule in role["rules"]:
+            if "secrets" in rule["resources"]:
+                assert role["kind"] == "Role", "no Secret rights cluster-wide"
+                if set(rule["verbs"]) & {"get", "list", "watch"}:
+                    readers[role["metadata"]["namespace"]] = (rule.get("resourceNames"), set(rule["verbs"]))
+    assert readers == {"experiment-connections": (None, {"get"}), "tailscale": (["operator-oauth"], {"get"})}
 
 
 def test_every_credential_comes_from_openbao(built: dict[str, list[Manifest]]) -> None:

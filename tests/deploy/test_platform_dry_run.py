@@ -47,6 +47,7 @@ BUILT_IN_GROUPS = {
     "networking.k8s.io",
     "rbac.authorization.k8s.io",
     "apiextensions.k8s.io",
+    "admissionregistration.k8s.io",
 }
 
 
