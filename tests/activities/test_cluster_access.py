@@ -46,7 +46,7 @@ async def test_the_worker_reaches_a_cluster_whose_secret_has_no_credential_with_
 ) -> None:
     doc = gke_spec([{"name": "app", "cluster": {"type": cluster_type}, "components": [{"app": "hello-app"}]}])
     ref = create_experiment(lab, kube_namespace, doc)
-    ready = (await provisioned(ref, ExperimentSpec.model_validate(doc)))["app"]
+    ready = (await provisioned(lab, ref, ExperimentSpec.model_validate(doc)))["app"]
     claim = str(ready.kubeconfig_secret)
     user = connection_user(lab, cluster_type, claim)
     assert not {"client-certificate-data", "client-key-data", "token"} & set(user)  # as on the real cloud
