@@ -22,6 +22,7 @@ from temporalio import activity
 from activities import cleanup, validation
 from activities.clusters import provisioning, target_plumbing
 from activities.clusters.claims import read_kubeconfig
+from activities.clusters.cloud_access import close_target_clients
 from activities.clusters.contracts import (
     DISCOVER_TUTORIAL_SERVICES,
     PROVISION_CLUSTER,
@@ -69,8 +70,9 @@ class KubernetesActivities:
         self.watches = HubWatches(settings)
 
     def close(self) -> None:
-        """Stop the watches (their threads and connections)."""
+        """Stop the watches (their threads and connections) and close the target-cluster clients."""
         self.watches.stop()
+        close_target_clients()
 
     def all(self) -> list[Callable[..., Any]]:
         return [

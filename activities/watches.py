@@ -247,6 +247,8 @@ class Informer:
         self._response = response
         self.watches += 1
         try:
+            if self._stopping.is_set():  # stopped while connecting: stop() may not have seen the response
+                return
             pending = b""
             for chunk in response.stream(amt=None, decode_content=False):
                 pending += chunk
