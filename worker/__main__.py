@@ -87,7 +87,7 @@ async def serve(settings: WorkerSettings, activities: Sequence[Callable[..., Any
             log.info("draining: running activities get %.0fs to finish", settings.worker_graceful_shutdown_seconds)
         log.info("drained")
         if owned:
-            owned.close()  # the activities' shared watches
+            await asyncio.to_thread(owned.close)  # the activities' shared watches and target clients
         checker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await checker
