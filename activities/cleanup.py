@@ -7,8 +7,9 @@ namesake in another namespace, or an earlier Experiment of the same name, is nev
 Order matters: Applications first (their resources finalizer removes the workloads while the target
 still exists), then cluster Secrets, the Argo Workflow and kubeconfig Secrets, then the claims, then
 the hub workload namespace — which the original left behind, like the Argo Workflow. Deleting what is
-already gone counts as done, so a retried attempt is harmless. Waits are bounded by
-``CLEANUP_WAIT_SECONDS``; whatever is still there is reported in ``not_deleted``, never raised.
+already gone counts as done, so a retried attempt is harmless. Waits for disappearance are woken by the
+worker's watches (activities/watches.py) and bounded by ``CLEANUP_WAIT_SECONDS``; whatever is still
+there is reported in ``not_deleted``, never raised.
 """
 
 from __future__ import annotations
@@ -20,17 +21,20 @@ from functools import partial
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from temporalio import activity
 
 from activities.clusters.claims import CLAIM_GROUP, CLAIM_VERSION, claim_kind
+from activities.clusters.provisioning import watched_claims
 from activities.contracts import CleanupInput, CleanupReport
+from activities.deploy.argocd import APPLICATIONS
 from activities.heartbeating import heartbeating
-from activities.kube import CustomObjects, delete_ignoring_missing, hub_client, uid_selector
+from activities.kube import EXPERIMENT_UID_LABEL, CustomObjects, delete_ignoring_missing, hub_client, uid_selector
 from activities.settings import ActivitySettings
+from activities.watches import HubWatches, Kind
 from api import names
 from api.experiment import ClusterType
 
 ARGO = ("argoproj.io", "v1alpha1")
+NAMESPACES = Kind("", "v1", "namespaces", None, "Namespace")
 
 
 class Ledger:
@@ -98,9 +102,6 @@ class Owned:
             if not _meta(ns).deletion_timestamp
         }
 
-    def namespaces_left(self) -> list[str]:
-        return [f"Namespace/{_meta(ns).name}" for ns in self.core.list_namespace(label_selector=self.selector).items]
-
     def _custom(
         self, group_version: tuple[str, str], namespace: str, plural: str, kind: str
     ) -> dict[str, Callable[[], object]]:
@@ -111,9 +112,10 @@ class Owned:
         }
 
 
-async def cleanup_experiment(inp: CleanupInput, settings: ActivitySettings) -> CleanupReport:
+async def cleanup_experiment(inp: CleanupInput, settings: ActivitySettings, watches: HubWatches) -> CleanupReport:
     deadline = time.monotonic() + settings.cleanup_wait_seconds
     ledger = Ledger()
+    uid = inp.experiment.uid
 
     with hub_client(settings) as api:
         owned = Owned(api, inp)
@@ -123,33 +125,20 @@ async def cleanup_experiment(inp: CleanupInput, settings: ActivitySettings) -> C
                 for what, delete in group().items():
                     ledger.delete(what, delete)
 
-        def apps_left() -> dict[str, str]:
-            return {what: "still deleting (resources finalizer)" for what in owned.applications()}
-
         await heartbeating(asyncio.to_thread(delete_all, owned.applications), "deleting ArgoCD applications")
-        lingering = await _wait_until_gone(apps_left, deadline, settings.activity_poll_seconds)
-
-        def rest_left() -> dict[str, str]:
-            left = {what: "cluster still deleting" for what in owned.claims()}
-            return left | {what: "still terminating" for what in owned.namespaces_left()}
+        apps = [(APPLICATIONS, "still deleting (resources finalizer)")]
+        lingering = await watches.until_gone(apps, EXPERIMENT_UID_LABEL, uid, deadline)
 
         await heartbeating(
             asyncio.to_thread(delete_all, owned.secrets, owned.workflows, owned.claims, owned.namespaces),
             "deleting workflows, secrets, claims, namespaces",
         )
-        lingering |= await _wait_until_gone(rest_left, deadline, settings.activity_poll_seconds)
-    return ledger.report(lingering)
+        rest = [(watched_claims(kind), "cluster still deleting") for kind in owned.claim_kinds]
+        lingering |= await watches.until_gone(
+            [*rest, (NAMESPACES, "still terminating")], EXPERIMENT_UID_LABEL, uid, deadline
+        )
+    return ledger.report({k: f"{v} at the cleanup deadline" for k, v in lingering.items()})
 
 
 def _meta(obj: client.V1Secret | client.V1Namespace) -> client.V1ObjectMeta:
     return obj.metadata or client.V1ObjectMeta()
-
-
-async def _wait_until_gone(left: Callable[[], dict[str, str]], deadline: float, interval: float) -> dict[str, str]:
-    """Poll until nothing is left or the deadline passes; returns what is left, with why."""
-    while True:
-        remaining = await asyncio.to_thread(left)
-        if not remaining or time.monotonic() >= deadline:
-            return {k: f"{v} at the cleanup deadline" for k, v in remaining.items()}
-        activity.heartbeat(f"waiting for {', '.join(sorted(remaining))}")
-        await asyncio.sleep(interval)

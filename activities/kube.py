@@ -2,8 +2,8 @@
 
 Activities are ``async def`` and run every blocking kubernetes-client call through
 ``asyncio.to_thread``, so the worker needs no thread-pool executor and cancellation arrives as
-``asyncio.CancelledError`` at the next ``await`` (never swallowed here). Long waits poll with
-:func:`poll_until`, which heartbeats on every round.
+``asyncio.CancelledError`` at the next ``await`` (never swallowed here). Long waits are woken by
+the worker's shared watches (:mod:`activities.watches`).
 
 Every client made here is a :class:`TimedApiClient`: each request carries the connect and read
 timeouts of :class:`ActivitySettings` unless the call sets its own ``_request_timeout``. A connection
@@ -13,27 +13,22 @@ of the worker's threads forever; Temporal retries the attempt.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from temporalio import activity
 
-from activities.heartbeating import heartbeating
 from activities.settings import ActivitySettings
 from api import names
 from runtime.kube import ClusterChoice, kube_configuration
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "experiment-operator"}
 EXPERIMENT_LABEL = "experiments.illm.io/experiment"
@@ -195,22 +190,3 @@ class CustomObjects:
         return delete_ignoring_missing(
             lambda: self.api.delete_namespaced_custom_object(group, version, namespace, plural, name)
         )
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """Not there yet; ``note`` becomes the heartbeat detail (what we are waiting for, and why)."""
-
-    note: str
-
-
-async def poll_until(check: Callable[[], T | Waiting], interval: float) -> T:
-    """Run ``check`` in a thread until it returns a result, heartbeating the latest note, also while it runs."""
-    note = "first check"
-    while True:
-        outcome = await heartbeating(asyncio.to_thread(check), note)
-        if not isinstance(outcome, Waiting):
-            return outcome
-        note = outcome.note
-        activity.heartbeat(note)
-        await asyncio.sleep(interval)

@@ -1,9 +1,10 @@
 """Every real activity the experiments worker registers (the gateway serves its own two), built from the
 worker's one settings object: nothing below reads the environment.
 
-``activities(settings)`` is what ``worker`` registers. ``KubernetesActivities`` binds the cluster-facing
-activities (each method one activity, named in its package's contracts) to the settings; the results
-pipeline's and the analysis' activities are methods of ``ResultsActivities`` and ``AnalysisActivities``.
+``WorkerActivities(settings)`` is what ``worker`` registers (and closes on shutdown). ``KubernetesActivities``
+binds the cluster-facing activities (each method one activity, named in its package's contracts) to the
+settings and owns the hub watches its waits share (activities/watches.py); the results pipeline's and
+the analysis' activities are methods of ``ResultsActivities`` and ``AnalysisActivities``.
 Tests build these with their own settings. All are ``async def`` and move blocking kubernetes-client
 calls to threads, so no activity executor is needed. Target kubeconfigs for metrics discovery come from
 the Crossplane connection Secrets on the hub, read inside the activity like every other credential.
@@ -21,6 +22,7 @@ from temporalio import activity
 from activities import cleanup, validation
 from activities.clusters import provisioning, target_plumbing
 from activities.clusters.claims import read_kubeconfig
+from activities.clusters.cloud_access import close_target_clients
 from activities.clusters.contracts import (
     DISCOVER_TUTORIAL_SERVICES,
     PROVISION_CLUSTER,
@@ -59,11 +61,18 @@ from activities.run.contracts import (
     WaitForArgoWorkflowInput,
 )
 from activities.settings import ActivitySettings, WorkerActivitySettings
+from activities.watches import HubWatches
 
 
 class KubernetesActivities:
     def __init__(self, settings: ActivitySettings) -> None:
         self.settings = settings
+        self.watches = HubWatches(settings)
+
+    def close(self) -> None:
+        """Stop the watches (their threads and connections) and close the target-cluster clients."""
+        self.watches.stop()
+        close_target_clients()
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -88,11 +97,11 @@ class KubernetesActivities:
 
     @activity.defn(name=WAIT_FOR_CLUSTER_READY)
     async def wait_for_cluster_ready(self, inp: WaitForClusterInput) -> ReadyCluster:
-        return await provisioning.wait_for_cluster_ready(inp, self.settings)
+        return await provisioning.wait_for_cluster_ready(inp, self.settings, self.watches)
 
     @activity.defn(name=DEPLOY_APPLICATIONS)
     async def deploy_applications(self, inp: DeployApplicationsInput) -> DeployedApplications:
-        return await argocd.deploy_applications(inp, self.settings)
+        return await argocd.deploy_applications(inp, self.settings, self.watches)
 
     @activity.defn(name=SUBMIT_ARGO_WORKFLOW)
     async def submit_argo_workflow(self, inp: SubmitArgoWorkflowInput) -> SubmittedArgoWorkflow:
@@ -100,7 +109,7 @@ class KubernetesActivities:
 
     @activity.defn(name=WAIT_FOR_ARGO_WORKFLOW)
     async def wait_for_argo_workflow(self, inp: WaitForArgoWorkflowInput) -> FinishedArgoWorkflow:
-        return await argo_workflows.wait_for_argo_workflow(inp, self.settings)
+        return await argo_workflows.wait_for_argo_workflow(inp, self.settings, self.watches)
 
     @activity.defn(name=RESUME_ARGO_WORKFLOW)
     async def resume_argo_workflow(self, inp: ResumeArgoWorkflowInput) -> ResumedArgoWorkflow:
@@ -108,7 +117,7 @@ class KubernetesActivities:
 
     @activity.defn(name=CLEANUP_EXPERIMENT)
     async def cleanup_experiment(self, inp: CleanupInput) -> CleanupReport:
-        return await cleanup.cleanup_experiment(inp, self.settings)
+        return await cleanup.cleanup_experiment(inp, self.settings, self.watches)
 
     @activity.defn(name=DISCOVER_TUTORIAL_SERVICES)
     async def discover_tutorial_services(self, inp: DiscoverTutorialServicesInput) -> DiscoveredTutorialServices:
@@ -148,5 +157,15 @@ def results_activities(settings: WorkerActivitySettings) -> list[Callable[..., A
     ]
 
 
-def activities(settings: WorkerActivitySettings) -> list[Callable[..., Any]]:
-    return [*KubernetesActivities(settings).all(), *results_activities(settings)]
+class WorkerActivities:
+    """Every activity the worker registers; ``close`` on shutdown stops what they share (the watches)."""
+
+    def __init__(self, settings: WorkerActivitySettings) -> None:
+        self.kubernetes = KubernetesActivities(settings)
+        self.results = results_activities(settings)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [*self.kubernetes.all(), *self.results]
+
+    def close(self) -> None:
+        self.kubernetes.close()

@@ -14,7 +14,7 @@ history: kubeconfigs are read from files or Secrets inside the activity, and sec
 | ``METRICS_DIRECT_WRITE_URL`` | unset | remote-write URL of the hub's VictoriaMetrics for ``transport: direct`` |
 | ``TAILSCALE_CLIENT_ID`` / ``TAILSCALE_CLIENT_SECRET`` | unset | OAuth client for the injected tailscale-operator |
 | ``ARGOCD_HEALTH_RULE`` | ``strict`` | ``strict``: Healthy and Synced; ``lenient``: the original's rule |
-| ``ACTIVITY_POLL_SECONDS`` | ``1.0`` | how often long waits re-read the hub |
+| ``WATCH_RESYNC_SECONDS`` | ``30`` | watches wake waits (activities/watches.py); safety-net re-read, ± 20 % |
 | ``CLUSTER_FAILURE_GRACE_SECONDS`` | ``300`` | how long a claim may report ReconcileError before it counts as failed |
 | ``CLEANUP_WAIT_SECONDS`` | ``480`` | how long cleanup waits for claims and apps to disappear |
 | ``AZURE_DISABLE_INSTANCE_DISCOVERY`` | ``false`` | AKS: skip Entra instance discovery (private clouds) |
@@ -116,7 +116,7 @@ class ActivitySettings(BaseSettings):
     tailscale_client_id: str | None = None
     tailscale_client_secret: SecretStr | None = None
     argocd_health_rule: HealthRule = HealthRule.STRICT
-    activity_poll_seconds: float = 1.0
+    watch_resync_seconds: float = Field(30.0, gt=0, description="Safety-net re-read of a watched object, ± 20 %.")
     cluster_failure_grace_seconds: float = 300.0
     cleanup_wait_seconds: float = 480.0
     azure_disable_instance_discovery: bool = False

@@ -16,7 +16,7 @@ import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 
@@ -28,15 +28,18 @@ from worker.readiness import Readiness
 from worker.settings import WorkerSettings
 from worker.telemetry import SdkTelemetry, flush_traces, tracing_interceptors
 
+if TYPE_CHECKING:
+    from activities.registry import WorkerActivities
+
 log = logging.getLogger("worker")
 LOGGERS = ("",)  # the root logger: the worker's, activities', the SDK's and the client libraries' lines
 
 
-def all_activities(settings: WorkerSettings) -> list[Callable[..., Any]]:
+def real_activities(settings: WorkerSettings) -> WorkerActivities:
     """The real activity implementations, configured by ``settings`` (imported late: they pull in the cloud clients)."""
-    from activities.registry import activities
+    from activities.registry import WorkerActivities
 
-    return activities(settings)
+    return WorkerActivities(settings)
 
 
 async def serve(settings: WorkerSettings, activities: Sequence[Callable[..., Any]] | None = None) -> None:
@@ -63,13 +66,14 @@ async def serve(settings: WorkerSettings, activities: Sequence[Callable[..., Any
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    owned = real_activities(settings) if activities is None else None
     with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
         # Activities run blocking client calls through asyncio.to_thread: give them as many threads
         # as activities may run at once (the default pool is min(32, cores + 4) = 6 here).
         loop.set_default_executor(executor)
         worker = build_worker(
             client,
-            all_activities(settings) if activities is None else activities,
+            owned.all() if owned else activities or [],
             activity_executor=executor,
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
@@ -82,6 +86,8 @@ async def serve(settings: WorkerSettings, activities: Sequence[Callable[..., Any
             readiness.draining = True
             log.info("draining: running activities get %.0fs to finish", settings.worker_graceful_shutdown_seconds)
         log.info("drained")
+        if owned:
+            await asyncio.to_thread(owned.close)  # the activities' shared watches and target clients
         checker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await checker

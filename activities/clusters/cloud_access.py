@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import configparser
+import hashlib
 import json
 import threading
 import time
@@ -131,14 +132,70 @@ def cluster_of_exec(user: dict[str, Any]) -> Cluster | None:
 # ------------------------------------------------------------------------------------- clients
 
 
+@dataclass
+class _TargetClient:
+    digest: str
+    api: client.ApiClient
+    users: int = 0
+    stale: bool = False
+
+
+_TARGET_CLIENTS: dict[tuple[str, str, tuple[float, float]], _TargetClient] = {}
+_TARGET_CLIENTS_LOCK = threading.Lock()
+
+
 @contextmanager
 def target_client(kubeconfig: str, settings: ActivitySettings) -> Iterator[client.ApiClient]:
     """A target cluster from its kubeconfig text (read from a connection Secret, never passed around).
 
     A provider exec user (see :func:`exec_user`) becomes an in-process token; any other user is used as
-    it is (the hub, or a kubeconfig with static credentials).
+    it is (the hub, or a kubeconfig with static credentials). Clients are kept per cluster (context and
+    server) for the worker's life, so a cluster is not dialled anew on every call: a kubeconfig that
+    differs from the cached one (its connection Secret changed) builds a new client, and the old one is
+    closed once no call uses it. :func:`close_target_clients` closes them all (worker shutdown).
     """
     doc = yaml.safe_load(kubeconfig)
+    context_name = str(doc["current-context"])
+    context = next(x for x in doc["contexts"] if x["name"] == context_name)["context"]
+    server = str(next(x for x in doc["clusters"] if x["name"] == context["cluster"])["cluster"].get("server"))
+    key = (context_name, server, settings.kube_request_timeout)
+    digest = hashlib.sha256(kubeconfig.encode()).hexdigest()
+    with _TARGET_CLIENTS_LOCK:
+        cached = _TARGET_CLIENTS.get(key)
+        if cached is not None and cached.digest == digest:
+            cached.users += 1
+    if cached is None or cached.digest != digest:
+        fresh = _TargetClient(digest, _build_target_client(doc, settings), users=1)
+        with _TARGET_CLIENTS_LOCK:
+            replaced = _TARGET_CLIENTS.get(key)
+            _TARGET_CLIENTS[key] = cached = fresh
+            unused = replaced is not None and not replaced.stale and replaced.users == 0
+            if replaced is not None:
+                replaced.stale = True
+        if replaced is not None and unused:
+            replaced.api.close()  # type: ignore[no-untyped-call]
+    try:
+        yield cached.api
+    finally:
+        with _TARGET_CLIENTS_LOCK:
+            cached.users -= 1
+            close = cached.stale and cached.users == 0
+        if close:
+            cached.api.close()  # type: ignore[no-untyped-call]
+
+
+def close_target_clients() -> None:
+    """Close every cached target client (the next call builds a new one)."""
+    with _TARGET_CLIENTS_LOCK:
+        unused = [entry for entry in _TARGET_CLIENTS.values() if entry.users == 0]
+        for entry in _TARGET_CLIENTS.values():
+            entry.stale = True  # the ones still in use are closed by their last user
+        _TARGET_CLIENTS.clear()
+    for entry in unused:
+        entry.api.close()  # type: ignore[no-untyped-call]
+
+
+def _build_target_client(doc: dict[str, Any], settings: ActivitySettings) -> client.ApiClient:
     context = next(x for x in doc["contexts"] if x["name"] == doc["current-context"])["context"]
     user = next(x for x in doc["users"] if x["name"] == context["user"])["user"]
     cluster = cluster_of_exec(user)
@@ -149,8 +206,7 @@ def target_client(kubeconfig: str, settings: ActivitySettings) -> Iterator[clien
     if cluster:
         with hub_client(settings) as hub:
             install_token(configuration, cluster, hub, settings)
-    with TimedApiClient(configuration, settings.kube_request_timeout) as api:
-        yield api
+    return TimedApiClient(configuration, settings.kube_request_timeout)
 
 
 # ------------------------------------------------------------------------------------- tokens

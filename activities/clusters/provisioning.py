@@ -27,15 +27,13 @@ from activities.kube import (
     EXPERIMENT_UID_ANNOTATION,
     TARGET_LABEL,
     CustomObjects,
-    Waiting,
     experiment_labels,
     hub_client,
     is_conflict,
-    is_not_found,
-    poll_until,
     reason_of,
 )
 from activities.settings import ActivitySettings
+from activities.watches import HubWatches, Kind, Obj, Waiting
 from api import names
 from api.experiment import ClusterSpec, ClusterType
 
@@ -112,8 +110,16 @@ def _ensure_claim(settings: ActivitySettings, claim: dict[str, Any], kind: Claim
         raise ClusterRequestRejected(f"{kind.kind} {name} already exists and belongs to another experiment ({owner})")
 
 
-async def wait_for_cluster_ready(inp: WaitForClusterInput, settings: ActivitySettings) -> ReadyCluster:
-    """Wait for claim Ready, then bootstrap RBAC and write the tutorial kubeconfig Secret if asked for.
+def watched_claims(kind: ClaimKind) -> Kind:
+    """The claims of one kind, as the worker's informer watches them."""
+    return Kind(CLAIM_GROUP, CLAIM_VERSION, kind.plural, names.CLAIM_NAMESPACE, kind.kind)
+
+
+async def wait_for_cluster_ready(
+    inp: WaitForClusterInput, settings: ActivitySettings, watches: HubWatches
+) -> ReadyCluster:
+    """Wait (woken by the claims' watch) for claim Ready, then bootstrap RBAC and write the tutorial
+    kubeconfig Secret if asked for.
 
     Permanent: the claim vanished, or it reported ReconcileError for longer than the failure grace.
     """
@@ -122,25 +128,20 @@ async def wait_for_cluster_ready(inp: WaitForClusterInput, settings: ActivitySet
     kind = claim_kind(inp.cluster_type)
     failing_since: list[float] = []
 
-    def check() -> str | Waiting:
-        with hub_client(settings) as api:
-            return _claim_endpoint(CustomObjects(api), kind, inp.cluster_name, failing_since, settings)
+    def check(claim: Obj | None) -> str | Waiting:
+        return _claim_endpoint(claim, kind, inp.cluster_name, failing_since, settings)
 
-    endpoint = await poll_until(check, settings.activity_poll_seconds)
+    endpoint = await watches.until(watched_claims(kind), inp.cluster_name, check)
     plumbing = asyncio.to_thread(_plumb_ready_cluster, settings, inp)
     secret = await heartbeating(plumbing, f"bootstrapping RBAC on {inp.cluster_name}")
     return ReadyCluster(target=inp.target, endpoint=endpoint, kubeconfig_secret=secret)
 
 
 def _claim_endpoint(
-    custom: CustomObjects, kind: ClaimKind, name: str, failing_since: list[float], settings: ActivitySettings
+    claim: Obj | None, kind: ClaimKind, name: str, failing_since: list[float], settings: ActivitySettings
 ) -> str | Waiting:
-    try:
-        claim = custom.get(CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, kind.plural, name)
-    except ApiException as exc:
-        if is_not_found(exc):
-            raise ClusterFailed(f"{kind.kind} {name} disappeared while waiting for it to become Ready") from exc
-        raise
+    if claim is None:
+        raise ClusterFailed(f"{kind.kind} {name} disappeared while waiting for it to become Ready")
     status = claim.get("status") or {}
     conditions = {x.get("type"): x for x in status.get("conditions") or []}
     ready, synced = conditions.get("Ready") or {}, conditions.get("Synced") or {}
@@ -148,9 +149,10 @@ def _claim_endpoint(
         return str(status["endpoint"])
     if synced.get("status") == "False" and synced.get("reason") == "ReconcileError":
         failing_since[:] = failing_since or [time.monotonic()]
-        if time.monotonic() - failing_since[0] >= settings.cluster_failure_grace_seconds:
+        grace_left = settings.cluster_failure_grace_seconds - (time.monotonic() - failing_since[0])
+        if grace_left <= 0:
             raise ClusterFailed(f"{kind.kind} {name}: {synced.get('message') or 'ReconcileError'}")
-        return Waiting(f"{kind.kind} {name}: ReconcileError: {synced.get('message', '')}")
+        return Waiting(f"{kind.kind} {name}: ReconcileError: {synced.get('message', '')}", recheck_after=grace_left)
     failing_since.clear()
     return Waiting(f"{kind.kind} {name}: Ready={ready.get('status', 'Unknown')} {ready.get('reason', '')}".strip())
 

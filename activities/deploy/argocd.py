@@ -36,15 +36,14 @@ from activities.kube import (
     MANAGED_BY,
     TARGET_LABEL,
     CustomObjects,
-    Waiting,
     apply_secret,
     experiment_labels,
     hub_client,
     is_conflict,
     is_not_found,
-    poll_until,
 )
 from activities.settings import ActivitySettings, HealthRule
+from activities.watches import HubWatches, Kind, Obj, Waiting
 from api import names
 from api.component import Component, PodSecurityLevel
 from api.experiment import ClusterType, Transport
@@ -53,6 +52,7 @@ GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "applications"
 IN_CLUSTER = "https://kubernetes.default.svc"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
+APPLICATIONS = Kind(GROUP, VERSION, PLURAL, names.ARGOCD_NAMESPACE, "Application")
 
 
 def cluster_secret(ref: ExperimentRef, cluster: str, endpoint: str, kubeconfig: str) -> client.V1Secret:
@@ -177,8 +177,10 @@ def health_problem(app: dict[str, Any], rule: HealthRule) -> str | None:
     return text + "".join(f"; {x.get('type')}: {x.get('message', '')}" for x in errors)
 
 
-async def deploy_applications(inp: DeployApplicationsInput, settings: ActivitySettings) -> DeployedApplications:
-    """Create or update the layer's Application and wait until it is healthy.
+async def deploy_applications(
+    inp: DeployApplicationsInput, settings: ActivitySettings, watches: HubWatches
+) -> DeployedApplications:
+    """Create or update the layer's Application and wait (woken by the Applications' watch) until it is healthy.
 
     Permanent: a Component is missing or invalid, or the layer has components but none resolve to a source.
     """
@@ -188,21 +190,16 @@ async def deploy_applications(inp: DeployApplicationsInput, settings: ActivitySe
         return DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[])
     name = app["metadata"]["name"]
 
-    def check() -> list[str] | Waiting:
-        with hub_client(settings) as api:
-            try:
-                current = CustomObjects(api).get(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, name)
-            except ApiException as exc:
-                if is_not_found(exc):
-                    return Waiting(f"Application {name} not found (deleted meanwhile?)")
-                raise
+    def check(current: Obj | None) -> list[str] | Waiting:
+        if current is None:
+            return Waiting(f"Application {name} not found (deleted meanwhile?)")
         problem = health_problem(current, settings.argocd_health_rule)
         if problem:
             return Waiting(f"Application {name}: {problem}")
         resources = (current.get("status") or {}).get("resources") or []
         return [f"{r.get('kind')}/{r.get('name')}" for r in resources]
 
-    components = await poll_until(check, settings.activity_poll_seconds)
+    components = await watches.until(APPLICATIONS, name, check)
     return DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[name], components=components)
 
 

@@ -21,12 +21,10 @@ from activities.contracts import ValidationProblem
 from activities.errors import ArgoWorkflowRejected
 from activities.kube import (
     CustomObjects,
-    Waiting,
     experiment_labels,
     hub_client,
     is_conflict,
     is_not_found,
-    poll_until,
     reason_of,
 )
 from activities.run.contracts import (
@@ -39,6 +37,7 @@ from activities.run.contracts import (
     WaitForArgoWorkflowInput,
 )
 from activities.settings import ActivitySettings
+from activities.watches import HubWatches, Kind, Obj, Waiting
 from api import names
 from api.experiment import INLINE_WORKFLOW_TEMPLATE, CompletionMode
 
@@ -46,6 +45,7 @@ GROUP, VERSION = "argoproj.io", "v1alpha1"
 SERVICE_ACCOUNT = "argo-workflow"
 DEFAULT_TEMPLATE = INLINE_WORKFLOW_TEMPLATE
 TERMINAL = {p.value for p in ArgoWorkflowPhase}
+WORKFLOWS = Kind(GROUP, VERSION, "workflows", names.ARGO_WORKFLOWS_NAMESPACE, "Workflow")
 
 
 def build_workflow(inp: SubmitArgoWorkflowInput, inline: bool) -> dict[str, Any]:
@@ -142,19 +142,19 @@ def _submit(settings: ActivitySettings, inp: SubmitArgoWorkflowInput) -> Submitt
     return SubmittedArgoWorkflow(name=name, inline=inline)
 
 
-async def wait_for_argo_workflow(inp: WaitForArgoWorkflowInput, settings: ActivitySettings) -> FinishedArgoWorkflow:
-    """Wait until the Workflow is Succeeded, Failed or Error. Permanent: it disappeared."""
+async def wait_for_argo_workflow(
+    inp: WaitForArgoWorkflowInput, settings: ActivitySettings, watches: HubWatches
+) -> FinishedArgoWorkflow:
+    """Wait (woken by the Workflows' watch) until the Workflow is Succeeded, Failed or Error.
 
-    def check() -> FinishedArgoWorkflow | Waiting:
-        with hub_client(settings) as api:
-            try:
-                wf = CustomObjects(api).get(GROUP, VERSION, names.ARGO_WORKFLOWS_NAMESPACE, "workflows", inp.name)
-            except ApiException as exc:
-                if is_not_found(exc):
-                    raise ArgoWorkflowRejected(
-                        f"Workflow {inp.name} disappeared from namespace {names.ARGO_WORKFLOWS_NAMESPACE}"
-                    ) from exc
-                raise
+    Permanent: it disappeared.
+    """
+
+    def check(wf: Obj | None) -> FinishedArgoWorkflow | Waiting:
+        if wf is None:
+            raise ArgoWorkflowRejected(
+                f"Workflow {inp.name} disappeared from namespace {names.ARGO_WORKFLOWS_NAMESPACE}"
+            )
         status = wf.get("status") or {}
         phase = status.get("phase") or "Pending"
         if phase not in TERMINAL:
@@ -167,7 +167,7 @@ async def wait_for_argo_workflow(inp: WaitForArgoWorkflowInput, settings: Activi
             finished_at=_time(status.get("finishedAt")),
         )
 
-    return await poll_until(check, settings.activity_poll_seconds)
+    return await watches.until(WORKFLOWS, inp.name, check)
 
 
 async def resume_argo_workflow(inp: ResumeArgoWorkflowInput, settings: ActivitySettings) -> ResumedArgoWorkflow:

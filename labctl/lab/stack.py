@@ -157,7 +157,6 @@ class LabStack:
             "GATEWAY_HEALTH_HOST": "127.0.0.1",
             "TEMPORAL_ADDRESS": f"127.0.0.1:{p['temporal']}",
             "METRICS_DIRECT_WRITE_URL": f"http://127.0.0.1:{p['victoria_metrics']}/api/v1/write",
-            "ACTIVITY_POLL_SECONDS": "0.25",
             # Encrypted like a hub: no service may start without the key, and the UI decodes through
             # the codec server, which it calls from the browser (hence CORS for the UI's origins).
             "EXPERIMENT_PAYLOAD_KEYS": self.state.payload_keys(),

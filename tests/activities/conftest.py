@@ -27,6 +27,7 @@ from activities.clusters.contracts import ProvisionClusterInput, ReadyCluster, W
 from activities.contracts import ExperimentRef
 from activities.deploy.contracts import DeployApplicationsInput, Layer
 from activities.settings import ActivitySettings
+from activities.watches import HubWatches
 from api.base import API_GROUP, API_VERSION
 from api.experiment import ExperimentSpec
 from labctl.catalog import from_directory
@@ -41,7 +42,6 @@ from tests.fixtures.metrics import VictoriaMetrics
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 SETTINGS_ENV = {
-    "ACTIVITY_POLL_SECONDS": "0.1",
     "CLUSTER_FAILURE_GRACE_SECONDS": "0.5",
     "CLEANUP_WAIT_SECONDS": "30",
 }
@@ -52,6 +52,8 @@ class Lab:
     kube: KubeCluster
     simulator: Simulator
     victoria_metrics: VictoriaMetrics
+    watches: HubWatches
+    """The hub watches the waiting activities share, as a worker's registry owns them."""
 
     def custom(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(self.kube.api_client())
@@ -84,7 +86,11 @@ def lab(kube: KubeCluster, victoria_metrics: VictoriaMetrics) -> Iterator[Lab]:
     try:
         with simulator.running():
             _warm_up(simulator)
-            yield Lab(kube, simulator, victoria_metrics)
+            watches = HubWatches(ActivitySettings())
+            try:
+                yield Lab(kube, simulator, victoria_metrics, watches)
+            finally:
+                watches.stop()
     finally:
         for key, value in saved.items():
             if value is None:
@@ -140,19 +146,23 @@ def create_experiment(
 
 
 async def run(
-    activity_fn: Callable[[Any, ActivitySettings], Awaitable[T]], arg: Any, settings: ActivitySettings | None = None
+    activity_fn: Callable[..., Awaitable[T]],
+    arg: Any,
+    settings: ActivitySettings | None = None,
+    watches: HubWatches | None = None,
 ) -> T:
     """One activity attempt, as a worker would run it (heartbeats, cancellation), with ``settings`` or, as a
-    worker started now would read them, the test environment's."""
-    result: T = await ActivityEnvironment().run(activity_fn, arg, settings or ActivitySettings())
+    worker started now would read them, the test environment's; a waiting activity gets ``watches``."""
+    shared = [watches] if watches else []
+    result: T = await ActivityEnvironment().run(activity_fn, arg, settings or ActivitySettings(), *shared)
     return result
 
 
 async def crash_after(
-    activity_fn: Callable[[Any, ActivitySettings], Awaitable[Any]], arg: Any, done: Callable[[], bool]
+    activity_fn: Callable[..., Awaitable[Any]], arg: Any, done: Callable[[], bool], watches: HubWatches | None = None
 ) -> None:
     """Start an attempt and kill it (cancel) once ``done()`` sees its side effect: a worker crash mid-activity."""
-    task = asyncio.ensure_future(run(activity_fn, arg))
+    task = asyncio.ensure_future(run(activity_fn, arg, watches=watches))
     await eventually_async(done, what="the attempt's side effect", interval=0.05)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):  # the crashed attempt's outcome does not matter
@@ -167,7 +177,7 @@ def gke_spec(targets: list[dict[str, Any]] | None = None, **extra: Any) -> dict[
     }
 
 
-async def provisioned(ref: ExperimentRef, spec: ExperimentSpec) -> dict[str, ReadyCluster]:
+async def provisioned(lab: Lab, ref: ExperimentRef, spec: ExperimentSpec) -> dict[str, ReadyCluster]:
     """Provision and wait for every target, as the workflow's provisioning phase does."""
     from activities.clusters.provisioning import provision_cluster, wait_for_cluster_ready
 
@@ -178,7 +188,7 @@ async def provisioned(ref: ExperimentRef, spec: ExperimentSpec) -> dict[str, Rea
         wait = WaitForClusterInput(
             experiment=ref, target=target.name, cluster_type=target.cluster.type, cluster_name=made.cluster_name
         )
-        ready = await run(wait_for_cluster_ready, wait)
+        ready = await run(wait_for_cluster_ready, wait, watches=lab.watches)
         return ready.model_copy(update={"kubeconfig_secret": made.cluster_name})  # carries the cluster name
 
     results = await asyncio.gather(*(one(t) for t in spec.targets))

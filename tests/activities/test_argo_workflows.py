@@ -60,7 +60,9 @@ async def test_workflow_from_template_runs_to_success_with_the_original_paramete
 
     submitted = await run(submit_argo_workflow, submit_input(ref, template))
     again = await run(submit_argo_workflow, submit_input(ref, template))  # a retry finds it
-    finished = await run(wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
+    finished = await run(
+        wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name), watches=lab.watches
+    )
 
     assert submitted == again == SubmittedArgoWorkflow(name=names.argo_workflow_name(ref), inline=False)
     wf = workflow(lab, submitted.name)
@@ -84,7 +86,9 @@ async def test_workflow_from_template_runs_to_success_with_the_original_paramete
 async def test_failed_workflow_is_reported_with_its_message(lab: Lab, kube_namespace: str) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec(), annotations={"labsim.illm.io/fault": "workflow-fail"})
     submitted = await run(submit_argo_workflow, submit_input(ref, make_template(lab, "0s")))
-    finished = await run(wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
+    finished = await run(
+        wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name), watches=lab.watches
+    )
     assert finished.phase == ArgoWorkflowPhase.FAILED
     assert "simulated step failure" in (finished.message or "")
 
@@ -125,7 +129,9 @@ async def test_inline_manual_workflow_waits_at_its_suspend_step_until_resumed(la
     resume = ResumeArgoWorkflowInput(experiment=ref, name=submitted.name)
     resumed = await run(resume_argo_workflow, resume)
     again = await run(resume_argo_workflow, resume)  # a retry finds nothing left to resume
-    finished = await run(wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name))
+    finished = await run(
+        wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name), watches=lab.watches
+    )
 
     assert resumed.resumed_nodes == ["wait-for-complete"] and again.resumed_nodes == []
     assert finished.phase == ArgoWorkflowPhase.SUCCEEDED

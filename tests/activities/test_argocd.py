@@ -38,9 +38,9 @@ async def test_hub_application_has_the_original_shape_plus_the_resources_finaliz
     doc = gke_spec([{"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "hello-app"}]}])
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
-    ready = await provisioned(ref, spec)
+    ready = await provisioned(lab, ref, spec)
 
-    deployed = await run(deploy_applications, deploy_input(ref, spec, "hub", ready["hub"]))
+    deployed = await run(deploy_applications, deploy_input(ref, spec, "hub", ready["hub"]), watches=lab.watches)
 
     name = names.app_name(ref, "hub")
     app = application(lab, name)
@@ -88,13 +88,13 @@ async def test_remote_target_is_registered_and_deploys_infra_and_obs_before_work
     )
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
-    ready = (await provisioned(ref, spec))["app"]
+    ready = (await provisioned(lab, ref, spec))["app"]
 
     infra, obs = await asyncio.gather(
-        run(deploy_applications, deploy_input(ref, spec, "app", ready, "infra")),
-        run(deploy_applications, deploy_input(ref, spec, "app", ready, "obs")),
+        run(deploy_applications, deploy_input(ref, spec, "app", ready, "infra"), watches=lab.watches),
+        run(deploy_applications, deploy_input(ref, spec, "app", ready, "obs"), watches=lab.watches),
     )
-    workload = await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"))
+    workload = await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"), watches=lab.watches)
 
     assert [infra.applications, obs.applications, workload.applications] == [
         [names.app_name(ref, "app", "infra")],
@@ -139,7 +139,7 @@ async def test_applications_are_never_created_twice_when_the_worker_crashes(lab:
     doc = gke_spec()
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
-    ready = (await provisioned(ref, spec))["app"]
+    ready = (await provisioned(lab, ref, spec))["app"]
     inp = deploy_input(ref, spec, "app", ready)
 
     def created() -> bool:
@@ -148,9 +148,9 @@ async def test_applications_are_never_created_twice_when_the_worker_crashes(lab:
         except ApiException:
             return False
 
-    await crash_after(deploy_applications, inp, created)
+    await crash_after(deploy_applications, inp, created, watches=lab.watches)
     first = application(lab, names.app_name(ref, "app"))
-    await run(deploy_applications, inp)
+    await run(deploy_applications, inp, watches=lab.watches)
 
     again = application(lab, names.app_name(ref, "app"))
     assert again["metadata"]["uid"] == first["metadata"]["uid"]
@@ -164,14 +164,14 @@ async def test_degraded_app_is_not_healthy_by_default_but_is_under_the_lenient_r
     doc = gke_spec([{"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "hello-app"}]}])
     ref = create_experiment(lab, kube_namespace, doc, annotations={"labsim.illm.io/fault": "app-degraded"})
     spec = ExperimentSpec.model_validate(doc)
-    inp = deploy_input(ref, spec, "hub", (await provisioned(ref, spec))["hub"])
+    inp = deploy_input(ref, spec, "hub", (await provisioned(lab, ref, spec))["hub"])
 
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(run(deploy_applications, inp), timeout=3)
+        await asyncio.wait_for(run(deploy_applications, inp, watches=lab.watches), timeout=3)
     assert application(lab, names.app_name(ref, "hub"))["status"]["health"]["status"] == "Degraded"
 
     monkeypatch.setenv("ARGOCD_HEALTH_RULE", "lenient")
-    deployed = await asyncio.wait_for(run(deploy_applications, inp), timeout=10)
+    deployed = await asyncio.wait_for(run(deploy_applications, inp, watches=lab.watches), timeout=10)
     assert deployed.applications == [names.app_name(ref, "hub")]
 
 
@@ -180,9 +180,9 @@ async def test_missing_component_fails_permanently_naming_it(lab: Lab, kube_name
     doc = gke_spec([{"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "no-such-component"}]}])
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
-    inp = deploy_input(ref, spec, "hub", (await provisioned(ref, spec))["hub"])
+    inp = deploy_input(ref, spec, "hub", (await provisioned(lab, ref, spec))["hub"])
     with pytest.raises(ApplicationFailed, match="no-such-component"):
-        await run(deploy_applications, inp)
+        await run(deploy_applications, inp, watches=lab.watches)
 
 
 @pytest.mark.asyncio
@@ -198,14 +198,14 @@ async def test_three_targets_deploy_in_dependency_order_with_cross_cluster_kubec
     )
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
-    ready = await provisioned(ref, spec)
+    ready = await provisioned(lab, ref, spec)
     healthy_at: dict[str, str] = {}
     created_at: dict[str, str] = {}
 
     async def deploy(target: str) -> None:  # the workflow's rule: wait for every dependency to be healthy
         deps = spec.target(target).depends or []  # type: ignore[union-attr]
         await eventually_async(lambda: all(d in healthy_at for d in deps), what=f"{deps} healthy", blocking=False)
-        await run(deploy_applications, deploy_input(ref, spec, target, ready[target]))
+        await run(deploy_applications, deploy_input(ref, spec, target, ready[target]), watches=lab.watches)
         app = application(lab, names.app_name(ref, target))
         created_at[target] = app["metadata"]["creationTimestamp"]
         healthy_at[target] = app["status"]["reconciledAt"]
@@ -226,7 +226,11 @@ async def test_deleting_an_application_removes_its_workloads(lab: Lab, kube_name
     doc = gke_spec([{"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "hello-app"}]}])
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
-    await run(deploy_applications, deploy_input(ref, spec, "hub", (await provisioned(ref, spec))["hub"]))
+    await run(
+        deploy_applications,
+        deploy_input(ref, spec, "hub", (await provisioned(lab, ref, spec))["hub"]),
+        watches=lab.watches,
+    )
     selector = f"app.kubernetes.io/instance={names.app_name(ref, 'hub')}"
     assert lab.core().list_config_map_for_all_namespaces(label_selector=selector).items
 

@@ -63,7 +63,7 @@ def cleanup_input(ref: ExperimentRef, spec: ExperimentSpec) -> CleanupInput:
 async def test_cleanup_leaves_nothing_labelled_with_the_experiment_on_the_hub(lab: Lab, kube_namespace: str) -> None:
     spec = full_spec()
     ref = create_experiment(lab, kube_namespace, spec.to_wire())
-    ready = await provisioned(ref, spec)
+    ready = await provisioned(lab, ref, spec)
     deploys = [
         deploy_input(ref, spec, "app", ready["app"], "infra"),
         deploy_input(ref, spec, "app", ready["app"], "obs"),
@@ -71,7 +71,7 @@ async def test_cleanup_leaves_nothing_labelled_with_the_experiment_on_the_hub(la
         deploy_input(ref, spec, "load", ready["load"]),
         deploy_input(ref, spec, "hub", ready["hub"]),
     ]
-    await asyncio.gather(*(run(deploy_applications, d) for d in deploys))
+    await asyncio.gather(*(run(deploy_applications, d, watches=lab.watches) for d in deploys))
     await run(
         submit_argo_workflow,
         SubmitArgoWorkflowInput(experiment=ref, template="experiment-lifecycle", mode="manual", parameters={}),
@@ -79,7 +79,7 @@ async def test_cleanup_leaves_nothing_labelled_with_the_experiment_on_the_hub(la
     before = labelled_anywhere(lab, ref.name)
     assert len(before) > 8, before
 
-    report = await run(cleanup_experiment, cleanup_input(ref, spec))
+    report = await run(cleanup_experiment, cleanup_input(ref, spec), watches=lab.watches)
 
     assert report.not_deleted == []
     claim, namespace = names.claim_name(ref, "app"), names.workload_namespace(ref)
@@ -89,5 +89,5 @@ async def test_cleanup_leaves_nothing_labelled_with_the_experiment_on_the_hub(la
     tracked = lab.core().list_config_map_for_all_namespaces(label_selector="app.kubernetes.io/instance")
     assert not [cm for cm in tracked.items if cm.metadata.name.startswith(ref.name)]
 
-    again = await run(cleanup_experiment, cleanup_input(ref, spec))  # a retry finds nothing to do
+    again = await run(cleanup_experiment, cleanup_input(ref, spec), watches=lab.watches)  # a retry finds nothing to do
     assert again == CleanupReport()

@@ -47,7 +47,7 @@ async def test_the_worker_reaches_a_cluster_whose_secret_has_no_credential_with_
 ) -> None:
     doc = gke_spec([{"name": "app", "cluster": {"type": cluster_type}, "components": [{"app": "hello-app"}]}])
     ref = create_experiment(lab, kube_namespace, doc)
-    ready = (await provisioned(ref, ExperimentSpec.model_validate(doc)))["app"]
+    ready = (await provisioned(lab, ref, ExperimentSpec.model_validate(doc)))["app"]
     claim = str(ready.kubeconfig_secret)
     user = connection_user(lab, cluster_type, claim)
     assert not {"client-certificate-data", "client-key-data", "token"} & set(user)  # as on the real cloud
@@ -106,3 +106,20 @@ def test_a_token_is_renewed_before_it_expires_and_reused_until_then() -> None:
     assert long_lived.current() == long_lived.current() == "token-0"
     short = _Tokens(lambda: source(REFRESH_MARGIN - 1))  # an EKS token near the end of its 15 minutes
     assert short.current() != short.current()
+
+
+def test_a_target_client_is_reused_until_its_kubeconfig_changes_then_the_old_one_is_closed(lab: Lab) -> None:
+    settings = ActivitySettings()
+    kubeconfig = lab.kube.kubeconfig.read_text()
+    with target_client(kubeconfig, settings) as first:
+        me = who_am_i(first)
+    with target_client(kubeconfig, settings) as again:
+        assert again is first  # no new client (and TLS connection) per call
+        assert first.rest_client.pool_manager.pools  # the connection it opened is kept
+
+    rotated = yaml.safe_load(kubeconfig)  # the connection Secret changed (here: a harmless addition)
+    rotated["preferences"] = {"colors": True}
+    with target_client(yaml.safe_dump(rotated), settings) as second:
+        assert second is not first
+        assert who_am_i(second) == me
+    assert not first.rest_client.pool_manager.pools  # the replaced client was closed

@@ -61,10 +61,10 @@ async def test_cluster_is_never_requested_twice_when_the_worker_crashes(lab: Lab
     first = await run(provision_cluster, provision)
     [claim] = claims(lab, "gkeclusters", ref.name)
     wait = WaitForClusterInput(experiment=ref, target="app", cluster_type="gke", cluster_name=first.cluster_name)
-    await crash_after(wait_for_cluster_ready, wait, lambda: True)
+    await crash_after(wait_for_cluster_ready, wait, lambda: True, watches=lab.watches)
 
     again = await run(provision_cluster, provision)  # the retry starts from scratch
-    ready = await run(wait_for_cluster_ready, wait)
+    ready = await run(wait_for_cluster_ready, wait, watches=lab.watches)
 
     assert again == first
     [same] = claims(lab, "gkeclusters", ref.name)
@@ -111,7 +111,7 @@ async def test_eks_and_aks_claims_use_their_own_kinds_and_defaults(lab: Lab, kub
             cluster_type="eks" if claim.target == "e" else "aks",
             cluster_name=claim.cluster_name,
         )
-        assert (await run(wait_for_cluster_ready, wait)).endpoint
+        assert (await run(wait_for_cluster_ready, wait, watches=lab.watches)).endpoint
 
 
 @pytest.mark.asyncio
@@ -123,6 +123,7 @@ async def test_hub_target_provisions_nothing(lab: Lab, kube_namespace: str) -> N
     ready = await run(
         wait_for_cluster_ready,
         WaitForClusterInput(experiment=ref, target="hub", cluster_type="hub", cluster_name=made.cluster_name),
+        watches=lab.watches,
     )
     assert made.cluster_name == "hub" and ready.endpoint is None
     assert claims(lab, "gkeclusters", ref.name) == []
@@ -139,6 +140,7 @@ async def test_ready_cluster_gets_rbac_and_a_tutorial_kubeconfig_owned_by_the_ex
     ready = await run(
         wait_for_cluster_ready,
         WaitForClusterInput(experiment=ref, target="app", cluster_type="gke", cluster_name=made.cluster_name),
+        watches=lab.watches,
     )
 
     assert ready.kubeconfig_secret == names.kubeconfig_secret(ref, "app")
@@ -166,5 +168,5 @@ async def test_provisioning_failure_is_permanent(lab: Lab, kube_namespace: str) 
     )
     wait = WaitForClusterInput(experiment=ref, target="app", cluster_type="gke", cluster_name=made.cluster_name)
     with pytest.raises(ApplicationError, match="quota exceeded") as caught:
-        await asyncio.wait_for(run(wait_for_cluster_ready, wait), timeout=15)
+        await asyncio.wait_for(run(wait_for_cluster_ready, wait, watches=lab.watches), timeout=15)
     assert caught.value.type == "ClusterFailed" and caught.value.non_retryable

@@ -58,11 +58,11 @@ def owned(lab: Lab, ref: ExperimentRef) -> set[str]:
     return set(out.split())
 
 
-async def bring_up(ref: ExperimentRef, the_spec: ExperimentSpec) -> None:
-    ready = await provisioned(ref, the_spec)
+async def bring_up(lab: Lab, ref: ExperimentRef, the_spec: ExperimentSpec) -> None:
+    ready = await provisioned(lab, ref, the_spec)
     await asyncio.gather(
-        run(deploy_applications, deploy_input(ref, the_spec, "app", ready["app"])),
-        run(deploy_applications, deploy_input(ref, the_spec, "hub", ready["hub"])),
+        run(deploy_applications, deploy_input(ref, the_spec, "app", ready["app"]), watches=lab.watches),
+        run(deploy_applications, deploy_input(ref, the_spec, "hub", ready["hub"]), watches=lab.watches),
     )
     submit = SubmitArgoWorkflowInput(experiment=ref, template="experiment-lifecycle", mode="workflow", parameters={})
     await run(submit_argo_workflow, submit)
@@ -84,7 +84,7 @@ async def test_twins_in_two_namespaces_share_nothing_and_cleanup_spares_the_othe
 ) -> None:
     the_spec = spec()
     first, second = (create_experiment(lab, ns, the_spec.to_wire(), name="foo") for ns in twin_namespaces)
-    await asyncio.gather(bring_up(first, the_spec), bring_up(second, the_spec))
+    await asyncio.gather(bring_up(lab, first, the_spec), bring_up(lab, second, the_spec))
 
     mine, theirs = owned(lab, first), owned(lab, second)
     assert not mine & theirs
@@ -98,10 +98,10 @@ async def test_twins_in_two_namespaces_share_nothing_and_cleanup_spares_the_othe
     assert app["metadata"]["labels"][EXPERIMENT_LABEL] == "foo"  # what the original promised tools, kept
     assert app["spec"]["destination"]["namespace"] == names.workload_namespace(second)
 
-    report = await run(cleanup_experiment, cleanup_input(first, the_spec))
+    report = await run(cleanup_experiment, cleanup_input(first, the_spec), watches=lab.watches)
 
     assert report.not_deleted == []
     assert owned(lab, first) == set()
     assert owned(lab, second) == theirs  # the twin still has every object it had
-    await run(cleanup_experiment, cleanup_input(second, the_spec))
+    await run(cleanup_experiment, cleanup_input(second, the_spec), watches=lab.watches)
     assert owned(lab, second) == set()

@@ -49,10 +49,12 @@ def has_series(lab: Lab, experiment: str) -> bool:
 async def test_tailscale_transport_ships_metrics_through_the_egress(lab: Lab, kube_namespace: str) -> None:
     spec = observed_spec("tailscale")
     ref = create_experiment(lab, kube_namespace, spec.to_wire())
-    ready = (await provisioned(ref, spec))["app"]
+    ready = (await provisioned(lab, ref, spec))["app"]
     layers: list[Layer] = ["infra", "obs"]
-    await asyncio.gather(*(run(deploy_applications, deploy_input(ref, spec, "app", ready, x)) for x in layers))
-    await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"))
+    await asyncio.gather(
+        *(run(deploy_applications, deploy_input(ref, spec, "app", ready, x), watches=lab.watches) for x in layers)
+    )
+    await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"), watches=lab.watches)
 
     obs_app, workload_app = names.app_name(ref, "app", "obs"), names.app_name(ref, "app")
     sources = {s.get("chart") or s.get("path") for s in application(lab, obs_app)["spec"]["sources"]}
@@ -73,9 +75,9 @@ async def test_direct_transport_remote_writes_to_the_configured_hub_endpoint(
     monkeypatch.setenv("METRICS_DIRECT_WRITE_URL", f"{lab.victoria_metrics.url}/api/v1/write")
     spec = observed_spec("direct")
     ref = create_experiment(lab, kube_namespace, spec.to_wire())
-    ready = (await provisioned(ref, spec))["app"]
-    await run(deploy_applications, deploy_input(ref, spec, "app", ready, "obs"))
-    await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"))
+    ready = (await provisioned(lab, ref, spec))["app"]
+    await run(deploy_applications, deploy_input(ref, spec, "app", ready, "obs"), watches=lab.watches)
+    await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"), watches=lab.watches)
 
     [agent] = application(lab, names.app_name(ref, "app", "obs"))["spec"]["sources"][:1]
     assert {"name": "alloy.extraEnv[1].value", "value": f"{lab.victoria_metrics.url}/api/v1/write"} in agent["helm"][
@@ -91,6 +93,6 @@ async def test_direct_transport_without_a_hub_endpoint_fails_clearly(
     monkeypatch.delenv("METRICS_DIRECT_WRITE_URL", raising=False)
     spec = observed_spec("direct")
     ref = create_experiment(lab, kube_namespace, spec.to_wire())
-    ready = (await provisioned(ref, spec))["app"]
+    ready = (await provisioned(lab, ref, spec))["app"]
     with pytest.raises(ApplicationFailed, match="METRICS_DIRECT_WRITE_URL"):
-        await run(deploy_applications, deploy_input(ref, spec, "app", ready, "obs"))
+        await run(deploy_applications, deploy_input(ref, spec, "app", ready, "obs"), watches=lab.watches)

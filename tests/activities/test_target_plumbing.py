@@ -30,7 +30,7 @@ async def test_tutorial_services_are_discovered_on_remote_and_hub_targets(lab: L
         [{"name": "app", "cluster": {"type": "gke"}}, {"name": "hub", "cluster": {"type": "hub"}}],
     )
     ref = create_experiment(lab, kube_namespace, doc)
-    ready = await provisioned(ref, ExperimentSpec.model_validate(doc))
+    ready = await provisioned(lab, ref, ExperimentSpec.model_validate(doc))
     grafana_ip = make_service(lab, kube_namespace, "grafana", 3000)
     web_ip = make_service(lab, kube_namespace, "web", 80)
     refs = [
