@@ -19,6 +19,7 @@ from activities.deploy.argocd import IN_CLUSTER, deploy_applications
 from activities.run.argo_workflows import submit_argo_workflow, wait_for_argo_workflow
 from activities.run.contracts import ArgoWorkflowPhase, WaitForArgoWorkflowInput
 from activities.settings import ActivitySettings
+from activities.watches import HubWatches
 from api import names
 from api.experiment import ExperimentSpec
 from labsim.projects import destination_permitted
@@ -129,19 +130,28 @@ async def test_one_experiment_runs_its_lifecycle_as_the_worker_service_account(
     )
     ref = create_experiment(lab, names.CLAIM_NAMESPACE, doc)  # the gateway's namespace for Experiments
     spec = ExperimentSpec.model_validate(doc)
+    watches = HubWatches(as_worker)  # the worker's informers list and watch as its ServiceAccount too
+    try:
+        await _lifecycle(lab, ref, spec, as_worker, watches)
+    finally:
+        watches.stop()
 
-    ready = {t.name: await _provision(ref, t, as_worker) for t in spec.targets}
+
+async def _lifecycle(
+    lab: Lab, ref: ExperimentRef, spec: ExperimentSpec, as_worker: ActivitySettings, watches: HubWatches
+) -> None:
+    ready = {t.name: await _provision(ref, t, as_worker, watches) for t in spec.targets}
     assert ready["app"].kubeconfig_secret == names.kubeconfig_secret(ref, "app")
     for target, layers in (("hub", ["workload"]), ("app", ["infra", "obs", "workload"])):
         for layer in layers:
             inp = deploy_input(ref, spec, target, ready[target], layer)  # type: ignore[arg-type]
             inp = inp.model_copy(update={"cluster_name": names.cluster_name(ref, target, inp.target.cluster.type)})
-            deployed = await run(deploy_applications, inp, as_worker)
+            deployed = await run(deploy_applications, inp, as_worker, watches)
             assert deployed.applications
     assert application(lab, names.app_name(ref, "hub"))["spec"]["project"] == names.ARGOCD_PROJECT
     submitted = await run(submit_argo_workflow, submit_input(ref, make_template(lab)), as_worker)
     finished = await run(
-        wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name), as_worker
+        wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name), as_worker, watches
     )
     assert finished.phase == ArgoWorkflowPhase.SUCCEEDED
 
@@ -151,7 +161,7 @@ async def test_one_experiment_runs_its_lifecycle_as_the_worker_service_account(
         )
         for t in spec.targets
     ]
-    report = await run(cleanup_experiment, CleanupInput(experiment=ref, targets=targets), as_worker)
+    report = await run(cleanup_experiment, CleanupInput(experiment=ref, targets=targets), as_worker, watches)
 
     assert report.not_deleted == []
     claim = names.claim_name(ref, "app")
@@ -160,12 +170,14 @@ async def test_one_experiment_runs_its_lifecycle_as_the_worker_service_account(
     assert f"Namespace/{names.workload_namespace(ref)}" in report.deleted
 
 
-async def _provision(ref: ExperimentRef, target: object, settings: ActivitySettings) -> ReadyCluster:
+async def _provision(
+    ref: ExperimentRef, target: object, settings: ActivitySettings, watches: HubWatches
+) -> ReadyCluster:
     cluster = target.cluster  # type: ignore[attr-defined]
     name = target.name  # type: ignore[attr-defined]
     made = await run(provision_cluster, ProvisionClusterInput(experiment=ref, target=name, cluster=cluster), settings)
     wait = WaitForClusterInput(experiment=ref, target=name, cluster_type=cluster.type, cluster_name=made.cluster_name)
-    return await run(wait_for_cluster_ready, wait, settings)
+    return await run(wait_for_cluster_ready, wait, settings, watches)
 
 
 def test_the_worker_cannot_read_argocd_secret(lab: Lab, worker_kubeconfig: Path) -> None:
