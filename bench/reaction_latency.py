@@ -10,7 +10,7 @@ takes, for every change, the difference between two watch-event receive times in
 | the Applications of a layer group ``Healthy``    | ``status.targets[<target>].deployedLayers`` has them   |
 | Argo Workflow ``status.phase = Succeeded``       | ``status.workflowStatus.phase == Succeeded``           |
 
-So the figure is our pipeline only — activity poll (``ACTIVITY_POLL_SECONDS``, 0.25 s in the lab)
+So the figure is our pipeline only — the waiting activity woken by its watch (activities/watches.py)
 → activity result → workflow task → status report → gateway status write → watch event — and not
 the simulator's delays or its poll interval (both watch streams carry the same delivery delay, which
 cancels). Layer groups: hello-app deploys ``infra`` + ``obs`` together, then ``workload``; the
