@@ -39,6 +39,8 @@ from crd_gateway.settings import GatewaySettings
 from crd_gateway.status_writer import now
 from crd_gateway.temporal import Workflows
 
+SWEEP_SLICE = 500
+"""A sweep yields the event loop after planning this many Experiments."""
 CLOSE_RECHECK_SECONDS = 0.25
 """After a status report of a deleted Experiment: re-check its workflow this soon, doubling each time."""
 
@@ -169,6 +171,7 @@ class Controller:
         """Reconcile the Experiments (all cached ones by default) whose plan, against the one visibility
         answer of which workflows run, has work. Temporal not answering: reconcile them all."""
         chosen = list(self.cache) if keys is None else list(keys)
+        began = time.perf_counter()
         try:
             running = await self.workflows.running_ids()
         except Exception as err:
@@ -179,13 +182,16 @@ class Controller:
             return
         metrics.SWEEPS.labels("visibility").inc()
         moment = now()
-        for key in chosen:
+        for index, key in enumerate(chosen):
+            if index % SWEEP_SLICE == SWEEP_SLICE - 1:
+                await asyncio.sleep(0)  # planning 10,000 records must not hold the loop (Lease renewals, reports)
             experiment = self.cache.get(key)
             if experiment is not None and _has_work(
                 plan(experiment, _seen(experiment, running), moment, self._deletion_grace)
             ):
                 metrics.SWEEP_ENQUEUED.inc()
                 self.queue.add(key)
+        metrics.SWEEP_SECONDS.observe(time.perf_counter() - began)
 
     # ------------------------------------------------------------------------- workers
 

@@ -49,6 +49,11 @@ SWEEPS = Counter(
     "Whole-cache sweeps (after a list, every resync), by how (visibility, fallback).",
     ["how"],
 )
+SWEEP_SECONDS = Histogram(
+    "crd_gateway_sweep_seconds",
+    "One sweep: the visibility query's pages plus planning every cached Experiment against the answer.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 SWEEP_ENQUEUED = Counter("crd_gateway_sweep_enqueued_total", "Experiments a sweep found work for.")
 
 

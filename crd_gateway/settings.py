@@ -82,7 +82,12 @@ class GatewaySettings(BaseSettings):
     )
 
     # Reconcile
-    workers: int = Field(4, ge=1, description="Experiments reconciled concurrently (one key is never concurrent).")
+    workers: int = Field(
+        16,
+        ge=1,
+        description="Experiments reconciled concurrently (one key is never concurrent). A reconcile mostly waits on "
+        "the API server and Temporal, and the rate limits (kube_qps, temporal_qps) bound what reaches them.",
+    )
     error_backoff_initial: float = Field(0.5, gt=0, description="First retry after a failed reconcile.")
     error_backoff_max: float = Field(
         60.0,
