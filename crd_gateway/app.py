@@ -18,12 +18,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from crd_gateway import metrics
-from crd_gateway.backoff import Backoff
 from crd_gateway.controller import Controller
 from crd_gateway.executor import Executor
 from crd_gateway.kube import KubeApi
 from crd_gateway.leader import LeaderElector
 from crd_gateway.logs import log
+from crd_gateway.ratelimit import RateLimiter
 from crd_gateway.settings import GatewaySettings
 from crd_gateway.status_writer import StatusWriter
 from crd_gateway.temporal import TemporalWorkflows
@@ -47,14 +47,16 @@ class Gateway:
         self._own_api_client = api_client is None
         self.api_client = api_client or new_api_client(settings.cluster_choice)
         self.pool = ThreadPoolExecutor(max_workers=settings.workers + 8, thread_name_prefix="gateway-kube")
-        self.kube = KubeApi(self.api_client, self.pool, settings.kube_request_timeout)
-        self.writer = StatusWriter(self.kube, temporal.namespace, settings.temporal_ui_url, settings.identity)
-        self.workflows = TemporalWorkflows(
-            temporal, settings.workflow_task_queue, Backoff(settings.error_backoff_initial, settings.error_backoff_max)
+        writes = RateLimiter("kube_writes", settings.kube_qps, settings.kube_burst)
+        self.kube = KubeApi(self.api_client, self.pool, settings.kube_request_timeout, writes)
+        self.writer = StatusWriter(
+            self.kube, temporal.namespace, settings.temporal_ui_url, settings.identity, self._on_report
         )
-        self.executor = Executor(self.kube, self.workflows, self.writer, self._on_workflow_closed)
+        temporal_calls = RateLimiter("temporal", settings.temporal_qps, settings.temporal_burst)
+        self.workflows = TemporalWorkflows(temporal, settings.workflow_task_queue, temporal_calls)
+        self.executor = Executor(self.kube, self.workflows, self.writer, self._await_close)
         self.controller = Controller(settings, self.workflows, self.executor)
-        metrics.EXPERIMENTS_BY_PHASE.source = lambda: self.controller.cache.values()
+        metrics.EXPERIMENTS_BY_PHASE.source = lambda: (e.status.phase for e in self.controller.cache.values())
         self.elector = LeaderElector(self.kube, settings)
         self.health = HealthServer(settings.health_host, settings.health_port, self._healthz, self._readyz)
         self.watcher_factory = watcher_factory
@@ -113,8 +115,11 @@ class Gateway:
                 await loop.run_in_executor(self.pool, watcher.join, self.settings.kube_request_timeout * 3)
         self.watchers = []
 
-    def _on_workflow_closed(self, key: str) -> None:
-        self.controller.queue.add(key)
+    def _on_report(self, key: str) -> None:
+        self.controller.on_report(key)
+
+    def _await_close(self, key: str) -> None:
+        self.controller.await_close(key)
 
     # --------------------------------------------------------------------------- health
 

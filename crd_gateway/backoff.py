@@ -1,4 +1,4 @@
-"""Bounded exponential backoff with jitter: the one retry pace of the gateway (watch, reconcile, close waits).
+"""Bounded exponential backoff with jitter: the one retry pace of the gateway (watch, reconcile).
 
 Jitter matters because failures are correlated: when Temporal or the API server comes back, every
 key that failed at the same moment would otherwise retry at the same moment, again and again.

@@ -1,18 +1,31 @@
 """The reconcile loop: cache of Experiments from the watchers, a work queue, N workers.
 
-One reconcile = observe (cached object + Temporal describe) → plan (pure) → execute. A key is
+One reconcile = observe (cached record + Temporal describe) → plan (pure) → execute. A key is
 never reconciled by two workers at once; a key that changes meanwhile is reconciled again after.
-Failures requeue the key with a per-key jittered exponential backoff; success forgets it. Every cached
-key is re-reconciled every ``resync_seconds`` (level-triggered: drift converges without events).
+Failures requeue the key with a per-key jittered exponential backoff; success forgets it.
+
+The cache holds slim records (observe.py), not objects. Watch events reconcile their key. A full
+list (start, 410 Gone) and the resync every ``resync_seconds`` do not describe every workflow:
+a *sweep* asks Temporal once (a paginated visibility query) which ExperimentWorkflows run, plans
+each cached Experiment against that answer, and reconciles only those whose plan has something to
+do (the reconcile's describe then confirms). Visibility lags a moment behind Temporal; a record it
+shows wrong is caught by the describe or by the next sweep. So 10,000 finished Experiments cost one
+query per resync, and a workflow that ended without reporting (terminated, timed out) or never
+started is found by the next sweep.
+
+A deleted Experiment whose workflow is still running waits for that workflow to close (its cleanup).
+Nothing long-polls the close: the workflow's reports reach this gateway's status writer (``on_report``)
+and the last one comes just before it closes, so each report re-checks the key at once and then at
+a quickly growing interval; the deletion poll (``deletion_poll_seconds``) is the bounded fallback for a
+workflow that closes without a last report.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
@@ -20,18 +33,16 @@ from crd_gateway import metrics
 from crd_gateway.backoff import Backoff
 from crd_gateway.executor import Executor
 from crd_gateway.logs import log
-from crd_gateway.observe import observe_experiment
-from crd_gateway.planner import Requeue, plan
+from crd_gateway.observe import ObservedExperiment, ObservedWorkflow, WorkflowState
+from crd_gateway.planner import Plan, Requeue, plan
 from crd_gateway.settings import GatewaySettings
 from crd_gateway.status_writer import now
 from crd_gateway.temporal import Workflows
 
-Object = dict[str, Any]
-
-
-def object_key(obj: Object) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace')}/{meta.get('name')}"
+SWEEP_SLICE = 500
+"""A sweep yields the event loop after planning this many Experiments."""
+CLOSE_RECHECK_SECONDS = 0.25
+"""After a status report of a deleted Experiment: re-check its workflow this soon, doubling each time."""
 
 
 class WorkQueue:
@@ -88,10 +99,13 @@ class Controller:
         self.settings = settings
         self.workflows = workflows
         self.executor = executor
-        self.cache: dict[str, Object] = {}
+        self.cache: dict[str, ObservedExperiment] = {}
         self.queue = WorkQueue()
         self.synced: set[str | None] = set()
         self._failures: dict[str, int] = {}
+        self._awaiting_close: dict[str, int] = {}
+        """Deleted Experiments waiting for their workflow's close → re-checks since the last report (-1: none)."""
+        self._sweeps: set[asyncio.Task[None]] = set()
         self._error_backoff = Backoff(settings.error_backoff_initial, settings.error_backoff_max)
         self._deletion_grace = timedelta(seconds=settings.deletion_grace_seconds)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -101,38 +115,83 @@ class Controller:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
-    def on_list(self, namespace: str | None, items: list[Object]) -> None:
+    def on_list(self, namespace: str | None, records: list[ObservedExperiment]) -> None:
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._replace, namespace, items)
+        self._loop.call_soon_threadsafe(self._replace, namespace, records)
 
-    def on_event(self, kind: str, obj: Object) -> None:
+    def on_event(self, kind: str, record: ObservedExperiment) -> None:
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._apply, kind, obj)
-
-    def on_workflow_closed(self, key: str) -> None:
-        self.queue.add(key)
+        self._loop.call_soon_threadsafe(self._apply, kind, record)
 
     # --------------------------------------------------------------------- cache (loop)
 
-    def _replace(self, namespace: str | None, items: list[Object]) -> None:
-        """A full list: everything listed is reconciled; cached keys not listed were deleted meanwhile."""
-        listed = {object_key(o): o for o in items}
+    def _replace(self, namespace: str | None, records: list[ObservedExperiment]) -> None:
+        """A full list: everything listed is swept; cached keys not listed were deleted meanwhile."""
+        listed = {r.key: r for r in records}
         stale = [k for k in self.cache if (namespace is None or k.startswith(f"{namespace}/")) and k not in listed]
         for key in stale:
-            del self.cache[key]
+            self._forget(key)
         self.cache.update(listed)
         self.synced.add(namespace)
-        for key in listed:
+        task = asyncio.create_task(self.sweep(list(listed)), name=f"sweep-{namespace or 'all'}")
+        self._sweeps.add(task)
+        task.add_done_callback(self._sweeps.discard)
+
+    def _apply(self, kind: str, record: ObservedExperiment) -> None:
+        if kind == "DELETED":
+            self._forget(record.key)
+            return
+        self.cache[record.key] = record
+        self.queue.add(record.key)
+
+    def _forget(self, key: str) -> None:
+        self.cache.pop(key, None)
+        self._failures.pop(key, None)
+        self._awaiting_close.pop(key, None)
+
+    # ------------------------------------------------------------------ workflow closes
+
+    def await_close(self, key: str) -> None:
+        """The executor's ``WaitForWorkflowClose``: after a report, re-check soon and then less often."""
+        rechecks = self._awaiting_close.setdefault(key, -1)
+        if rechecks >= 0:
+            self._awaiting_close[key] = rechecks + 1
+            delay = min(CLOSE_RECHECK_SECONDS * 2.0**rechecks, self.settings.deletion_poll_seconds)
+            self.queue.add_after(key, delay)
+
+    def on_report(self, key: str) -> None:
+        """The status writer wrote a report of ``key``'s workflow; for a deletion it may be the last."""
+        if key in self._awaiting_close:
+            self._awaiting_close[key] = 0
             self.queue.add(key)
 
-    def _apply(self, kind: str, obj: Object) -> None:
-        key = object_key(obj)
-        if kind == "DELETED":
-            self.cache.pop(key, None)
-            self._failures.pop(key, None)
+    # --------------------------------------------------------------------------- sweeps
+
+    async def sweep(self, keys: Iterable[str] | None = None) -> None:
+        """Reconcile the Experiments (all cached ones by default) whose plan, against the one visibility
+        answer of which workflows run, has work. Temporal not answering: reconcile them all."""
+        chosen = list(self.cache) if keys is None else list(keys)
+        began = time.perf_counter()
+        try:
+            running = await self.workflows.running_ids()
+        except Exception as err:
+            metrics.SWEEPS.labels("fallback").inc()
+            log.warning("listing the running workflows failed (%s); reconciling each Experiment", str(err)[:300])
+            for key in chosen:
+                self.queue.add(key)
             return
-        self.cache[key] = obj
-        self.queue.add(key)
+        metrics.SWEEPS.labels("visibility").inc()
+        moment = now()
+        for index, key in enumerate(chosen):
+            if index % SWEEP_SLICE == SWEEP_SLICE - 1:
+                await asyncio.sleep(0)  # planning 10,000 records must not hold the loop (Lease renewals, reports)
+            experiment = self.cache.get(key)
+            if experiment is not None and _has_work(
+                plan(experiment, _seen(experiment, running), moment, self._deletion_grace)
+            ):
+                metrics.SWEEP_ENQUEUED.inc()
+                self.queue.add(key)
+        metrics.SWEEP_SECONDS.observe(time.perf_counter() - began)
 
     # ------------------------------------------------------------------------- workers
 
@@ -142,16 +201,16 @@ class Controller:
         try:
             await asyncio.gather(*workers, resync)
         finally:
-            for task in [*workers, resync]:
+            tasks = [*workers, resync, *self._sweeps]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*workers, resync, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             self.queue.close()
 
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.settings.resync_seconds)
-            for key in list(self.cache):
-                self.queue.add(key)
+            await self.sweep()
 
     async def _worker(self, index: int) -> None:
         while True:
@@ -162,15 +221,14 @@ class Controller:
                 self.queue.done(key)
 
     async def reconcile(self, key: str) -> None:
-        obj = self.cache.get(key)
-        if obj is None:
+        experiment = self.cache.get(key)
+        if experiment is None:
             return
         began = time.perf_counter()
-        experiment = observe_experiment(obj)
         try:
             workflow = await self.workflows.describe(experiment.workflow_id)
             decided = plan(experiment, workflow, now(), self._deletion_grace)
-            await self.executor.execute(decided, experiment, obj)
+            await self.executor.execute(decided, experiment)
         except asyncio.CancelledError:
             raise
         except Exception as err:
@@ -204,6 +262,8 @@ class Controller:
         self._failures.pop(key, None)
         if decided.requeue == Requeue.CLEANUP_POLL:
             self.queue.add_after(key, self.settings.deletion_poll_seconds)
+        else:
+            self._awaiting_close.pop(key, None)
         if decided.actions:
             log.debug("reconciled in %.3fs", time.perf_counter() - began, extra={"experiment": key})
 
@@ -214,5 +274,17 @@ class Controller:
 
     async def aclose(self) -> None:
         self.queue.close()
-        with contextlib.suppress(Exception):
-            await self.executor.aclose()
+
+
+def _seen(experiment: ObservedExperiment, running: set[str]) -> ObservedWorkflow:
+    """The workflow as the visibility answer shows it: running, or closed if it reported once, or none."""
+    if experiment.workflow_id in running:
+        return ObservedWorkflow(WorkflowState.RUNNING)
+    temporal = experiment.status.temporal
+    if temporal is not None and temporal.workflow_id == experiment.workflow_id:
+        return ObservedWorkflow(WorkflowState.CLOSED)
+    return ObservedWorkflow(WorkflowState.NOT_FOUND)
+
+
+def _has_work(decided: Plan) -> bool:
+    return bool(decided.actions) or decided.requeue != Requeue.NO

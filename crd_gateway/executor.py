@@ -6,7 +6,6 @@ workflow's answer to an update into the request condition the user sees.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -47,15 +46,15 @@ class Executor:
         kube: KubeApi,
         workflows: Workflows,
         writer: StatusWriter,
-        on_workflow_closed: Callable[[str], None],
+        await_close: Callable[[str], None],
     ) -> None:
+        """``await_close(key)``: the plan waits for the key's workflow to close (the controller re-checks)."""
         self.kube = kube
         self.workflows = workflows
         self.writer = writer
-        self.on_workflow_closed = on_workflow_closed
-        self._closing: dict[str, asyncio.Task[None]] = {}
+        self.await_close = await_close
 
-    async def execute(self, plan: Plan, experiment: ObservedExperiment, obj: dict[str, Any]) -> None:
+    async def execute(self, plan: Plan, experiment: ObservedExperiment) -> None:
         for action in plan.actions:
             log.log(
                 logging.DEBUG if isinstance(action, WaitForWorkflowClose) else logging.INFO,
@@ -66,13 +65,13 @@ class Executor:
                     "action": type(action).__name__,
                 },
             )
-            await self._perform(action, experiment, obj)
+            await self._perform(action, experiment)
             metrics.ACTIONS.labels(type(action).__name__).inc()
 
-    async def _perform(self, action: Action, experiment: ObservedExperiment, obj: dict[str, Any]) -> None:
+    async def _perform(self, action: Action, experiment: ObservedExperiment) -> None:
         match action:
             case AddFinalizer():
-                await self.kube.add_finalizer(obj)
+                await self.kube.add_finalizer(experiment.metadata_stub())
             case StartWorkflow():
                 started = await self.workflows.start(experiment.workflow_id, experiment.workflow_input())
                 metrics.WORKFLOW_STARTS.labels("started" if started else "already_started").inc()
@@ -97,15 +96,15 @@ class Executor:
             case CancelWorkflow():
                 await self.workflows.cancel(experiment.workflow_id)
             case WaitForWorkflowClose():
-                self._watch_close(experiment)
+                self.await_close(experiment.key)
             case PatchStatus(conditions=conditions, phase=phase):
                 await self._patch(experiment, conditions, phase)
             case RecordLeftovers(message=message):
                 context = experiment_context(experiment.namespace, experiment.name, experiment.workflow_id)
                 log.warning("%s", message, extra=context)
-                await self.writer.record_event(obj, "Warning", LEFTOVERS_REASON, message)
+                await self.writer.record_event(experiment.metadata_stub(), "Warning", LEFTOVERS_REASON, message)
             case RemoveFinalizer():
-                await self.kube.remove_finalizer(obj)
+                await self.kube.remove_finalizer(experiment.metadata_stub())
 
     async def _request(
         self,
@@ -130,25 +129,3 @@ class Executor:
             return apply_conditions(current, conditions, experiment.generation, now(), phase)
 
         await self.writer.update_status(experiment.namespace, experiment.name, experiment.uid, change)
-
-    def _watch_close(self, experiment: ObservedExperiment) -> None:
-        """One background wait per workflow: reconcile the moment it closes instead of at the next poll."""
-        workflow_id = experiment.workflow_id
-        if workflow_id in self._closing:
-            return
-
-        async def wait() -> None:
-            try:
-                await self.workflows.wait_closed(workflow_id)
-            finally:
-                self._closing.pop(workflow_id, None)
-            self.on_workflow_closed(experiment.key)
-
-        self._closing[workflow_id] = asyncio.create_task(wait(), name=f"wait-closed-{workflow_id}")
-
-    async def aclose(self) -> None:
-        tasks = list(self._closing.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._closing.clear()

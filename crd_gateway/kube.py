@@ -1,7 +1,9 @@
 """Every Kubernetes call the gateway makes, and nothing else (deploy/gateway/rbac.yaml mirrors it).
 
 The official client is synchronous; calls run on the gateway's own thread pool so the event loop
-never blocks and shutting the pool down leaves no thread behind. Each call has a timeout.
+never blocks and shutting the pool down leaves no thread behind. Each call has a timeout; every
+write to an Experiment or an Event first takes a token from the write limiter (the Lease is not
+limited: a renewal that waits behind a burst of writes would cost the leadership).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from kubernetes.client import ApiException
 
 from api.base import API_GROUP, API_VERSION
 from api.experiment import EXPERIMENT_FINALIZER
+from crd_gateway.ratelimit import RateLimiter
 
 PLURAL = "experiments"
 COMPONENT = "crd-gateway"
@@ -29,8 +32,11 @@ class Gone(Exception):
 
 
 class KubeApi:
-    def __init__(self, api_client: client.ApiClient, pool: ThreadPoolExecutor, timeout: float) -> None:
+    def __init__(
+        self, api_client: client.ApiClient, pool: ThreadPoolExecutor, timeout: float, writes: RateLimiter
+    ) -> None:
         self.api_client = api_client
+        self.writes = writes
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
         self.coordination = client.CoordinationV1Api(api_client)
@@ -41,6 +47,10 @@ class KubeApi:
         kwargs.setdefault("_request_timeout", self.timeout)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        await self.writes.acquire()
+        return await self.call(fn, *args, **kwargs)
 
     # ---------------------------------------------------------------------- experiments
 
@@ -63,7 +73,7 @@ class KubeApi:
     async def set_finalizers(self, namespace: str, name: str, resource_version: str, finalizers: list[str]) -> None:
         """Merge patch with the observed resourceVersion: a decision made on a stale object gets 409."""
         body = {"metadata": {"resourceVersion": resource_version, "finalizers": finalizers}}
-        await self.call(
+        await self.write(
             self.custom.patch_namespaced_custom_object, API_GROUP, API_VERSION, namespace, PLURAL, name, body
         )
 
@@ -97,14 +107,14 @@ class KubeApi:
             "status": status,
         }
         replace = self.custom.replace_namespaced_custom_object_status
-        result = await self.call(replace, API_GROUP, API_VERSION, meta["namespace"], PLURAL, meta["name"], body)
+        result = await self.write(replace, API_GROUP, API_VERSION, meta["namespace"], PLURAL, meta["name"], body)
         return cast(dict[str, Any], result)
 
     async def delete_experiment(self, namespace: str, name: str, uid: str) -> bool:
         """Delete this very object (uid precondition). False when it is already gone."""
         options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
         try:
-            await self.call(
+            await self.write(
                 self.custom.delete_namespaced_custom_object,
                 API_GROUP,
                 API_VERSION,
@@ -146,4 +156,4 @@ class KubeApi:
             last_timestamp=now,
             count=1,
         )
-        await self.call(self.core.create_namespaced_event, meta["namespace"], event)
+        await self.write(self.core.create_namespaced_event, meta["namespace"], event)

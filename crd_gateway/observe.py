@@ -5,6 +5,14 @@ touches a dict or a client. The workflow input is built here from the stored obj
 ``ExperimentInput(experiment=ExperimentRef(namespace, name, uid, generation, creation_timestamp),
 spec=ExperimentSpec.model_validate(object["spec"]))``. A spec the model rejects is kept as
 ``spec_error`` (the planner then fails the Experiment instead of starting a workflow).
+
+The controller caches these records, not the objects: 10,000 Experiments must fit in a small
+gateway. So a record holds only what the planner and the executor read: identity, generation,
+resourceVersion, deletion, finalizers, the two request annotations, and of the status its phase, its
+Temporal reference and the conditions the planner compares against (``PLANNER_CONDITIONS``). The
+spec is kept while the Experiment may still start a workflow or is being deleted (its cleanup
+deadline and targets name what may be left); a finished one's spec is dropped, nothing planned for
+it reads it.
 """
 
 from __future__ import annotations
@@ -23,11 +31,21 @@ from api.experiment import (
     COMPLETE_ANNOTATION,
     EXPERIMENT_FINALIZER,
     REVIEW_ANNOTATION,
+    ExperimentPhase,
     ExperimentSpec,
     ExperimentStatus,
 )
 from api.names import workflow_id
 from workflows.messages import ExperimentInput
+from workflows.status import CLEANUP
+
+REVIEW_REQUEST = "ReviewRequest"
+COMPLETE_REQUEST = "CompleteRequest"
+DELETING = "Deleting"
+"""While the finalizer of a deleted Experiment is held: what it waits for, since when, until when."""
+PLANNER_CONDITIONS = frozenset({DELETING, REVIEW_REQUEST, COMPLETE_REQUEST, CLEANUP})
+"""The status conditions the planner reads."""
+FINISHED = (ExperimentPhase.COMPLETE, ExperimentPhase.FAILED)
 
 
 class WorkflowState(StrEnum):
@@ -61,6 +79,7 @@ class ObservedExperiment:
     status: ExperimentStatus = field(default_factory=ExperimentStatus)
     spec: ExperimentSpec | None = None
     spec_error: str | None = None
+    finalizers: tuple[str, ...] = ()
 
     @property
     def deleting(self) -> bool:
@@ -84,6 +103,18 @@ class ObservedExperiment:
             creation_timestamp=self.creation_timestamp,
         )
 
+    def metadata_stub(self) -> dict[str, Any]:
+        """The object as the Kubernetes calls address it (finalizer patches, Events)."""
+        return {
+            "metadata": {
+                "namespace": self.namespace,
+                "name": self.name,
+                "uid": self.uid,
+                "resourceVersion": self.resource_version,
+                "finalizers": list(self.finalizers),
+            }
+        }
+
     def workflow_input(self) -> ExperimentInput:
         if self.spec is None:
             raise ValueError(f"{self.key} has no valid spec: {self.spec_error}")
@@ -91,14 +122,16 @@ class ObservedExperiment:
 
 
 def observe_experiment(obj: Mapping[str, Any]) -> ObservedExperiment:
-    """An Experiment object (as the API server returns it) → what the planner needs."""
+    """An Experiment object (as the API server returns it) → what the planner needs, and no more."""
     meta = ObjectMeta.model_validate(obj.get("metadata") or {})
+    status = slim_status(parse_status(obj.get("status")))
     spec: ExperimentSpec | None = None
     spec_error: str | None = None
-    try:
-        spec = ExperimentSpec.model_validate(obj.get("spec") or {})
-    except ValidationError as err:
-        spec_error = _describe(err)
+    if status.phase not in FINISHED or meta.deletion_timestamp is not None:
+        try:
+            spec = ExperimentSpec.model_validate(obj.get("spec") or {})
+        except ValidationError as err:
+            spec_error = _describe(err)
     return ObservedExperiment(
         namespace=meta.namespace or "",
         name=meta.name or "",
@@ -109,10 +142,17 @@ def observe_experiment(obj: Mapping[str, Any]) -> ObservedExperiment:
         deletion_timestamp=meta.deletion_timestamp,
         has_finalizer=EXPERIMENT_FINALIZER in meta.finalizers,
         annotations={k: v for k, v in meta.annotations.items() if k in (REVIEW_ANNOTATION, COMPLETE_ANNOTATION)},
-        status=parse_status(obj.get("status")),
+        status=status,
         spec=spec,
         spec_error=spec_error,
+        finalizers=tuple(meta.finalizers),
     )
+
+
+def slim_status(status: ExperimentStatus) -> ExperimentStatus:
+    """The part of a stored status the planner reads."""
+    conditions = [c for c in status.conditions or [] if c.type in PLANNER_CONDITIONS]
+    return ExperimentStatus(phase=status.phase, temporal=status.temporal, conditions=conditions or None)
 
 
 def parse_status(raw: object) -> ExperimentStatus:

@@ -42,22 +42,24 @@ from api.names import (
     claim_name,
     workload_namespace,
 )
-from crd_gateway.observe import ObservedExperiment, ObservedWorkflow, WorkflowState
+from crd_gateway.observe import COMPLETE_REQUEST as COMPLETE_REQUEST
+from crd_gateway.observe import DELETING as DELETING
+from crd_gateway.observe import (
+    FINISHED,
+    ObservedExperiment,
+    ObservedWorkflow,
+    WorkflowState,
+)
+from crd_gateway.observe import REVIEW_REQUEST as REVIEW_REQUEST
 from workflows.messages import ReviewDecision
 from workflows.status import CLEANUP
 
 READY = "Ready"
-REVIEW_REQUEST = "ReviewRequest"
-COMPLETE_REQUEST = "CompleteRequest"
-DELETING = "Deleting"
-"""While the finalizer of a deleted Experiment is held: what it waits for, since when, until when."""
 GATEWAY_CONDITIONS = (REVIEW_REQUEST, COMPLETE_REQUEST, DELETING)
 """Condition types only the gateway writes; status reports from the workflow keep them."""
 
-TERMINAL = (ExperimentPhase.COMPLETE, ExperimentPhase.FAILED)
 REVIEW_VALUES = {"approved": ReviewDecision.APPROVE, "rejected": ReviewDecision.REJECT}
 COMPLETE_VALUES = ("true",)
-
 
 # ------------------------------------------------------------------------------------ actions
 
@@ -163,7 +165,7 @@ def plan(experiment: ObservedExperiment, workflow: ObservedWorkflow, now: dateti
     actions: list[Action] = []
     if workflow.state == WorkflowState.RUNNING and not experiment.has_finalizer:
         actions.append(AddFinalizer())
-    if workflow.state == WorkflowState.CLOSED and experiment.status.phase not in TERMINAL:
+    if workflow.state == WorkflowState.CLOSED and experiment.status.phase not in FINISHED:
         actions.append(_closed_without_report(experiment, workflow))
     actions += _annotation_actions(experiment, workflow)
     return Plan(tuple(actions))
@@ -242,7 +244,7 @@ def _stamp(moment: datetime) -> str:
 
 def _plan_start(experiment: ObservedExperiment) -> Plan:
     status = experiment.status
-    if status.phase in TERMINAL:
+    if status.phase in FINISHED:
         return Plan()
     if status.temporal is not None and status.temporal.workflow_id == experiment.workflow_id:
         lost = f"workflow {experiment.workflow_id} no longer exists in Temporal; the experiment cannot continue"

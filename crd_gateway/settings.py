@@ -34,6 +34,20 @@ class GatewaySettings(BaseSettings):
         default_factory=list, description="Comma-separated namespaces to watch; empty: all namespaces."
     )
     kube_request_timeout: float = Field(10.0, gt=0, description="One API call; a hung call must not hang a worker.")
+    list_page_size: int = Field(
+        500,
+        ge=1,
+        description="Experiments per LIST page (limit/continue, as client-go's reflector): 10,000 objects are never "
+        "one response held whole in the API server's and the gateway's memory.",
+    )
+    kube_qps: float = Field(
+        100.0,
+        gt=0,
+        description="API-server writes (finalizers, status, Events, deletes) per second, token bucket. client-go's "
+        "default is 5; 1,000 Experiments created at once need ~1,000 finalizer patches plus their first status "
+        "writes within 30 s, ~100/s.",
+    )
+    kube_burst: int = Field(200, ge=1, description="Writes allowed at once above kube_qps (client-go default 10).")
 
     # Temporal
     temporal_address: str = "localhost:7233"
@@ -44,6 +58,13 @@ class GatewaySettings(BaseSettings):
         description="Base URL of the Temporal UI for status.temporal.uiURL; unset: no link.",
     )
     workflow_task_queue: str = EXPERIMENTS_TASK_QUEUE
+    temporal_qps: float = Field(
+        100.0,
+        gt=0,
+        description="Temporal RPCs per second (describe, start, cancel, update, visibility pages), token bucket: "
+        "a relist of 10,000 Experiments must not flood the frontend (its default namespace RPS limit is 2,400).",
+    )
+    temporal_burst: int = Field(200, ge=1, description="Temporal RPCs allowed at once above temporal_qps.")
     gateway_task_queue: str = GATEWAY_TASK_QUEUE
 
     # Watch (practices §C.1)
@@ -53,19 +74,33 @@ class GatewaySettings(BaseSettings):
     )
     reconnect_backoff_initial: float = Field(0.1, gt=0)
     reconnect_backoff_max: float = Field(30.0, gt=0)
-    resync_seconds: float = Field(300.0, gt=0, description="Re-reconcile every cached Experiment this often.")
+    resync_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Sweep every cached Experiment this often: one visibility query for the running workflows, "
+        "then a reconcile only for those whose plan against that answer has something to do.",
+    )
 
     # Reconcile
-    workers: int = Field(4, ge=1, description="Experiments reconciled concurrently (one key is never concurrent).")
-    error_backoff_initial: float = Field(0.5, gt=0, description="First retry after a failed reconcile or close wait.")
+    workers: int = Field(
+        16,
+        ge=1,
+        description="Experiments reconciled concurrently (one key is never concurrent). A reconcile mostly waits on "
+        "the API server and Temporal, and the rate limits (kube_qps, temporal_qps) bound what reaches them.",
+    )
+    error_backoff_initial: float = Field(0.5, gt=0, description="First retry after a failed reconcile.")
     error_backoff_max: float = Field(
         60.0,
         gt=0,
         description="Temporal or the API server down: retry at most this often. Doubles per failure, each delay "
-        "jittered down to half, so keys that failed together do not retry together; a failed long poll for a "
-        "workflow's close is retried at this pace too (it once returned at once and spun the key).",
+        "jittered down to half, so keys that failed together do not retry together.",
     )
-    deletion_poll_seconds: float = Field(5.0, gt=0, description="Re-check a cancelled workflow's cleanup this often.")
+    deletion_poll_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Re-check a cancelled workflow's cleanup this often: the fallback for a workflow that closes "
+        "without a last status report (terminated, timed out); a report re-checks at once.",
+    )
     deletion_grace_seconds: float = Field(
         900.0,
         ge=0,

@@ -124,8 +124,18 @@ def status_events(before: ExperimentStatus, after: ExperimentStatus) -> list[tup
 
 
 class StatusWriter:
-    def __init__(self, kube: KubeApi, temporal_namespace: str, ui_url: str | None, identity: str) -> None:
+    def __init__(
+        self,
+        kube: KubeApi,
+        temporal_namespace: str,
+        ui_url: str | None,
+        identity: str,
+        on_report: Callable[[str], None],
+    ) -> None:
+        """``on_report(key)``: a report of the Experiment ``namespace/name`` was handled (the controller
+        learns a deleted Experiment's workflow may have closed from it)."""
         self.kube = kube
+        self.on_report = on_report
         self.temporal_namespace = temporal_namespace
         self.ui_url = ui_url
         self.identity = identity
@@ -148,6 +158,7 @@ class StatusWriter:
 
         written = await self.update_status(ref.namespace, ref.name, ref.uid, merge)
         metrics.STATUS_WRITE_SECONDS.observe(time.perf_counter() - began)
+        self.on_report(f"{ref.namespace}/{ref.name}")
         log.info(
             "status report: %s",
             written,

@@ -1,8 +1,13 @@
-"""The gateway's view of Temporal: describe, start, cancel, update, await close. Nothing else.
+"""The gateway's view of Temporal: describe, start, cancel, update, and which workflows run. Nothing else.
 
 Describe never raises: an unreachable server is an observation (``UNREACHABLE``) the planner
 handles by keeping the finalizer. Start uses the deterministic workflow id with REJECT_DUPLICATE,
 so a second start (another replica, a restart, a retry) is "already started" and never a new run.
+``running_ids`` is one paginated visibility query for every running ExperimentWorkflow: the sweep
+over 10,000 cached Experiments costs a few pages, not 10,000 describes. Nothing here long-polls a
+workflow's result (a frontend serves ~1,200 long polls per namespace): a workflow's close is learned
+from its last status report or, failing that, by describing it (controller.py). Every RPC first
+takes a token from the Temporal limiter.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from typing import Protocol
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
-    WorkflowFailureError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -22,12 +26,13 @@ from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from crd_gateway import metrics
-from crd_gateway.backoff import Backoff
-from crd_gateway.logs import log
 from crd_gateway.observe import ObservedWorkflow, WorkflowState
+from crd_gateway.ratelimit import RateLimiter
 from workflows.messages import COMPLETE_UPDATE, REVIEW_UPDATE, CompleteRequest, ExperimentInput, ReviewRequest
 
 WORKFLOW_TYPE = "ExperimentWorkflow"
+RUNNING_QUERY = f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
+VISIBILITY_PAGE_SIZE = 1000
 RPC_TIMEOUT = timedelta(seconds=10)
 UPDATE_TIMEOUT = timedelta(seconds=30)
 """An update waits for a workflow task; a workflow without a worker must not hold a reconcile forever."""
@@ -52,16 +57,21 @@ class Workflows(Protocol):
     async def cancel(self, workflow_id: str) -> None: ...
     async def review(self, workflow_id: str, update_id: str, request: ReviewRequest) -> str: ...
     async def complete(self, workflow_id: str, update_id: str, request: CompleteRequest) -> str: ...
-    async def wait_closed(self, workflow_id: str) -> None: ...
+    async def running_ids(self) -> set[str]: ...
 
 
 class TemporalWorkflows:
-    def __init__(self, client: Client, task_queue: str, backoff: Backoff) -> None:
+    def __init__(self, client: Client, task_queue: str, limiter: RateLimiter) -> None:
         self.client = client
         self.task_queue = task_queue
-        self.backoff = backoff
+        self.limiter = limiter
+
+    async def _rpc(self, call: str) -> None:
+        await self.limiter.acquire()
+        metrics.TEMPORAL_CALLS.labels(call).inc()
 
     async def describe(self, workflow_id: str) -> ObservedWorkflow:
+        await self._rpc("describe")
         try:
             description = await self.client.get_workflow_handle(workflow_id).describe(rpc_timeout=RPC_TIMEOUT)
         except RPCError as err:
@@ -80,6 +90,7 @@ class TemporalWorkflows:
 
     async def start(self, workflow_id: str, inp: ExperimentInput) -> bool:
         """True when this call started it; False when it already existed (also success)."""
+        await self._rpc("start")
         try:
             await self.client.start_workflow(
                 WORKFLOW_TYPE,
@@ -95,6 +106,7 @@ class TemporalWorkflows:
         return True
 
     async def cancel(self, workflow_id: str) -> None:
+        await self._rpc("cancel")
         try:
             await self.client.get_workflow_handle(workflow_id).cancel(rpc_timeout=RPC_TIMEOUT)
         except RPCError as err:
@@ -108,6 +120,7 @@ class TemporalWorkflows:
         return await self._update(workflow_id, COMPLETE_UPDATE, update_id, request)
 
     async def _update(self, workflow_id: str, name: str, update_id: str, request: object) -> str:
+        await self._rpc("update")
         handle = self.client.get_workflow_handle(workflow_id)
         try:
             answer = await asyncio.wait_for(
@@ -118,29 +131,18 @@ class TemporalWorkflows:
             raise UpdateRefused(cause.message if isinstance(cause, FailureError) else str(err)) from err
         return str(answer)
 
-    async def wait_closed(self, workflow_id: str) -> None:
-        """Return once the workflow has closed, however it ended. A long poll that fails is no close:
-        it is retried after a jittered backoff, and only a describe that sees the workflow closed (or
-        gone) ends the wait early, so a flapping connection cannot turn this into a busy loop."""
-        handle = self.client.get_workflow_handle(workflow_id)
-        failures = 0
+    async def running_ids(self) -> set[str]:
+        """Ids of every running ExperimentWorkflow, page by page. Raises when Temporal does not answer.
+        Visibility lags a moment behind starts and closes: callers treat the answer as a hint."""
+        running: set[str] = set()
+        token: bytes | None = None
         while True:
-            try:
-                await handle.result()
-                return
-            except WorkflowFailureError:  # failed, cancelled, terminated, timed out: closed all the same
-                return
-            except Exception as err:
-                delay = self.backoff.delay(failures)
-                failures += 1
-                metrics.ERRORS.labels("wait_closed").inc()
-                log.warning(
-                    "waiting for the workflow to close failed (%s: %s); retrying in %.1fs",
-                    type(err).__name__,
-                    str(err)[:300],
-                    delay,
-                    extra={"workflow_id": workflow_id},
-                )
-            await asyncio.sleep(delay)
-            if (await self.describe(workflow_id)).state in (WorkflowState.CLOSED, WorkflowState.NOT_FOUND):
-                return
+            await self._rpc("list_page")
+            page = self.client.list_workflows(
+                RUNNING_QUERY, page_size=VISIBILITY_PAGE_SIZE, next_page_token=token, rpc_timeout=RPC_TIMEOUT
+            )
+            await page.fetch_next_page()
+            running.update(execution.id for execution in page.current_page or [])
+            token = page.next_page_token
+            if not token:
+                return running

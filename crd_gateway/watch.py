@@ -1,13 +1,17 @@
 """List-then-watch of Experiments, the way client-go's reflector does it, on a thread.
 
-- Start (and after 410 Gone): LIST, hand the full set over (the controller drops what vanished),
-  then WATCH from the list's resourceVersion with bookmarks on.
-- 410 arrives as an ERROR event ``{"code": 410, "reason": "Gone"}`` (or an HTTP 410): relist.
+- Start (and after 410 Gone): LIST in pages of ``list_page_size`` (limit/continue; every page is
+  served from the first page's snapshot), hand the full set over (the controller drops what
+  vanished), then WATCH from the list's resourceVersion with bookmarks on.
+- 410 arrives as an ERROR event ``{"code": 410, "reason": "Gone"}`` (or an HTTP 410, also for a
+  continue token that expired mid-list): relist from the first page.
 - The server ends a watch after ``watch_timeout_seconds``: resume from the last resourceVersion seen
   (bookmarks keep it fresh), no relist.
 - No byte for ``watch_stall_seconds`` (a frozen load balancer or API server): drop and resume.
 - Any other error: resume after a jittered exponential backoff (``reconnect_backoff_*``), never give up.
-Events are handed to callbacks that must be thread-safe (the controller posts them to its loop).
+Each object is turned into the planner's slim record (observe.py) on this thread, page by page, so
+the gateway never holds more than one page of whole objects. Records are handed to callbacks that
+must be thread-safe (the controller posts them to its loop).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from crd_gateway import metrics
 from crd_gateway.backoff import Backoff
 from crd_gateway.kube import PLURAL, KubeApi
 from crd_gateway.logs import log
+from crd_gateway.observe import ObservedExperiment, observe_experiment
 from crd_gateway.settings import GatewaySettings
 
 Object = dict[str, Any]
@@ -43,8 +48,8 @@ class ExperimentWatcher:
         kube: KubeApi,
         settings: GatewaySettings,
         namespace: str | None,
-        on_list: Callable[[str | None, list[Object]], None],
-        on_event: Callable[[str, Object], None],
+        on_list: Callable[[str | None, list[ObservedExperiment]], None],
+        on_event: Callable[[str, ObservedExperiment], None],
     ) -> None:
         self.kube = kube
         self.settings = settings
@@ -114,10 +119,30 @@ class ExperimentWatcher:
 
     def _list(self) -> None:
         metrics.RELISTS.inc()
-        result = cast(dict[str, Any], self._request(_request_timeout=self.settings.kube_request_timeout * 3))
-        self.resource_version = result["metadata"]["resourceVersion"]
-        self.on_list(self.namespace, list(result.get("items") or []))
-        self._touch()
+        records: list[ObservedExperiment] = []
+        token: str | None = None
+        version: str | None = None
+        while True:
+            page = cast(
+                dict[str, Any],
+                self._request(
+                    limit=self.settings.list_page_size,
+                    _continue=token,
+                    _request_timeout=self.settings.kube_request_timeout * 3,
+                ),
+            )
+            metrics.LIST_PAGES.inc()
+            meta = page.get("metadata") or {}
+            version = version or meta.get("resourceVersion")
+            records += [self.convert(item) for item in page.get("items") or []]
+            self._touch()
+            token = meta.get("continue")
+            if self._stop.is_set():
+                return  # a partial list must not make the controller drop what it did not reach
+            if not token:
+                break
+        self.resource_version = version
+        self.on_list(self.namespace, records)
 
     def _watch(self, resource_version: str | None) -> None:
         for event in self._events(resource_version):
@@ -134,7 +159,7 @@ class ExperimentWatcher:
             if version:
                 self.resource_version = version
             if kind in ("ADDED", "MODIFIED", "DELETED"):
-                self.on_event(kind, obj)
+                self.on_event(kind, self.convert(obj))
 
     def _events(self, resource_version: str | None) -> Iterator[dict[str, Any]]:
         response = self._open(resource_version)
@@ -173,6 +198,10 @@ class ExperimentWatcher:
         if self.namespace:
             return custom.list_namespaced_custom_object(API_GROUP, API_VERSION, self.namespace, PLURAL, **kwargs)
         return custom.list_cluster_custom_object(API_GROUP, API_VERSION, PLURAL, **kwargs)
+
+    def convert(self, obj: Object) -> ObservedExperiment:
+        """An object as listed or watched → the record the controller caches (overridable by tests)."""
+        return observe_experiment(obj)
 
     def _abort_stream(self) -> None:
         with self._lock:

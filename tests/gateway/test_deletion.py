@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,6 @@ from temporalio.client import (
     OutboundInterceptor,
     WorkflowExecutionStatus,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.clusters.contracts import WAIT_FOR_CLUSTER_READY
 from activities.contracts import CLEANUP_EXPERIMENT, CleanupInput, CleanupReport
@@ -27,6 +26,7 @@ from crd_gateway.app import Gateway
 from crd_gateway.executor import LEFTOVERS_REASON
 from crd_gateway.observe import ObservedWorkflow, WorkflowState
 from crd_gateway.planner import DELETING
+from crd_gateway.ratelimit import RateLimiter
 from crd_gateway.temporal import TemporalWorkflows
 from tests.fixtures.eventually import eventually_async
 from tests.gateway.conftest import Cluster, Gateways, manifest, workflow_started
@@ -93,9 +93,14 @@ class Outage(TemporalWorkflows):
             raise ConnectionError("connection refused")
         await super().cancel(workflow_id)
 
+    async def running_ids(self) -> set[str]:
+        if self.down:
+            raise ConnectionError("connection refused")
+        return await super().running_ids()
+
 
 def cut_off(gateway: Gateway) -> Outage:
-    outage = Outage(gateway.temporal, gateway.settings.workflow_task_queue, gateway.workflows.backoff)
+    outage = Outage(gateway.temporal, *_rest(gateway))
     use(gateway, outage)
     return outage
 
@@ -144,30 +149,21 @@ async def test_no_workflow_is_started_while_temporal_is_unreachable(
     print(f"\nComplete {time.monotonic() - began:.1f} s after Temporal was reachable again")
 
 
-class FlappingHistory(Interceptor):
-    """Temporal as a flapping connection shows it: every long poll for a workflow's history breaks at
-    once, while the short calls (describe, cancel) get through. Counts the polls."""
+class HistoryReads(Interceptor):
+    """Counts the gateway's reads of workflow histories: ``result()`` long-polls through them."""
 
     def __init__(self) -> None:
-        self.down = True
-        self.polls = 0
+        self.reads = 0
 
     def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        flap = self
+        counter = self
 
-        class Flapping(OutboundInterceptor):
+        class Counting(OutboundInterceptor):
             def fetch_workflow_history_events(self, input: FetchWorkflowHistoryEventsInput) -> Any:
-                if not flap.down:
-                    return super().fetch_workflow_history_events(input)
-                flap.polls += 1
-                return _broken_stream()
+                counter.reads += 1
+                return super().fetch_workflow_history_events(input)
 
-        return Flapping(next)
-
-
-async def _broken_stream() -> AsyncIterator[Any]:
-    raise RPCError("connection reset by peer", RPCStatusCode.UNAVAILABLE, b"")
-    yield  # an async generator that fails on its first item
+        return Counting(next)
 
 
 def held_cleanup(lab: FakeLab, started: asyncio.Event, release: asyncio.Event) -> list[Callable[..., Any]]:
@@ -184,36 +180,31 @@ def held_cleanup(lab: FakeLab, started: asyncio.Event, release: asyncio.Event) -
     return [a for a in activities if a is not original] + [cleanup]
 
 
-async def test_a_flapping_connection_does_not_spin_the_wait_for_cleanup(
+async def test_the_workflow_s_last_status_report_ends_the_wait_for_its_cleanup_without_a_long_poll(
     cluster: Cluster, gateways: Gateways, temporal: Client
 ) -> None:
+    """Neither the deletion poll nor the resync can end this wait (an hour each): only the report can."""
     lab = FakeLab(hang_clusters={"app"})
     started, release = asyncio.Event(), asyncio.Event()
     async with build_worker(temporal, held_cleanup(lab, started, release)):
-        gateway = await gateways.start()
+        gateway = await gateways.start(deletion_poll_seconds=3600, resync_seconds=3600)
         await gateways.leading(gateway)
-        flap = FlappingHistory()
-        flapping = Client(**{**temporal.config(), "interceptors": [flap]})
-        use(gateway, TemporalWorkflows(flapping, gateway.settings.workflow_task_queue, gateway.workflows.backoff))
+        reads = HistoryReads()
+        use(gateway, TemporalWorkflows(Client(**{**temporal.config(), "interceptors": [reads]}), *_rest(gateway)))
         name = cluster.create()["metadata"]["name"]
         await eventually_async(lambda: lab.called(WAIT_FOR_CLUSTER_READY), timeout=30, blocking=False)
         cluster.delete(name)
         await asyncio.wait_for(started.wait(), 20)
-        window = 3.0
-        before = flap.polls
-        await asyncio.sleep(window)
-        polls = flap.polls - before
-        print(f"\nlong polls for the close in {window:.0f} s of a flapping connection: {polls}")
-        # backoff 0.2 s doubling to 2 s, jittered down to half: at most 6 polls fit in 3 s
-        assert 1 <= polls <= 6
-        flap.down = False
         release.set()
         began = time.monotonic()
-        await eventually_async(
-            lambda: cluster.get(name) is None, timeout=30, what="Experiment gone once the flapping ends"
-        )
-        print(f"deleted {time.monotonic() - began:.1f} s after the flapping ended and cleanup was released")
+        await eventually_async(lambda: cluster.get(name) is None, timeout=30, what="Experiment gone after cleanup")
+        print(f"\ndeleted {time.monotonic() - began:.1f} s after cleanup was released")
+    assert reads.reads == 0  # no result() long poll, no history read at all
     assert lab.called(CLEANUP_EXPERIMENT) == ["app"]
+
+
+def _rest(gateway: Gateway) -> tuple[str, RateLimiter]:
+    return gateway.settings.workflow_task_queue, gateway.workflows.limiter
 
 
 async def test_a_deletion_the_workflow_cannot_finish_is_held_visibly_then_released_with_leftovers_recorded(

@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 from activities.run.contracts import ArgoWorkflowPhase
 from api.experiment import EXPERIMENT_FINALIZER
 from crd_gateway.metrics import EXPERIMENTS_BY_PHASE
+from crd_gateway.observe import ObservedExperiment
 from crd_gateway.watch import ExperimentWatcher
 from tests.fixtures.eventually import eventually_async
 from tests.gateway.conftest import Cluster, Gateways, manifest
@@ -127,28 +128,20 @@ async def test_deleting_a_finished_experiment_is_immediate(cluster: Cluster, gat
         print(f"\n{name}: deleted in {(time.monotonic() - began) * 1000:.0f} ms")
 
 
-def skewed_watcher(kube: Any, settings: Any, namespace: Any, on_list: Any, on_event: Any) -> ExperimentWatcher:
+class SkewedWatcher(ExperimentWatcher):
     """Objects labelled ``test/old-schema`` arrive without ``spec.targets``: a spec written under another
     schema version that this gateway's model rejects (the API server itself would not accept one)."""
 
-    def skew(obj: dict[str, Any]) -> dict[str, Any]:
+    def convert(self, obj: dict[str, Any]) -> ObservedExperiment:
         if obj["metadata"].get("labels", {}).get("test/old-schema"):
             obj = {**obj, "spec": {k: v for k, v in obj["spec"].items() if k != "targets"}}
-        return obj
-
-    return ExperimentWatcher(
-        kube,
-        settings,
-        namespace,
-        lambda ns, items: on_list(ns, [skew(o) for o in items]),
-        lambda kind, obj: on_event(kind, skew(obj)),
-    )
+        return super().convert(obj)
 
 
 async def test_an_unreadable_spec_fails_the_experiment_and_starts_no_workflow(
     cluster: Cluster, gateways: Gateways, lab: FakeLab, temporal: Client
 ) -> None:
-    gateway = await gateways.start(watcher_factory=skewed_watcher)
+    gateway = await gateways.start(watcher_factory=SkewedWatcher)
     await gateways.leading(gateway)
     body = manifest()
     body["metadata"]["labels"] = {"test/old-schema": "true"}
