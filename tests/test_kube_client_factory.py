@@ -99,6 +99,8 @@ def test_a_named_kubeconfig_that_is_missing_is_an_error_not_another_cluster(
 def test_every_process_reads_the_same_variables_into_the_same_order(
     make_choice: Any, explicit_variable: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for variable in ("HUB_KUBECONFIG", "GATEWAY_KUBECONFIG"):  # a session fixture may have set one
+        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("KUBECONFIG", "/from/env")
     assert make_choice() == ClusterChoice(env="/from/env")
     if explicit_variable:
