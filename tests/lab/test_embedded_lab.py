@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client, config
 from temporalio.client import Client
 
+from api import names
 from labctl.lab.state import LabState
 from tests.fixtures.eventually import eventually
 from tests.fixtures.lab import REPO, experiment_status, lab_env, labctl, module_lab
@@ -118,6 +120,27 @@ def test_lab_history_is_encrypted_and_its_temporal_ui_decodes_it(lab: LabState) 
     assert '"targets"' in text, f"the lab's UI did not decode the workflow input:\n{text[:1500]}"
 
 
+def current_argo_name(lab: LabState, name: str) -> str:
+    status = eventually(
+        lambda: experiment_status(lab, name),
+        60,
+        f"{name} names its Argo workflow",
+        until=lambda s: bool((s.get("workflowStatus") or {}).get("name")),
+        interval=0.5,
+    )
+    return str(status["workflowStatus"]["name"])
+
+
+def suspended_nodes(lab: LabState, argo_name: str) -> list[str]:
+    """The Argo workflow's suspend steps now waiting, as `argo get` lists them."""
+    with config.new_client_from_config(config_file=str(lab.kubeconfig)) as api:
+        wf = client.CustomObjectsApi(api).get_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", names.ARGO_WORKFLOWS_NAMESPACE, "workflows", argo_name, _request_timeout=30
+        )
+    nodes = ((wf.get("status") or {}).get("nodes") or {}).values()
+    return [str(n.get("displayName")) for n in nodes if n.get("type") == "Suspend" and n.get("phase") == "Running"]
+
+
 def _reason(status: dict[str, Any], condition: str) -> str | None:
     return next((c.get("reason") for c in status.get("conditions") or [] if c["type"] == condition), None)
 
@@ -143,6 +166,17 @@ def test_manual_inline_lifecycle_ends_on_labctl_complete_with_results_at_once(
         interval=1,
     )
 
+    # AwaitingCompletion is reported as soon as the experiment waits; the Argo workflow reaches its
+    # suspend step a moment later (on a busy machine, seconds). Complete once it is there, so that
+    # the resume has a step to resume, as a user watching `argo get` would.
+    argo_name = current_argo_name(lab, name)
+    eventually(
+        lambda: suspended_nodes(lab, argo_name),
+        120,
+        f"Argo workflow {argo_name} at its suspend step",
+        until=bool,
+        interval=0.5,
+    )
     completed = labctl("complete", name, env=env)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     requested = time.monotonic()
