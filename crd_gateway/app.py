@@ -23,6 +23,7 @@ from crd_gateway.executor import Executor
 from crd_gateway.kube import KubeApi
 from crd_gateway.leader import LeaderElector
 from crd_gateway.logs import log
+from crd_gateway.observe import ObservedExperiment
 from crd_gateway.ratelimit import RateLimiter
 from crd_gateway.settings import GatewaySettings
 from crd_gateway.status_writer import StatusWriter
@@ -54,7 +55,7 @@ class Gateway:
         )
         temporal_calls = RateLimiter("temporal", settings.temporal_qps, settings.temporal_burst)
         self.workflows = TemporalWorkflows(temporal, settings.workflow_task_queue, temporal_calls)
-        self.executor = Executor(self.kube, self.workflows, self.writer, self._await_close)
+        self.executor = Executor(self.kube, self.workflows, self.writer, self._await_close, self._started)
         self.controller = Controller(settings, self.workflows, self.executor)
         metrics.EXPERIMENTS_BY_PHASE.source = lambda: (e.status.phase for e in self.controller.cache.values())
         self.elector = LeaderElector(self.kube, settings)
@@ -120,6 +121,9 @@ class Gateway:
 
     def _await_close(self, key: str) -> None:
         self.controller.await_close(key)
+
+    def _started(self, experiment: ObservedExperiment) -> None:
+        self.controller.started(experiment)
 
     # --------------------------------------------------------------------------- health
 

@@ -4,6 +4,14 @@ One reconcile = observe (cached record + Temporal describe) → plan (pure) → 
 never reconciled by two workers at once; a key that changes meanwhile is reconciled again after.
 Failures requeue the key with a per-key jittered exponential backoff; success forgets it.
 
+Most watch events are the workflow's own status reports, written by this gateway; describing the
+workflow for each would cost a Temporal call per report. So a reconcile describes only when the
+answer can change the plan: a key whose workflow this process started or saw running (and did not
+see cancelled) plans against "running" until the Experiment is being deleted, a reconcile fails, or
+a sweep's visibility answer no longer lists the workflow; a brand-new Experiment (no finalizer, no
+workflow recorded in its status) plans against "none", since its start is idempotent (an existing
+workflow answers "already started" and the next reconcile describes it).
+
 The cache holds slim records (observe.py), not objects. Watch events reconcile their key. A full
 list (start, 410 Gone) and the resync every ``resync_seconds`` do not describe every workflow:
 a *sweep* asks Temporal once (a paginated visibility query) which ExperimentWorkflows run, plans
@@ -105,6 +113,8 @@ class Controller:
         self._failures: dict[str, int] = {}
         self._awaiting_close: dict[str, int] = {}
         """Deleted Experiments waiting for their workflow's close → re-checks since the last report (-1: none)."""
+        self._known_running: dict[str, str] = {}
+        """Keys whose workflow this process started or described running → that workflow id (module doc)."""
         self._sweeps: set[asyncio.Task[None]] = set()
         self._error_backoff = Backoff(settings.error_backoff_initial, settings.error_backoff_max)
         self._deletion_grace = timedelta(seconds=settings.deletion_grace_seconds)
@@ -148,6 +158,11 @@ class Controller:
         self.cache.pop(key, None)
         self._failures.pop(key, None)
         self._awaiting_close.pop(key, None)
+        self._known_running.pop(key, None)
+
+    def started(self, experiment: ObservedExperiment) -> None:
+        """The executor started ``experiment``'s workflow: it runs, no need to describe it next time."""
+        self._known_running[experiment.key] = experiment.workflow_id
 
     # ------------------------------------------------------------------ workflow closes
 
@@ -181,6 +196,8 @@ class Controller:
                 self.queue.add(key)
             return
         metrics.SWEEPS.labels("visibility").inc()
+        for key in [k for k, wid in self._known_running.items() if wid not in running]:
+            del self._known_running[key]  # closed (or not yet visible): the next reconcile describes it
         moment = now()
         for index, key in enumerate(chosen):
             if index % SWEEP_SLICE == SWEEP_SLICE - 1:
@@ -226,12 +243,13 @@ class Controller:
             return
         began = time.perf_counter()
         try:
-            workflow = await self.workflows.describe(experiment.workflow_id)
+            workflow = await self._observe(experiment)
             decided = plan(experiment, workflow, now(), self._deletion_grace)
             await self.executor.execute(decided, experiment)
         except asyncio.CancelledError:
             raise
         except Exception as err:
+            self._known_running.pop(key, None)
             if isinstance(err, ApiException) and err.status == 404:
                 # Deleted between the watch event and this write: nothing is left to reconcile.
                 log.info("the Experiment is gone", extra={"experiment": key, "workflow_id": experiment.workflow_id})
@@ -266,6 +284,23 @@ class Controller:
             self._awaiting_close.pop(key, None)
         if decided.actions:
             log.debug("reconciled in %.3fs", time.perf_counter() - began, extra={"experiment": key})
+
+    async def _observe(self, experiment: ObservedExperiment) -> ObservedWorkflow:
+        """The workflow as the plan needs it: described, unless the answer is known (module doc)."""
+        key = experiment.key
+        if not experiment.deleting:
+            if self._known_running.get(key) == experiment.workflow_id:
+                metrics.DESCRIBES_AVOIDED.labels("known_running").inc()
+                return ObservedWorkflow(WorkflowState.RUNNING)
+            if not experiment.has_finalizer and experiment.status.temporal is None:
+                metrics.DESCRIBES_AVOIDED.labels("new").inc()
+                return ObservedWorkflow(WorkflowState.NOT_FOUND)
+        workflow = await self.workflows.describe(experiment.workflow_id)
+        if workflow.state == WorkflowState.RUNNING and not workflow.cancel_requested:
+            self._known_running[key] = experiment.workflow_id
+        else:
+            self._known_running.pop(key, None)
+        return workflow
 
     def _backoff(self, key: str) -> float:
         failures = self._failures.get(key, 0)

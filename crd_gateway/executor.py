@@ -47,12 +47,15 @@ class Executor:
         workflows: Workflows,
         writer: StatusWriter,
         await_close: Callable[[str], None],
+        started: Callable[[ObservedExperiment], None] = lambda experiment: None,
     ) -> None:
-        """``await_close(key)``: the plan waits for the key's workflow to close (the controller re-checks)."""
+        """``await_close(key)``: the plan waits for the key's workflow to close (the controller re-checks).
+        ``started(experiment)``: this call started the experiment's workflow."""
         self.kube = kube
         self.workflows = workflows
         self.writer = writer
         self.await_close = await_close
+        self.started = started
 
     async def execute(self, plan: Plan, experiment: ObservedExperiment) -> None:
         for action in plan.actions:
@@ -75,6 +78,8 @@ class Executor:
             case StartWorkflow():
                 started = await self.workflows.start(experiment.workflow_id, experiment.workflow_input())
                 metrics.WORKFLOW_STARTS.labels("started" if started else "already_started").inc()
+                if started:
+                    self.started(experiment)
             case SendReview(value=value, decision=decision):
                 review = ReviewRequest(decision=decision, reviewer=REQUESTED_BY)
                 await self._request(

@@ -44,6 +44,11 @@ TEMPORAL_CALLS = Counter(
     "Temporal RPCs, by call (describe, start, cancel, update, list_page).",
     ["call"],
 )
+DESCRIBES_AVOIDED = Counter(
+    "crd_gateway_describes_avoided_total",
+    "Reconciles that planned without describing the workflow, by why (known_running, new).",
+    ["reason"],
+)
 SWEEPS = Counter(
     "crd_gateway_sweeps_total",
     "Whole-cache sweeps (after a list, every resync), by how (visibility, fallback).",

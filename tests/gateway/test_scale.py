@@ -66,6 +66,29 @@ async def test_a_sweep_notices_a_workflow_that_ended_without_reporting_and_descr
         assert sample("crd_gateway_temporal_calls_total", call="describe") == describes
 
 
+@pytest.mark.kube
+async def test_a_new_experiment_and_its_workflow_s_reports_cost_one_start_and_no_describe(
+    cluster: Cluster, gateways: Gateways, lab: FakeLab
+) -> None:
+    gateway = await gateways.start()
+    await gateways.leading(gateway)
+    describes, written = (
+        sample("crd_gateway_temporal_calls_total", call="describe"),
+        sample("crd_gateway_status_writes_total", result="written"),
+    )
+    name = cluster.create()["metadata"]["name"]
+    await eventually_async(lambda: cluster.phase(name) == "Complete", timeout=90, interval=0.5)
+    # Each report is a watch event and a reconcile; the gateway started the workflow, so it knows it
+    # runs and plans without asking Temporal. (A sweep could drop that knowledge once: none runs here.)
+    assert sample("crd_gateway_status_writes_total", result="written") - written >= 3
+    assert sample("crd_gateway_temporal_calls_total", call="describe") == describes
+    assert sample("crd_gateway_describes_avoided_total", reason="new") >= 1
+
+    cluster.delete(name)  # deleting needs the truth (a cancel requested, the close): described again
+    await eventually_async(lambda: cluster.get(name) is None, timeout=90, interval=0.5)
+    assert sample("crd_gateway_temporal_calls_total", call="describe") > describes
+
+
 async def _sweeps(count: int) -> None:
     target = sample("crd_gateway_sweeps_total", how="visibility") + count
     await eventually_async(
