@@ -45,9 +45,18 @@ class Run:
 
     summary: dict[str, Any]
     key: str = field(init=False)
+    _parts: dict[str, tuple[object, str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.key = run_key(self.summary)
+
+    def part(self, name: str, depends: object, render: Callable[[], str]) -> str:
+        """``render()`` of one part of a page that shows many runs (this run's row of the index, say), kept while
+        ``depends`` (what else the part shows) is unchanged: rebuilding such a page renders only the new runs'."""
+        kept = self._parts.get(name)
+        if kept is None or kept[0] != depends:
+            kept = self._parts[name] = (depends, render())
+        return kept[1]
 
     @property
     def name(self) -> str:
