@@ -199,6 +199,8 @@ class BucketSummaries:
                 return bytes(client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
             except ClientError:  # deleted between listing and reading
                 return None
+            except BotoCoreError as exc:  # the store went away: this build fails, the next check retries
+                raise LabctlError(f"cannot read s3://{self.bucket}/{key}: {type(exc).__name__}") from exc
 
         return self.parsed.runs(listing, read, READ_THREADS)
 

@@ -8,10 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from labctl.command import LabctlError
 from labctl.seaweedfs import S3Endpoint
 from labctl.site.build import Site, build_site
 from labctl.site.runs import BucketSummaries, FolderSummaries, ParsedSummaries, SummarySource, run_key
 from labctl.site.serve import Coalescer, LiveSite
+from labctl.supervisor import free_port
 from tests.site.summaries import summary, write
 
 
@@ -124,6 +128,13 @@ def test_summaries_are_read_once_per_version() -> None:
     assert [r.name for r in first] == ["b", "a"] and [r.name for r in again] == ["c", "b", "a"]
     assert [r.name for r in last] == ["c", "a"] and last[1].metrics[0].values["prometheus"] == 5.0
     assert next(r for r in again if r.name == "b") is next(r for r in first if r.name == "b"), "kept, not re-parsed"
+
+
+def test_a_store_gone_between_listing_and_reading_is_a_failed_build_not_a_dead_server() -> None:
+    gone = BucketSummaries(S3Endpoint(f"http://127.0.0.1:{free_port()}", "key", "secret"), "results")
+
+    with pytest.raises(LabctlError, match=r"cannot read s3://results/a/summary\.json"):
+        gone.load({"a/summary.json": "v1"})  # LiveSite.check reports it and retries at the next check
 
 
 class FakeClock:
