@@ -1,10 +1,13 @@
-"""Results site: time to build it for N synthetic runs (default 1,000) from a ``site/data`` folder.
+"""Results site: time to build it for N synthetic runs (default 1,000) from a ``site/data`` folder, and to
+bring it up to date when 1 and then 10 more runs land (what ``labctl site serve`` does per rebuild).
 
 Each synthetic run looks like a published comparison: two targets, four range metrics of 60 points
 per target and two instant ones, per-metric statistics, a hypothesis with two criteria, a cost
 estimate, and an analysis on every third run; runs are spread over ``--series`` series. The time
 covers reading and parsing every summary and writing every page (index, run pages with their SVG
-charts, series pages, comparison data), measured in this process; it is printed, never asserted.
+charts, series pages, comparison data), measured in this process as CPU seconds and wall time; it is
+printed, never asserted. The rebuilds reuse the same ``Site`` and source, as the server does: they read
+only the new summaries and render only the files whose inputs changed.
 
     .venv/bin/python -m bench.site_build [--runs 1000] [--series 10]
 """
@@ -17,12 +20,13 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.common import header, load, table
-from labctl.site.build import build_site
+from labctl.site.build import BuiltSite, Site
 from labctl.site.runs import FolderSummaries
 
 RANGE_METRICS = {"cpu_total": "cores", "memory_total": "bytes", "ingest_rate": "samples/s", "query_p99": "seconds"}
@@ -91,31 +95,48 @@ def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
+def measured(build: Callable[[], BuiltSite]) -> tuple[BuiltSite, float, float]:
+    """The build, its CPU seconds (this process, all threads) and its wall seconds."""
+    cpu, wall = time.process_time(), time.monotonic()
+    built = build()
+    return built, time.process_time() - cpu, time.monotonic() - wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--series", type=int, default=10)
     args = parser.parse_args()
-    header(f"Results site build, {args.runs} runs", "bench.site_build")
+    header(f"Results site build, {args.runs} runs, then 1 and 10 more", "bench.site_build")
     rng = random.Random(17)
     work = Path(tempfile.mkdtemp(prefix="site-bench-"))
     try:
         data = work / "data"
         data.mkdir()
-        for i in range(args.runs):
-            summary = synthetic_summary(i, args.series, rng)
-            (data / f"{summary['name']}.json").write_text(json.dumps(summary))
+
+        def land(count: int) -> None:
+            first = sum(1 for _ in data.iterdir())
+            for i in range(first, first + count):
+                summary = synthetic_summary(i, args.series, rng)
+                (data / f"{summary['name']}.json").write_text(json.dumps(summary))
+
+        land(args.runs)
         input_mib = sum(p.stat().st_size for p in data.iterdir()) / (1 << 20)
-        began = time.monotonic()
-        built = build_site(FolderSummaries(data), work / "site")
-        seconds = time.monotonic() - began
-        pages = sum(1 for _ in built.root.rglob("*.html"))
-        site_mib = sum(p.stat().st_size for p in built.root.rglob("*") if p.is_file()) / (1 << 20)
-        table(
-            ["runs", "series", "input MiB", "pages", "site MiB", "build s", "ms per run", "load after"],
-            [[built.runs, built.series, input_mib, pages, site_mib, seconds, 1000 * seconds / built.runs, load()]],
+        source, site = FolderSummaries(data), Site(work / "site")
+        rows = []
+        for what, landing in ((f"full, {args.runs} runs", 0), ("1 run landed", 1), ("10 runs landed", 10)):
+            land(landing)
+            built, cpu, wall = measured(lambda: site.build(source))
+            rows.append([what, built.runs, built.series, built.written, built.removed, cpu, wall, load()])
+        pages = sum(1 for _ in (work / "site").rglob("*.html"))
+        site_mib = sum(p.stat().st_size for p in (work / "site").rglob("*") if p.is_file()) / (1 << 20)
+        table(["build", "runs", "series", "files written", "removed", "CPU s", "wall s", "load after"], rows)
+        full, one, ten = rows
+        print(
+            f"summary: {full[1]} runs ({input_mib:.1f} MiB of summaries, {pages} pages, {site_mib:.1f} MiB of site) "
+            f"built in {full[5]:.1f} CPU-s / {full[6]:.1f} s; +1 run {one[5]:.2f} CPU-s / {one[6]:.2f} s; "
+            f"+10 runs {ten[5]:.2f} CPU-s / {ten[6]:.2f} s"
         )
-        print(f"summary: {built.runs} runs built in {seconds:.1f} s ({pages} pages)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

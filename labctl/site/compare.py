@@ -11,7 +11,7 @@ shows its value, the difference to its baseline and the ratio.
 from __future__ import annotations
 
 import json
-from typing import Any
+from functools import partial
 
 from labctl.site.layout import page, script
 from labctl.site.runs import Run
@@ -21,22 +21,29 @@ DATA_FILE = "runs.js"
 
 def run_data(runs: list[Run]) -> str:
     """``runs.js``: what the comparison needs of every run, keyed by run key."""
-    data: dict[str, Any] = {}
-    for run in runs:
-        metrics = {
-            m.name: {"unit": m.unit, "description": m.description, "values": m.values} for m in run.metrics if m.values
-        }
-        data[run.key] = {
-            "title": run.title,
-            "name": run.name,
-            "created": run.created,
-            "verdict": run.verdict,
-            "claim": run.claim,
-            "cost": run.cost,
-            "columns": run.columns or [""],
-            "metrics": metrics,
-        }
-    return "window.SITE_RUNS=" + json.dumps(data, separators=(",", ":"), ensure_ascii=False) + ";\n"
+    entries = ",".join(run.part("comparison-data", None, partial(_run_entry, run)) for run in runs)
+    return "window.SITE_RUNS={" + entries + "};\n"
+
+
+def _run_entry(run: Run) -> str:
+    metrics = {
+        m.name: {"unit": m.unit, "description": m.description, "values": m.values} for m in run.metrics if m.values
+    }
+    entry = {
+        "title": run.title,
+        "name": run.name,
+        "created": run.created,
+        "verdict": run.verdict,
+        "claim": run.claim,
+        "cost": run.cost,
+        "columns": run.columns or [""],
+        "metrics": metrics,
+    }
+    return _json(run.key) + ":" + _json(entry)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def compare_page() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from html import escape
 from typing import Any
 
@@ -21,7 +22,10 @@ COLUMNS = (
 
 
 def index_page(runs: list[Run], series_names: dict[str, dict[str, Any]]) -> str:
-    rows = "".join(_index_row(run, series_names) for run in runs)
+    titles = {series: series_title(series, series_names) for series in {run.series for run in runs if run.series}}
+    rows = "".join(
+        run.part("index-row", titles.get(run.series), partial(_index_row, run, titles.get(run.series))) for run in runs
+    )
     head = "".join(
         f'<th scope="col"{" class=wide" if key in ("tags", "targets") else ""}><button type="button" '
         f'data-sort="{key}"{" data-numeric" if numeric else ""}>{label}</button></th>'
@@ -61,7 +65,8 @@ def _filters(runs: list[Run]) -> str:
     )
 
 
-def _index_row(run: Run, series_names: dict[str, dict[str, Any]]) -> str:
+def _index_row(run: Run, series: str | None) -> str:
+    """The run's row; ``series`` is the title of its series, if it names one."""
     analysis = run.summary.get("analysis") if isinstance(run.summary.get("analysis"), dict) else {}
     text = " ".join(
         [run.title, run.name, run.series, *run.tags, *run.targets, run.verdict, run.claim, run.created]
@@ -85,17 +90,13 @@ def _index_row(run: Run, series_names: dict[str, dict[str, Any]]) -> str:
         "data-sort-date": run.created,
     }
     attr_text = " ".join(f'{k}="{escape(v, quote=True)}"' for k, v in attrs.items())
-    series = (
-        f'<a href="series/{slug(run.series)}.html">{escape(series_title(run.series, series_names))}</a>'
-        if run.series
-        else "—"
-    )
+    series_cell = f'<a href="series/{slug(run.series)}.html">{escape(series)}</a>' if series is not None else "—"
     tags = "".join(f"<span class='tag'>{escape(t)}</span>" for t in run.tags)
     return (
         f'<tr {attr_text} data-key="{run.key}"><td class="pick"><input type="checkbox" name="run" value="{run.key}" '
         f'aria-label="compare {escape(run.title, quote=True)}"></td>'
         f'<td><a href="runs/{run.key}.html">{escape(run.title)}</a><div class="muted">'
-        f"{escape(str(run.summary.get('namespace') or ''))}/{escape(run.name)}</div></td><td>{series}</td>"
+        f"{escape(str(run.summary.get('namespace') or ''))}/{escape(run.name)}</div></td><td>{series_cell}</td>"
         f"<td class='wide'>{tags}</td><td class='wide'>{escape(', '.join(run.targets))}{_target_picks(run)}</td>"
         f"<td>{verdict_badge(run.verdict)}</td><td class='num'>{money(run.cost)}</td>"
         f"<td><time datetime='{escape(run.created, quote=True)}'>{escape(run.created[:16].replace('T', ' '))}</time>"

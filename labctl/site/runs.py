@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -45,9 +45,18 @@ class Run:
 
     summary: dict[str, Any]
     key: str = field(init=False)
+    _parts: dict[str, tuple[object, str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.key = run_key(self.summary)
+
+    def part(self, name: str, depends: object, render: Callable[[], str]) -> str:
+        """``render()`` of one part of a page that shows many runs (this run's row of the index, say), kept while
+        ``depends`` (what else the part shows) is unchanged: rebuilding such a page renders only the new runs'."""
+        kept = self._parts.get(name)
+        if kept is None or kept[0] != depends:
+            kept = self._parts[name] = (depends, render())
+        return kept[1]
 
     @property
     def name(self) -> str:
@@ -126,6 +135,24 @@ def unique_runs(runs: Iterable[Run]) -> list[Run]:
     return sorted(chosen.values(), key=lambda r: (r.created, r.key), reverse=True)
 
 
+class ParsedSummaries:
+    """What was read of each summary, by location and version tag: a summary is read again only when its tag
+    changes, so a rebuild after one summary lands reads one summary, not the whole store."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[str, Run | None]] = {}
+
+    def runs(self, listing: dict[str, str], read: Callable[[str], bytes | None], threads: int = 1) -> list[Run]:
+        """The runs of ``listing``; ``read`` gives a summary's bytes, or None when it cannot be read (skipped)."""
+        stale = sorted(k for k, tag in listing.items() if k not in self._parsed or self._parsed[k][0] != tag)
+        with ThreadPoolExecutor(threads) as pool:
+            bodies = dict(zip(stale, pool.map(read, stale), strict=True))
+        parsed = {k: v for k, v in self._parsed.items() if k in listing and k not in bodies}
+        parsed.update((k, (listing[k], _parsed(body))) for k, body in bodies.items() if body is not None)
+        self._parsed = parsed
+        return unique_runs(run for _, run in (parsed[k] for k in sorted(parsed)) if run is not None)
+
+
 class SummarySource(Protocol):
     def describe(self) -> str: ...
 
@@ -142,6 +169,7 @@ class SummarySource(Protocol):
 class BucketSummaries:
     endpoint: S3Endpoint
     bucket: str
+    parsed: ParsedSummaries = field(default_factory=ParsedSummaries, repr=False, compare=False)
 
     def describe(self) -> str:
         return f"s3://{self.bucket} at {self.endpoint.url}"
@@ -166,15 +194,15 @@ class BucketSummaries:
     def load(self, listing: dict[str, str]) -> list[Run]:
         client = self.endpoint.client(retries=2, timeout=15)
 
-        def read(key: str) -> Run | None:
+        def read(key: str) -> bytes | None:
             try:
-                body = client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                return bytes(client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
             except ClientError:  # deleted between listing and reading
                 return None
-            return _parsed(body)
+            except BotoCoreError as exc:  # the store went away: this build fails, the next check retries
+                raise LabctlError(f"cannot read s3://{self.bucket}/{key}: {type(exc).__name__}") from exc
 
-        with ThreadPoolExecutor(READ_THREADS) as pool:
-            return unique_runs(r for r in pool.map(read, sorted(listing)) if r is not None)
+        return self.parsed.runs(listing, read, READ_THREADS)
 
     def series_names(self) -> dict[str, dict[str, Any]]:
         return {}
@@ -185,6 +213,7 @@ class FolderSummaries:
     """A ``site/data`` folder: ``<exp>.json`` per run, ``_series.json`` with series names."""
 
     path: Path
+    parsed: ParsedSummaries = field(default_factory=ParsedSummaries, repr=False, compare=False)
 
     def describe(self) -> str:
         return str(self.path)
@@ -199,7 +228,13 @@ class FolderSummaries:
         }
 
     def load(self, listing: dict[str, str]) -> list[Run]:
-        return unique_runs(r for r in (_parsed(Path(p).read_bytes()) for p in listing) if r is not None)
+        def read(path: str) -> bytes | None:
+            try:
+                return Path(path).read_bytes()
+            except FileNotFoundError:  # deleted between listing and reading
+                return None
+
+        return self.parsed.runs(listing, read)
 
     def series_names(self) -> dict[str, dict[str, Any]]:
         path = self.path / SERIES_FILE
