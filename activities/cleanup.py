@@ -22,8 +22,7 @@ from functools import partial
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from activities.clusters.claims import CLAIM_GROUP, CLAIM_VERSION, claim_kind
-from activities.clusters.provisioning import watched_claims
+from activities.clusters.claims import CLAIM_GROUP, CLAIM_VERSION, claim_kind, watched_claims
 from activities.contracts import CleanupInput, CleanupReport
 from activities.deploy.argocd import APPLICATIONS
 from activities.heartbeating import heartbeating

@@ -64,13 +64,15 @@ def jittered(seconds: float) -> float:
 
 @dataclass(frozen=True)
 class Kind:
-    """A resource the worker waits on: where it lives, and its name in notes and reports (``title``)."""
+    """A resource the worker waits on or reads often: where it lives, its name in notes and reports
+    (``title``), and which of its objects the informer keeps (``selector``: by default only ours)."""
 
     group: str
     version: str
     plural: str
     namespace: str | None
     title: str
+    selector: str = MANAGED_SELECTOR
 
     def path(self, name: str = "") -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
@@ -211,7 +213,7 @@ class Informer:
         items: dict[Key, Obj] = {}
         token = ""
         while True:
-            query: list[tuple[str, Any]] = [("labelSelector", MANAGED_SELECTOR), ("limit", LIST_PAGE)]
+            query: list[tuple[str, Any]] = [("labelSelector", self.kind.selector), ("limit", LIST_PAGE)]
             if token:
                 query.append(("continue", token))
             page = json.loads(_call(self.api, self.kind.path(), query, self._timeout(30)).data)
@@ -232,7 +234,7 @@ class Informer:
     def _watch(self) -> None:
         seconds = max(1, round(jittered(self.watch_seconds)))
         query: list[tuple[str, Any]] = [
-            ("labelSelector", MANAGED_SELECTOR),
+            ("labelSelector", self.kind.selector),
             ("watch", "true"),
             ("allowWatchBookmarks", "true"),
             ("resourceVersion", self.resource_version),
@@ -322,6 +324,14 @@ class HubWatches:
             informer.stop()
         if api is not None:
             api.close()  # type: ignore[no-untyped-call]
+
+    def stored(self, kind: Kind, name: str) -> Obj | None:
+        """The informer's copy of the object (starting the informer), or None: not synced yet, or absent.
+
+        For one-off reads that may be a moment behind the API; a caller that needs what the store
+        lacks reads the API itself (None here never means "does not exist"). Do not mutate the result.
+        """
+        return self.informer(kind).get(kind.key(name))
 
     def read(self, kind: Kind, name: str) -> Obj | None:
         """The object as the API has it now, or None if it does not exist."""
