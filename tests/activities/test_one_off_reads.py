@@ -16,11 +16,12 @@ from activities.clusters.claims import claim_kind, read_kubeconfig, watched_clai
 from activities.deploy.argocd import deploy_applications
 from activities.deploy.component_sources import COMPONENTS, read_component
 from activities.errors import ApplicationFailed
+from activities.settings import ActivitySettings
+from activities.watches import HubWatches
 from api import names
 from api.base import API_GROUP, API_VERSION
 from api.component import PodSecurityLevel
 from api.experiment import ExperimentSpec
-from bench.cost import request_counts
 from labctl.catalog import from_directory
 from tests.activities.conftest import (
     REPO,
@@ -38,21 +39,8 @@ from tests.fixtures.eventually import eventually
 pytestmark = pytest.mark.kube
 
 
-def api_requests(lab: Lab) -> dict[str, int]:
-    """The API server's request counters by ``"VERB resource"``, read from its ``/metrics``."""
-    api = lab.kube.api_client()
-    method, url, headers, body, post = api.param_serialize("GET", "/metrics", auth_settings=["BearerToken"])
-    response = api.call_api(method, url, headers, body, post, _request_timeout=30)
-    return dict(request_counts(bytes(response.read()).decode()))
-
-
-def requests_since(lab: Lab, before: dict[str, int], *kinds: str) -> dict[str, int]:
-    now = api_requests(lab)
-    return {kind: now.get(kind, 0) - before.get(kind, 0) for kind in kinds}
-
-
 @pytest.mark.asyncio
-async def test_deploying_every_layer_of_a_target_gets_no_component_and_no_claim_once_both_are_watched(
+async def test_deploying_every_layer_of_a_target_gets_no_component_claim_or_application_once_they_are_watched(
     lab: Lab, kube_namespace: str
 ) -> None:
     doc = gke_spec(
@@ -68,18 +56,22 @@ async def test_deploying_every_layer_of_a_target_gets_no_component_and_no_claim_
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
     ready = (await provisioned(lab, ref, spec))["app"]
-    claims = watched_claims(claim_kind("gke"))
-    eventually(lambda: lab.watches.stored(COMPONENTS, "hello-app"), 30, "the catalog in the informer's store")
-    eventually(lambda: lab.watches.stored(claims, ready.kubeconfig_secret or ""), 30, "the claim in the store")
+    # Its own watches, whose safety-net re-read never comes due during the test: only one-off reads count.
+    watches = HubWatches(ActivitySettings(watch_resync_seconds=3600))
+    try:
+        eventually(lambda: watches.stored(COMPONENTS, "hello-app"), 30, "the catalog in the informer's store")
+        claims = watched_claims(claim_kind("gke"))
+        eventually(lambda: watches.stored(claims, ready.kubeconfig_secret or ""), 30, "the claim in the store")
 
-    before = api_requests(lab)
-    for layer in ("infra", "obs", "workload"):  # each layer reads the Components of all three
-        await run(deploy_applications, deploy_input(ref, spec, "app", ready, layer), watches=lab.watches)
+        before = lab.kube.requests()
+        for layer in ("infra", "obs", "workload"):  # each layer reads the Components of all three
+            await run(deploy_applications, deploy_input(ref, spec, "app", ready, layer), watches=watches)
+        read = lab.kube.requests_since(before, "GET components", "GET gkeclusters", "GET applications")
+    finally:
+        watches.stop()
 
-    assert requests_since(lab, before, "GET components", "GET gkeclusters") == {
-        "GET components": 0,
-        "GET gkeclusters": 0,
-    }
+    # The Application's first look is what creating it returned, then the watch: no GET either.
+    assert read == {"GET components": 0, "GET gkeclusters": 0, "GET applications": 0}
     # The same outcome as reading them from the API: metrics-agent (obs) makes the namespace privileged.
     for layer in ("infra", "obs", "workload"):
         labels = application(lab, names.app_name(ref, "app", layer))["spec"]["syncPolicy"]["managedNamespaceMetadata"]
@@ -122,9 +114,9 @@ async def test_kubeconfig_takes_the_claim_from_the_store_and_the_current_connect
     uncached = read_kubeconfig(api, "gke", claim)
     eventually(lambda: lab.watches.stored(watched_claims(claim_kind("gke")), claim), 30, "the claim in the store")
 
-    before = api_requests(lab)
+    before = lab.kube.requests()
     assert read_kubeconfig(api, "gke", claim, lab.watches) == uncached
-    assert requests_since(lab, before, "GET gkeclusters", "GET secrets") == {"GET gkeclusters": 0, "GET secrets": 1}
+    assert lab.kube.requests_since(before, "GET gkeclusters", "GET secrets") == {"GET gkeclusters": 0, "GET secrets": 1}
 
     # The cluster's endpoint moves (the Secret is rewritten): the very next read has the new one.
     xr = lab.custom().get_namespaced_custom_object("illm.io", "v1alpha1", names.CLAIM_NAMESPACE, "gkeclusters", claim)[
