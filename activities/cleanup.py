@@ -94,7 +94,12 @@ class Owned:
         }
 
     def namespaces(self) -> dict[str, Callable[[], object]]:
-        """Workload namespaces on the hub; one that is already terminating is only waited for."""
+        """Workload namespaces on the hub; one that is already terminating is only waited for.
+
+        Deleting one is what makes kube-controller-manager's namespace controller LIST and DELETE (a
+        collection) every namespaced kind in it, present or not — about 55 requests per experiment,
+        among them the DELETE of ``appprojects`` and ``workflowtemplates``: no code of ours deletes those.
+        """
         return {
             f"Namespace/{_meta(ns).name}": partial(self.core.delete_namespace, str(_meta(ns).name))
             for ns in self.core.list_namespace(label_selector=self.selector).items

@@ -89,7 +89,7 @@ class KubernetesActivities:
 
     @activity.defn(name=VALIDATE_EXPERIMENT)
     async def validate_experiment(self, inp: ValidateInput) -> ValidationResult:
-        return await validation.validate_experiment(inp, self.settings)
+        return await validation.validate_experiment(inp, self.settings, self.watches)
 
     @activity.defn(name=PROVISION_CLUSTER)
     async def provision_cluster(self, inp: ProvisionClusterInput) -> ProvisionedCluster:

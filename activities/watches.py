@@ -169,11 +169,13 @@ class Informer:
         with self._lock:
             return self.store.get(key) if self.synced else None
 
-    def select(self, label: str, value: str) -> list[Obj] | None:
-        """Stored objects with ``label=value``; None until the first list arrived."""
+    def select(self, label: str | None, value: str = "") -> list[Obj] | None:
+        """Stored objects with ``label=value`` (every one: ``label`` None); None until the first list arrived."""
         with self._lock:
             if not self.synced:
                 return None
+            if label is None:
+                return list(self.store.values())
             return [o for o in self.store.values() if (o["metadata"].get("labels") or {}).get(label) == value]
 
     @contextmanager
@@ -333,6 +335,10 @@ class HubWatches:
         """
         return self.informer(kind).get(kind.key(name))
 
+    def stored_all(self, kind: Kind) -> list[Obj] | None:
+        """Every stored object of the kind (starting the informer), or None until it has synced."""
+        return self.informer(kind).select(None)
+
     def read(self, kind: Kind, name: str) -> Obj | None:
         """The object as the API has it now, or None if it does not exist."""
         self.reads += 1
@@ -344,8 +350,14 @@ class HubWatches:
                     return None
                 raise
 
-    async def until(self, kind: Kind, name: str, evaluate: Callable[[Obj | None], T | Waiting]) -> T:
-        """Evaluate the object (None: it does not exist) on every change until it gives a result."""
+    async def until(
+        self, kind: Kind, name: str, evaluate: Callable[[Obj | None], T | Waiting], first: Obj | None = None
+    ) -> T:
+        """Evaluate the object (None: it does not exist) on every change until it gives a result.
+
+        ``first``: the object as the caller's own write just returned it, the first look instead of the
+        store or the API (the store may not have caught up with that write yet).
+        """
         informer = self.informer(kind)
         key = kind.key(name)
         note = f"{kind.title} {name}: first look"
@@ -353,7 +365,8 @@ class HubWatches:
             from_api = False
             while True:
                 changed.clear()
-                obj = None if from_api else informer.get(key)
+                obj = first or (None if from_api else informer.get(key))
+                first = None
                 if obj is None:
                     obj = await heartbeating(asyncio.to_thread(self.read, kind, name), note)
                 outcome = evaluate(obj)

@@ -140,23 +140,25 @@ def build_application(
     }
 
 
-def apply_application(custom: CustomObjects, app: dict[str, Any]) -> None:
-    """Create, or replace spec/labels/finalizers when they differ (an unchanged app is not written)."""
+def apply_application(custom: CustomObjects, app: dict[str, Any]) -> dict[str, Any]:
+    """Create, or replace spec/labels/finalizers when they differ (an unchanged app is not written).
+
+    Returns the Application as the API answered: the wait's first look.
+    """
     name = app["metadata"]["name"]
     try:
-        custom.create(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, app)
-        return
+        return custom.create(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, app)
     except ApiException as exc:
         if not is_conflict(exc):
             raise
     current = custom.get(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, name)
     meta = current["metadata"]
     if current.get("spec") == app["spec"] and (meta.get("labels") or {}) == app["metadata"]["labels"]:
-        return
+        return current
     current["spec"] = app["spec"]
     meta["labels"] = app["metadata"]["labels"]
     meta["finalizers"] = sorted({*(meta.get("finalizers") or []), RESOURCES_FINALIZER})
-    custom.replace(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, name, current)
+    return custom.replace(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, name, current)
 
 
 def health_problem(app: dict[str, Any], rule: HealthRule) -> str | None:
@@ -199,12 +201,13 @@ async def deploy_applications(
         resources = (current.get("status") or {}).get("resources") or []
         return [f"{r.get('kind')}/{r.get('name')}" for r in resources]
 
-    components = await watches.until(APPLICATIONS, name, check)
+    components = await watches.until(APPLICATIONS, name, check, first=app)
     return DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[name], components=components)
 
 
 def _prepare(settings: ActivitySettings, inp: DeployApplicationsInput, watches: HubWatches) -> dict[str, Any] | None:
-    """Resolve components, plumb the target, register it, and apply the Application; None if nothing to deploy."""
+    """Resolve components, plumb the target, register it, and apply the Application (returned as the API
+    has it); None if nothing to deploy."""
     refs = layer_refs(inp.experiment.name, inp.target, inp.layer, inp.layered, settings)
     if not refs:
         return None
@@ -221,9 +224,7 @@ def _prepare(settings: ActivitySettings, inp: DeployApplicationsInput, watches: 
         if inp.target.cluster.type != ClusterType.HUB:
             server = f"https://{inp.endpoint}"
             _plumb_remote_target(api, inp, settings, watches)
-        app = build_application(inp, server, sources, pod_security)
-        apply_application(CustomObjects(api), app)
-    return app
+        return apply_application(CustomObjects(api), build_application(inp, server, sources, pod_security))
 
 
 def _plumb_remote_target(

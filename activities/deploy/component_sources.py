@@ -46,12 +46,17 @@ def read_component(api: client.ApiClient, name: str, watches: HubWatches | None 
     return component
 
 
-def read_catalog(api: client.ApiClient) -> dict[str, Component]:
-    """Every valid Component by name; invalid ones are left out (their own validation reports why)."""
+def read_catalog(api: client.ApiClient, watches: HubWatches | None = None) -> dict[str, Component]:
+    """Every valid Component by name; invalid ones are left out (their own validation reports why).
+
+    With ``watches``, from the informer's store once it has synced (a moment behind the API at most).
+    """
+    bodies = watches.stored_all(COMPONENTS) if watches else None
+    if bodies is None:
+        bodies = CustomObjects(api).list(API_GROUP, API_VERSION, "components")
     catalog = {}
-    for body in CustomObjects(api).list(API_GROUP, API_VERSION, "components"):
-        body.pop("status", None)
-        component, _ = parse_object(body)
+    for body in bodies:
+        component, _ = parse_object({k: v for k, v in body.items() if k != "status"})
         if isinstance(component, Component) and component.metadata.name:
             catalog[component.metadata.name] = component
     return catalog
