@@ -17,7 +17,9 @@ as a safety net: every ``WATCH_RESYNC_SECONDS`` (± 20 %) the waiter reads the o
 itself, as it does when the store does not have it (not synced yet, just created, or gone: the API
 answers whether it is). Heartbeats go on while waiting, as with every long call.
 
-Informers start with their first waiter. :class:`HubWatches` owns them; the registry builds one per
+One-off reads use the stores too (:meth:`HubWatches.stored`: the catalog's Components, claims),
+falling back to the API whenever the store lacks what they need. Informers start with their first
+user. :class:`HubWatches` owns them; the registry builds one per
 :class:`~activities.registry.KubernetesActivities` and the worker stops it on shutdown.
 """
 
