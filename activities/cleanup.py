@@ -22,8 +22,7 @@ from functools import partial
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from activities.clusters.claims import CLAIM_GROUP, CLAIM_VERSION, claim_kind
-from activities.clusters.provisioning import watched_claims
+from activities.clusters.claims import CLAIM_GROUP, CLAIM_VERSION, claim_kind, watched_claims
 from activities.contracts import CleanupInput, CleanupReport
 from activities.deploy.argocd import APPLICATIONS
 from activities.heartbeating import heartbeating
@@ -95,7 +94,12 @@ class Owned:
         }
 
     def namespaces(self) -> dict[str, Callable[[], object]]:
-        """Workload namespaces on the hub; one that is already terminating is only waited for."""
+        """Workload namespaces on the hub; one that is already terminating is only waited for.
+
+        Deleting one is what makes kube-controller-manager's namespace controller LIST and DELETE (a
+        collection) every namespaced kind in it, present or not — about 55 requests per experiment,
+        among them the DELETE of ``appprojects`` and ``workflowtemplates``: no code of ours deletes those.
+        """
         return {
             f"Namespace/{_meta(ns).name}": partial(self.core.delete_namespace, str(_meta(ns).name))
             for ns in self.core.list_namespace(label_selector=self.selector).items

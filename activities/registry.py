@@ -89,7 +89,7 @@ class KubernetesActivities:
 
     @activity.defn(name=VALIDATE_EXPERIMENT)
     async def validate_experiment(self, inp: ValidateInput) -> ValidationResult:
-        return await validation.validate_experiment(inp, self.settings)
+        return await validation.validate_experiment(inp, self.settings, self.watches)
 
     @activity.defn(name=PROVISION_CLUSTER)
     async def provision_cluster(self, inp: ProvisionClusterInput) -> ProvisionedCluster:
@@ -121,20 +121,20 @@ class KubernetesActivities:
 
     @activity.defn(name=DISCOVER_TUTORIAL_SERVICES)
     async def discover_tutorial_services(self, inp: DiscoverTutorialServicesInput) -> DiscoveredTutorialServices:
-        return await target_plumbing.discover_tutorial_services(inp, self.settings)
+        return await target_plumbing.discover_tutorial_services(inp, self.settings, self.watches)
 
 
 log = logging.getLogger(__name__)
 
 
-def kubeconfig_from_hub(settings: ActivitySettings) -> KubeconfigSource:
+def kubeconfig_from_hub(settings: ActivitySettings, watches: HubWatches) -> KubeconfigSource:
     """Reads a remote target's kubeconfig from the hub, or None (metrics then come from the hub)."""
 
     async def kubeconfig(target: str, cluster_type: str, cluster_name: str) -> str | None:
         def read() -> str | None:
             try:
                 with hub_client(settings) as api:
-                    return read_kubeconfig(api, cluster_type, cluster_name)
+                    return read_kubeconfig(api, cluster_type, cluster_name, watches)
             except Exception as err:  # no claim, not bound, no hub access: fall back to the hub's metrics
                 log.warning("no kubeconfig for target %s (%s): %s; using hub metrics", target, cluster_name, err)
                 return None
@@ -144,8 +144,8 @@ def kubeconfig_from_hub(settings: ActivitySettings) -> KubeconfigSource:
     return kubeconfig
 
 
-def results_activities(settings: WorkerActivitySettings) -> list[Callable[..., Any]]:
-    results = ResultsActivities(settings, kubeconfig_from_hub(settings))
+def results_activities(settings: WorkerActivitySettings, watches: HubWatches) -> list[Callable[..., Any]]:
+    results = ResultsActivities(settings, kubeconfig_from_hub(settings, watches))
     analysis = AnalysisActivities(settings)
     return [
         results.collect_metrics,
@@ -162,7 +162,7 @@ class WorkerActivities:
 
     def __init__(self, settings: WorkerActivitySettings) -> None:
         self.kubernetes = KubernetesActivities(settings)
-        self.results = results_activities(settings)
+        self.results = results_activities(settings, self.kubernetes.watches)
 
     def all(self) -> list[Callable[..., Any]]:
         return [*self.kubernetes.all(), *self.results]

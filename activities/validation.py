@@ -15,26 +15,35 @@ from activities.deploy.component_sources import read_catalog
 from activities.kube import CustomObjects, hub_client
 from activities.run.argo_workflows import missing_template
 from activities.settings import ActivitySettings
+from activities.watches import HubWatches
 from api.base import ObjectMeta
+from api.component import Component
 from api.experiment import Experiment
 from api.validation import check_experiment, errors
 
 
-async def validate_experiment(inp: ValidateInput, settings: ActivitySettings) -> ValidationResult:
-    return await asyncio.to_thread(_validate, settings, inp)
+async def validate_experiment(inp: ValidateInput, settings: ActivitySettings, watches: HubWatches) -> ValidationResult:
+    return await asyncio.to_thread(_validate, settings, inp, watches)
 
 
-def _validate(settings: ActivitySettings, inp: ValidateInput) -> ValidationResult:
+def _validate(settings: ActivitySettings, inp: ValidateInput, watches: HubWatches) -> ValidationResult:
+    """Against the informer's catalog; any problem is checked again against the API's own, so a store
+    that lags (a Component just added or fixed) never rejects an experiment."""
     with hub_client(settings) as api:
-        catalog = read_catalog(api)
+        problems = _problems(inp, read_catalog(api, watches))
+        if problems:
+            problems = _problems(inp, read_catalog(api))
         template = missing_template(CustomObjects(api), inp.spec.workflow.template)
+    return ValidationResult(problems=problems + ([template] if template else []))
+
+
+def _problems(inp: ValidateInput, catalog: dict[str, Component]) -> list[ValidationProblem]:
     ref = inp.experiment
     experiment = Experiment(
         metadata=ObjectMeta(name=ref.name, namespace=ref.namespace, uid=ref.uid, generation=ref.generation),
         spec=inp.spec,
     )
-    problems = [
+    return [
         ValidationProblem(field=p.path, message=p.message, fix=p.fix or None)
         for p in errors(check_experiment(experiment, catalog))
-    ] + ([template] if template else [])
-    return ValidationResult(problems=problems)
+    ]

@@ -17,7 +17,9 @@ as a safety net: every ``WATCH_RESYNC_SECONDS`` (± 20 %) the waiter reads the o
 itself, as it does when the store does not have it (not synced yet, just created, or gone: the API
 answers whether it is). Heartbeats go on while waiting, as with every long call.
 
-Informers start with their first waiter. :class:`HubWatches` owns them; the registry builds one per
+One-off reads use the stores too (:meth:`HubWatches.stored`: the catalog's Components, claims),
+falling back to the API whenever the store lacks what they need. Informers start with their first
+user. :class:`HubWatches` owns them; the registry builds one per
 :class:`~activities.registry.KubernetesActivities` and the worker stops it on shutdown.
 """
 
@@ -64,13 +66,15 @@ def jittered(seconds: float) -> float:
 
 @dataclass(frozen=True)
 class Kind:
-    """A resource the worker waits on: where it lives, and its name in notes and reports (``title``)."""
+    """A resource the worker waits on or reads often: where it lives, its name in notes and reports
+    (``title``), and which of its objects the informer keeps (``selector``: by default only ours)."""
 
     group: str
     version: str
     plural: str
     namespace: str | None
     title: str
+    selector: str = MANAGED_SELECTOR
 
     def path(self, name: str = "") -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
@@ -167,11 +171,13 @@ class Informer:
         with self._lock:
             return self.store.get(key) if self.synced else None
 
-    def select(self, label: str, value: str) -> list[Obj] | None:
-        """Stored objects with ``label=value``; None until the first list arrived."""
+    def select(self, label: str | None, value: str = "") -> list[Obj] | None:
+        """Stored objects with ``label=value`` (every one: ``label`` None); None until the first list arrived."""
         with self._lock:
             if not self.synced:
                 return None
+            if label is None:
+                return list(self.store.values())
             return [o for o in self.store.values() if (o["metadata"].get("labels") or {}).get(label) == value]
 
     @contextmanager
@@ -211,7 +217,7 @@ class Informer:
         items: dict[Key, Obj] = {}
         token = ""
         while True:
-            query: list[tuple[str, Any]] = [("labelSelector", MANAGED_SELECTOR), ("limit", LIST_PAGE)]
+            query: list[tuple[str, Any]] = [("labelSelector", self.kind.selector), ("limit", LIST_PAGE)]
             if token:
                 query.append(("continue", token))
             page = json.loads(_call(self.api, self.kind.path(), query, self._timeout(30)).data)
@@ -232,7 +238,7 @@ class Informer:
     def _watch(self) -> None:
         seconds = max(1, round(jittered(self.watch_seconds)))
         query: list[tuple[str, Any]] = [
-            ("labelSelector", MANAGED_SELECTOR),
+            ("labelSelector", self.kind.selector),
             ("watch", "true"),
             ("allowWatchBookmarks", "true"),
             ("resourceVersion", self.resource_version),
@@ -323,6 +329,18 @@ class HubWatches:
         if api is not None:
             api.close()  # type: ignore[no-untyped-call]
 
+    def stored(self, kind: Kind, name: str) -> Obj | None:
+        """The informer's copy of the object (starting the informer), or None: not synced yet, or absent.
+
+        For one-off reads that may be a moment behind the API; a caller that needs what the store
+        lacks reads the API itself (None here never means "does not exist"). Do not mutate the result.
+        """
+        return self.informer(kind).get(kind.key(name))
+
+    def stored_all(self, kind: Kind) -> list[Obj] | None:
+        """Every stored object of the kind (starting the informer), or None until it has synced."""
+        return self.informer(kind).select(None)
+
     def read(self, kind: Kind, name: str) -> Obj | None:
         """The object as the API has it now, or None if it does not exist."""
         self.reads += 1
@@ -334,8 +352,14 @@ class HubWatches:
                     return None
                 raise
 
-    async def until(self, kind: Kind, name: str, evaluate: Callable[[Obj | None], T | Waiting]) -> T:
-        """Evaluate the object (None: it does not exist) on every change until it gives a result."""
+    async def until(
+        self, kind: Kind, name: str, evaluate: Callable[[Obj | None], T | Waiting], first: Obj | None = None
+    ) -> T:
+        """Evaluate the object (None: it does not exist) on every change until it gives a result.
+
+        ``first``: the object as the caller's own write just returned it, the first look instead of the
+        store or the API (the store may not have caught up with that write yet).
+        """
         informer = self.informer(kind)
         key = kind.key(name)
         note = f"{kind.title} {name}: first look"
@@ -343,7 +367,8 @@ class HubWatches:
             from_api = False
             while True:
                 changed.clear()
-                obj = None if from_api else informer.get(key)
+                obj = first or (None if from_api else informer.get(key))
+                first = None
                 if obj is None:
                     obj = await heartbeating(asyncio.to_thread(self.read, kind, name), note)
                 outcome = evaluate(obj)

@@ -23,7 +23,9 @@ WORKFLOW_STARTS = Counter(
     "crd_gateway_workflow_starts_total", "StartWorkflow outcomes (started, already_started).", ["result"]
 )
 STATUS_WRITES = Counter(
-    "crd_gateway_status_writes_total", "Status reports, by result (written, stale, gone, conflict_retry).", ["result"]
+    "crd_gateway_status_writes_total",
+    "Status reports, by result (written, stale, gone, conflict_retry; kept_stale: a 409 on the kept copy).",
+    ["result"],
 )
 STATUS_WRITE_SECONDS = Histogram(
     "crd_gateway_status_write_seconds",

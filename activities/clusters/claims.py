@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.clusters.cloud_access import Cluster, cloud_kubeconfig
 from activities.kube import CustomObjects, is_not_found, secret_text, uid_selector
+from activities.watches import HubWatches, Kind
 from api import names
 from api.experiment import ClusterType
 
@@ -45,16 +46,25 @@ def claim_kind(cluster_type: str) -> ClaimKind:
     return CLAIM_KINDS[ClusterType(cluster_type)]
 
 
-def read_kubeconfig(api: client.ApiClient, cluster_type: str, cluster_name: str) -> str:
+def watched_claims(kind: ClaimKind) -> Kind:
+    """The claims of one kind, as the worker's informer watches them."""
+    return Kind(CLAIM_GROUP, CLAIM_VERSION, kind.plural, names.CLAIM_NAMESPACE, kind.kind)
+
+
+def read_kubeconfig(
+    api: client.ApiClient, cluster_type: str, cluster_name: str, watches: HubWatches | None = None
+) -> str:
     """The target's kubeconfig: claim → ``spec.resourceRef.name`` → ``experiment-connections/<xr>-cluster-conn``.
 
     Endpoint and CA come from the connection Secret (``endpoint``/``clusterCA`` keys, else its
     kubeconfig's cluster); the user is the provider's exec plugin, never the Secret's own credentials
-    (see :mod:`activities.clusters.cloud_access`).
+    (see :mod:`activities.clusters.cloud_access`). With ``watches`` the claim comes from the claims'
+    informer when its copy is bound (read several times per experiment); the connection Secret is
+    always read from the API (the worker may get it, not list or watch that namespace's Secrets).
     """
     kind = claim_kind(cluster_type)
-    claim = CustomObjects(api).get(CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, kind.plural, cluster_name)
-    xr = ((claim.get("spec") or {}).get("resourceRef") or {}).get("name")
+    claim = _bound_claim(api, kind, cluster_name, watches)
+    xr = _composite_of(claim)
     if not xr:
         raise ClusterNotBound(cluster_name)
     secret = client.CoreV1Api(api).read_namespaced_secret(f"{xr}-cluster-conn", names.CONNECTION_NAMESPACE)
@@ -66,6 +76,18 @@ def read_kubeconfig(api: client.ApiClient, cluster_type: str, cluster_name: str)
         raise ApplicationError(f"connection Secret {xr}-cluster-conn has no endpoint yet", type="NoKubeconfig")
     region = (claim.get("spec") or {}).get("region")
     return cloud_kubeconfig(Cluster(str(cluster_type), f"illm-{xr}", region), server, ca)
+
+
+def _bound_claim(api: client.ApiClient, kind: ClaimKind, name: str, watches: HubWatches | None) -> dict[str, Any]:
+    """The informer's copy if it is bound to a composite; else the API's (a store that lags never decides)."""
+    stored = watches.stored(watched_claims(kind), name) if watches else None
+    if stored is not None and _composite_of(stored):
+        return stored
+    return CustomObjects(api).get(CLAIM_GROUP, CLAIM_VERSION, names.CLAIM_NAMESPACE, kind.plural, name)
+
+
+def _composite_of(claim: dict[str, Any]) -> str | None:
+    return ((claim.get("spec") or {}).get("resourceRef") or {}).get("name")
 
 
 def _has_static_credentials(kubeconfig: str) -> bool:

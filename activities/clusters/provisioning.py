@@ -17,7 +17,14 @@ from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
 from activities.clusters import target_plumbing
-from activities.clusters.claims import CLAIM_GROUP, CLAIM_VERSION, ClaimKind, claim_kind, read_kubeconfig
+from activities.clusters.claims import (
+    CLAIM_GROUP,
+    CLAIM_VERSION,
+    ClaimKind,
+    claim_kind,
+    read_kubeconfig,
+    watched_claims,
+)
 from activities.clusters.contracts import ProvisionClusterInput, ProvisionedCluster, ReadyCluster, WaitForClusterInput
 from activities.contracts import ExperimentRef
 from activities.errors import ClusterFailed, ClusterRequestRejected
@@ -33,7 +40,7 @@ from activities.kube import (
     reason_of,
 )
 from activities.settings import ActivitySettings
-from activities.watches import HubWatches, Kind, Obj, Waiting
+from activities.watches import HubWatches, Obj, Waiting
 from api import names
 from api.experiment import ClusterSpec, ClusterType
 
@@ -110,11 +117,6 @@ def _ensure_claim(settings: ActivitySettings, claim: dict[str, Any], kind: Claim
         raise ClusterRequestRejected(f"{kind.kind} {name} already exists and belongs to another experiment ({owner})")
 
 
-def watched_claims(kind: ClaimKind) -> Kind:
-    """The claims of one kind, as the worker's informer watches them."""
-    return Kind(CLAIM_GROUP, CLAIM_VERSION, kind.plural, names.CLAIM_NAMESPACE, kind.kind)
-
-
 async def wait_for_cluster_ready(
     inp: WaitForClusterInput, settings: ActivitySettings, watches: HubWatches
 ) -> ReadyCluster:
@@ -132,7 +134,7 @@ async def wait_for_cluster_ready(
         return _claim_endpoint(claim, kind, inp.cluster_name, failing_since, settings)
 
     endpoint = await watches.until(watched_claims(kind), inp.cluster_name, check)
-    plumbing = asyncio.to_thread(_plumb_ready_cluster, settings, inp)
+    plumbing = asyncio.to_thread(_plumb_ready_cluster, settings, inp, watches)
     secret = await heartbeating(plumbing, f"bootstrapping RBAC on {inp.cluster_name}")
     return ReadyCluster(target=inp.target, endpoint=endpoint, kubeconfig_secret=secret)
 
@@ -157,9 +159,9 @@ def _claim_endpoint(
     return Waiting(f"{kind.kind} {name}: Ready={ready.get('status', 'Unknown')} {ready.get('reason', '')}".strip())
 
 
-def _plumb_ready_cluster(settings: ActivitySettings, inp: WaitForClusterInput) -> str | None:
+def _plumb_ready_cluster(settings: ActivitySettings, inp: WaitForClusterInput, watches: HubWatches) -> str | None:
     with hub_client(settings) as api:
-        kubeconfig = read_kubeconfig(api, inp.cluster_type, inp.cluster_name)
+        kubeconfig = read_kubeconfig(api, inp.cluster_type, inp.cluster_name, watches)
         target_plumbing.bootstrap_rbac(kubeconfig, settings)
         spec = target_plumbing.read_experiment_spec(api, inp.experiment)
         if spec and spec.tutorial and spec.tutorial.expose_kubeconfig:

@@ -30,6 +30,7 @@ from activities.kube import (
     is_not_found,
 )
 from activities.settings import ActivitySettings
+from activities.watches import HubWatches
 from api import names
 from api.base import API_GROUP, API_VERSION, GROUP_VERSION
 from api.experiment import ClusterType, DiscoveredService, ExperimentSpec, TutorialServiceRef
@@ -136,13 +137,15 @@ def service_endpoint(service: client.V1Service, port: int | None) -> str | None:
 
 
 async def discover_tutorial_services(
-    inp: DiscoverTutorialServicesInput, settings: ActivitySettings
+    inp: DiscoverTutorialServicesInput, settings: ActivitySettings, watches: HubWatches
 ) -> DiscoveredTutorialServices:
     """Resolve each tutorial service on its target, hub or remote (the original skipped remote targets)."""
-    return await asyncio.to_thread(_discover, settings, inp)
+    return await asyncio.to_thread(_discover, settings, inp, watches)
 
 
-def _discover(settings: ActivitySettings, inp: DiscoverTutorialServicesInput) -> DiscoveredTutorialServices:
+def _discover(
+    settings: ActivitySettings, inp: DiscoverTutorialServicesInput, watches: HubWatches
+) -> DiscoveredTutorialServices:
     targets = {t.name: t for t in inp.targets}
     found = []
     with hub_client(settings) as hub:
@@ -160,7 +163,7 @@ def _discover(settings: ActivitySettings, inp: DiscoverTutorialServicesInput) ->
                 elif target.cluster_type == ClusterType.HUB:
                     endpoint = _endpoint_on(hub, ref)
                 else:
-                    kubeconfig = read_kubeconfig(hub, target.cluster_type, target.cluster_name)
+                    kubeconfig = read_kubeconfig(hub, target.cluster_type, target.cluster_name, watches)
                     with target_client(kubeconfig, settings) as api:
                         endpoint = _endpoint_on(api, ref)
             except ApiException as exc:

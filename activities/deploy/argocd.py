@@ -140,23 +140,25 @@ def build_application(
     }
 
 
-def apply_application(custom: CustomObjects, app: dict[str, Any]) -> None:
-    """Create, or replace spec/labels/finalizers when they differ (an unchanged app is not written)."""
+def apply_application(custom: CustomObjects, app: dict[str, Any]) -> dict[str, Any]:
+    """Create, or replace spec/labels/finalizers when they differ (an unchanged app is not written).
+
+    Returns the Application as the API answered: the wait's first look.
+    """
     name = app["metadata"]["name"]
     try:
-        custom.create(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, app)
-        return
+        return custom.create(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, app)
     except ApiException as exc:
         if not is_conflict(exc):
             raise
     current = custom.get(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, name)
     meta = current["metadata"]
     if current.get("spec") == app["spec"] and (meta.get("labels") or {}) == app["metadata"]["labels"]:
-        return
+        return current
     current["spec"] = app["spec"]
     meta["labels"] = app["metadata"]["labels"]
     meta["finalizers"] = sorted({*(meta.get("finalizers") or []), RESOURCES_FINALIZER})
-    custom.replace(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, name, current)
+    return custom.replace(GROUP, VERSION, names.ARGOCD_NAMESPACE, PLURAL, name, current)
 
 
 def health_problem(app: dict[str, Any], rule: HealthRule) -> str | None:
@@ -184,7 +186,7 @@ async def deploy_applications(
 
     Permanent: a Component is missing or invalid, or the layer has components but none resolve to a source.
     """
-    preparing = asyncio.to_thread(_prepare, settings, inp)
+    preparing = asyncio.to_thread(_prepare, settings, inp, watches)
     app = await heartbeating(preparing, f"registering {inp.target.name} and applying its {inp.layer} Application")
     if app is None:
         return DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[])
@@ -199,33 +201,36 @@ async def deploy_applications(
         resources = (current.get("status") or {}).get("resources") or []
         return [f"{r.get('kind')}/{r.get('name')}" for r in resources]
 
-    components = await watches.until(APPLICATIONS, name, check)
+    components = await watches.until(APPLICATIONS, name, check, first=app)
     return DeployedApplications(target=inp.target.name, layer=inp.layer, applications=[name], components=components)
 
 
-def _prepare(settings: ActivitySettings, inp: DeployApplicationsInput) -> dict[str, Any] | None:
-    """Resolve components, plumb the target, register it, and apply the Application; None if nothing to deploy."""
+def _prepare(settings: ActivitySettings, inp: DeployApplicationsInput, watches: HubWatches) -> dict[str, Any] | None:
+    """Resolve components, plumb the target, register it, and apply the Application (returned as the API
+    has it); None if nothing to deploy."""
     refs = layer_refs(inp.experiment.name, inp.target, inp.layer, inp.layered, settings)
     if not refs:
         return None
+    every_layer = layer_refs(inp.experiment.name, inp.target, inp.layer, False, settings)
     with hub_client(settings) as api:
-        sources = [s for ref in refs for s in argocd_sources(read_component(api, ref.component_name or ""), ref.params)]
-        every_layer = layer_refs(inp.experiment.name, inp.target, inp.layer, False, settings)
-        pod_security = namespace_pod_security([read_component(api, r.component_name or "") for r in every_layer])
+        wanted = dict.fromkeys(r.component_name or "" for r in [*refs, *every_layer])
+        components = {name: read_component(api, name, watches) for name in wanted}
+        sources = [s for ref in refs for s in argocd_sources(components[ref.component_name or ""], ref.params)]
+        pod_security = namespace_pod_security([components[r.component_name or ""] for r in every_layer])
         if not sources:
             listed = ", ".join(r.component_name or "?" for r in refs)
             raise ApplicationFailed(f"components {listed} of target {inp.target.name} resolve to no source")
         server = IN_CLUSTER
         if inp.target.cluster.type != ClusterType.HUB:
             server = f"https://{inp.endpoint}"
-            _plumb_remote_target(api, inp, settings)
-        app = build_application(inp, server, sources, pod_security)
-        apply_application(CustomObjects(api), app)
-    return app
+            _plumb_remote_target(api, inp, settings, watches)
+        return apply_application(CustomObjects(api), build_application(inp, server, sources, pod_security))
 
 
-def _plumb_remote_target(api: client.ApiClient, inp: DeployApplicationsInput, settings: ActivitySettings) -> None:
-    kubeconfig = read_kubeconfig(api, inp.target.cluster.type, inp.cluster_name)
+def _plumb_remote_target(
+    api: client.ApiClient, inp: DeployApplicationsInput, settings: ActivitySettings, watches: HubWatches
+) -> None:
+    kubeconfig = read_kubeconfig(api, inp.target.cluster.type, inp.cluster_name, watches)
     apply_secret(
         api, names.ARGOCD_NAMESPACE, cluster_secret(inp.experiment, inp.cluster_name, inp.endpoint or "", kubeconfig)
     )
@@ -233,11 +238,13 @@ def _plumb_remote_target(api: client.ApiClient, inp: DeployApplicationsInput, se
     if inp.layer == "infra" and obs and obs.transport == Transport.TAILSCALE:
         target_plumbing.copy_tailscale_secret(api, kubeconfig, settings)
     if inp.layer == "workload":
-        sources = _other_target_kubeconfigs(api, inp)
+        sources = _other_target_kubeconfigs(api, inp, watches)
         target_plumbing.write_cross_cluster_kubeconfigs(inp.experiment, kubeconfig, sources, settings)
 
 
-def _other_target_kubeconfigs(api: client.ApiClient, inp: DeployApplicationsInput) -> dict[str, str]:
+def _other_target_kubeconfigs(
+    api: client.ApiClient, inp: DeployApplicationsInput, watches: HubWatches
+) -> dict[str, str]:
     """target → kubeconfig of every other provisioned target of the experiment (the original's pairs)."""
     found = {}
     for claim in experiment_claims(api, inp.experiment):
@@ -246,7 +253,7 @@ def _other_target_kubeconfigs(api: client.ApiClient, inp: DeployApplicationsInpu
             continue
         kind = claim["kind"].removesuffix("Cluster").lower()
         try:
-            found[target] = read_kubeconfig(api, kind, claim["metadata"]["name"])
+            found[target] = read_kubeconfig(api, kind, claim["metadata"]["name"], watches)
         except ApiException as exc:
             if not is_not_found(exc):
                 raise

@@ -118,28 +118,40 @@ async def submit_argo_workflow(inp: SubmitArgoWorkflowInput, settings: ActivityS
 
 
 def _submit(settings: ActivitySettings, inp: SubmitArgoWorkflowInput) -> SubmittedArgoWorkflow:
+    """Create first and read only on a conflict: the Workflow an earlier attempt created wins, even if its
+    template has been deleted since (the only case a missing template does not reject)."""
     name = names.argo_workflow_name(inp.experiment)
-    namespace = names.ARGO_WORKFLOWS_NAMESPACE
     with hub_client(settings) as api:
         custom = CustomObjects(api)
-        try:
-            existing = custom.get(GROUP, VERSION, namespace, "workflows", name)
-            return SubmittedArgoWorkflow(name=name, inline="workflowTemplateRef" not in existing.get("spec", {}))
-        except ApiException as exc:
-            if not is_not_found(exc):
-                raise
         missing = missing_template(custom, inp.template)
         if missing:
-            raise ArgoWorkflowRejected(f"{missing.message}: {missing.fix}")
+            earlier = _existing_workflow(custom, name)
+            if earlier is None:
+                raise ArgoWorkflowRejected(f"{missing.message}: {missing.fix}")
+            return earlier
         inline = inp.template == DEFAULT_TEMPLATE and not template_exists(custom, DEFAULT_TEMPLATE)
         try:
-            custom.create(GROUP, VERSION, namespace, "workflows", build_workflow(inp, inline))
+            custom.create(GROUP, VERSION, names.ARGO_WORKFLOWS_NAMESPACE, "workflows", build_workflow(inp, inline))
         except ApiException as exc:
             if exc.status in (400, 422):
                 raise ArgoWorkflowRejected(f"Workflow {name} rejected: {reason_of(exc)}") from exc
             if not is_conflict(exc):
                 raise
+            earlier = _existing_workflow(custom, name)
+            if earlier is not None:
+                return earlier
+            raise  # deleted between the conflict and the read: the retry creates it
     return SubmittedArgoWorkflow(name=name, inline=inline)
+
+
+def _existing_workflow(custom: CustomObjects, name: str) -> SubmittedArgoWorkflow | None:
+    try:
+        existing = custom.get(GROUP, VERSION, names.ARGO_WORKFLOWS_NAMESPACE, "workflows", name)
+    except ApiException as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    return SubmittedArgoWorkflow(name=name, inline="workflowTemplateRef" not in existing.get("spec", {}))
 
 
 async def wait_for_argo_workflow(

@@ -83,6 +83,26 @@ async def test_workflow_from_template_runs_to_success_with_the_original_paramete
 
 
 @pytest.mark.asyncio
+async def test_submit_creates_without_reading_first_and_a_retry_finds_its_workflow_even_without_the_template(
+    lab: Lab, kube_namespace: str
+) -> None:
+    ref = create_experiment(lab, kube_namespace, gke_spec())
+    template = make_template(lab)
+    before = lab.kube.requests()
+    submitted = await run(submit_argo_workflow, submit_input(ref, template))
+    assert lab.kube.requests_since(before, "GET workflows", "POST workflows") == {
+        "GET workflows": 0,
+        "POST workflows": 1,
+    }
+
+    lab.custom().delete_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", "argo-workflows", "workflowtemplates", template
+    )
+    again = await run(submit_argo_workflow, submit_input(ref, template))  # an attempt retried after that
+    assert again == submitted == SubmittedArgoWorkflow(name=names.argo_workflow_name(ref), inline=False)
+
+
+@pytest.mark.asyncio
 async def test_failed_workflow_is_reported_with_its_message(lab: Lab, kube_namespace: str) -> None:
     ref = create_experiment(lab, kube_namespace, gke_spec(), annotations={"labsim.illm.io/fault": "workflow-fail"})
     submitted = await run(submit_argo_workflow, submit_input(ref, make_template(lab, "0s")))

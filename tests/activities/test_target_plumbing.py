@@ -44,7 +44,9 @@ async def test_tutorial_services_are_discovered_on_remote_and_hub_targets(lab: L
     ]
 
     found = await run(
-        discover_tutorial_services, DiscoverTutorialServicesInput(experiment=ref, services=refs, targets=targets)
+        discover_tutorial_services,
+        DiscoverTutorialServicesInput(experiment=ref, services=refs, targets=targets),
+        watches=lab.watches,
     )
 
     assert found.services == [

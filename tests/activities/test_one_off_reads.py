@@ -1,0 +1,134 @@
+"""One-off reads served from the worker's informers: Components and claims are read from the store when it
+has them, from the API when it does not, and what the activities return is the same either way. The
+counts come from the real kube-apiserver's own ``apiserver_request_total`` (nothing else in the test
+session GETs Components or claims: the simulator lists them)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from activities.clusters.claims import claim_kind, read_kubeconfig, watched_claims
+from activities.deploy.argocd import deploy_applications
+from activities.deploy.component_sources import COMPONENTS, read_component
+from activities.errors import ApplicationFailed
+from activities.settings import ActivitySettings
+from activities.watches import HubWatches
+from api import names
+from api.base import API_GROUP, API_VERSION
+from api.component import PodSecurityLevel
+from api.experiment import ExperimentSpec
+from labctl.catalog import from_directory
+from tests.activities.conftest import (
+    REPO,
+    Lab,
+    application,
+    create_experiment,
+    deploy_input,
+    gke_spec,
+    provisioned,
+    run,
+    unique_name,
+)
+from tests.fixtures.eventually import eventually
+
+pytestmark = pytest.mark.kube
+
+
+@pytest.mark.asyncio
+async def test_deploying_every_layer_of_a_target_gets_no_component_claim_or_application_once_they_are_watched(
+    lab: Lab, kube_namespace: str
+) -> None:
+    doc = gke_spec(
+        [
+            {
+                "name": "app",
+                "cluster": {"type": "gke"},
+                "components": [{"app": "hello-app"}],
+                "observability": {"enabled": True, "transport": "tailscale"},
+            }
+        ]
+    )
+    ref = create_experiment(lab, kube_namespace, doc)
+    spec = ExperimentSpec.model_validate(doc)
+    ready = (await provisioned(lab, ref, spec))["app"]
+    # Its own watches, whose safety-net re-read never comes due during the test: only one-off reads count.
+    watches = HubWatches(ActivitySettings(watch_resync_seconds=3600))
+    try:
+        eventually(lambda: watches.stored(COMPONENTS, "hello-app"), 30, "the catalog in the informer's store")
+        claims = watched_claims(claim_kind("gke"))
+        eventually(lambda: watches.stored(claims, ready.kubeconfig_secret or ""), 30, "the claim in the store")
+
+        before = lab.kube.requests()
+        for layer in ("infra", "obs", "workload"):  # each layer reads the Components of all three
+            await run(deploy_applications, deploy_input(ref, spec, "app", ready, layer), watches=watches)
+        read = lab.kube.requests_since(before, "GET components", "GET gkeclusters", "GET applications")
+    finally:
+        watches.stop()
+
+    # The Application's first look is what creating it returned, then the watch: no GET either.
+    assert read == {"GET components": 0, "GET gkeclusters": 0, "GET applications": 0}
+    # The same outcome as reading them from the API: metrics-agent (obs) makes the namespace privileged.
+    for layer in ("infra", "obs", "workload"):
+        labels = application(lab, names.app_name(ref, "app", layer))["spec"]["syncPolicy"]["managedNamespaceMetadata"]
+        assert labels["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+def test_a_component_the_store_lacks_is_read_from_the_api_and_its_changes_reach_later_reads(lab: Lab) -> None:
+    api = lab.kube.api_client()
+    lab.watches.stored(COMPONENTS, "hello-app")  # the informer runs, whatever ran before
+    name = unique_name("component-")
+    body: dict[str, Any] = from_directory(REPO / "components").components["hello-app"].to_wire()
+    body["metadata"] = {"name": name}
+    custom = lab.custom()
+    custom.create_cluster_custom_object(API_GROUP, API_VERSION, "components", body)
+    try:
+        # At once, before any watch event can have arrived: the store does not decide that it is missing.
+        assert read_component(api, name, lab.watches).spec.pod_security != PodSecurityLevel.PRIVILEGED
+
+        patch = {"spec": {"podSecurity": "privileged"}}
+        custom.patch_cluster_custom_object(API_GROUP, API_VERSION, "components", name, patch)
+        eventually(
+            lambda: read_component(api, name, lab.watches).spec.pod_security == PodSecurityLevel.PRIVILEGED,
+            30,
+            "the changed Component in later reads",
+        )
+    finally:
+        custom.delete_cluster_custom_object(API_GROUP, API_VERSION, "components", name)
+    with pytest.raises(ApplicationFailed, match=name):
+        eventually(lambda: read_component(api, name, lab.watches), 30, "the deleted Component gone from reads")
+
+
+@pytest.mark.asyncio
+async def test_kubeconfig_takes_the_claim_from_the_store_and_the_current_connection_secret(
+    lab: Lab, kube_namespace: str
+) -> None:
+    doc = gke_spec()
+    ref = create_experiment(lab, kube_namespace, doc)
+    claim = (await provisioned(lab, ref, ExperimentSpec.model_validate(doc)))["app"].kubeconfig_secret or ""
+    api = lab.kube.api_client()
+    uncached = read_kubeconfig(api, "gke", claim)
+    eventually(lambda: lab.watches.stored(watched_claims(claim_kind("gke")), claim), 30, "the claim in the store")
+
+    before = lab.kube.requests()
+    assert read_kubeconfig(api, "gke", claim, lab.watches) == uncached
+    assert lab.kube.requests_since(before, "GET gkeclusters", "GET secrets") == {"GET gkeclusters": 0, "GET secrets": 1}
+
+    # The cluster's endpoint moves (the Secret is rewritten): the very next read has the new one.
+    xr = lab.custom().get_namespaced_custom_object("illm.io", "v1alpha1", names.CLAIM_NAMESPACE, "gkeclusters", claim)[
+        "spec"
+    ]["resourceRef"]["name"]
+    moved = {"endpoint": base64.b64encode(b"10.20.30.40:6443").decode()}
+    lab.core().patch_namespaced_secret(f"{xr}-cluster-conn", names.CONNECTION_NAMESPACE, {"data": moved})
+    server = yaml.safe_load(read_kubeconfig(api, "gke", claim, lab.watches))["clusters"][0]["cluster"]["server"]
+    assert server == "https://10.20.30.40:6443"
+
+
+def test_a_claim_the_store_lacks_is_read_from_the_api(lab: Lab) -> None:
+    with pytest.raises(ApiException) as raised:
+        read_kubeconfig(lab.kube.api_client(), "gke", unique_name("no-claim-"), lab.watches)
+    assert raised.value.status == 404
