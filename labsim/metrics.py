@@ -33,7 +33,8 @@ TARGET_LABEL = "experiments.illm.io/target"
 class AgentSimulator:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
-        self.last_write = 0.0
+        self.next_write = 0.0
+        """monotonic time of the next write (:meth:`tick` is due then)"""
         self.started = time.time()
         self.http = httpx.Client(timeout=5)
 
@@ -41,9 +42,8 @@ class AgentSimulator:
         self.http.close()
 
     def tick(self, apps: list[dict[str, Any]]) -> None:
-        if time.monotonic() - self.last_write < self.config.metrics_interval:
-            return
-        self.last_write = time.monotonic()
+        """Write every running agent's samples (the Applications as they are now); due again in an interval."""
+        self.next_write = time.monotonic() + self.config.metrics_interval
         healthy = [a for a in apps if _health(a) == "Healthy" and not meta(a).get("deletionTimestamp")]
         for agent in healthy:
             source = _chart_source(agent, "alloy")
