@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--install-crds", action="store_true", help=f"apply the simulator CRDs from {CRD_DIR} first")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s labsim %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per agent write; failures are logged
     if args.install_crds:
         from labctl.controlplane import install_crds
 

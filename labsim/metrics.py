@@ -12,7 +12,9 @@ any other URL is written to as it is. No route, no samples.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
 import time
 from typing import Any
@@ -50,7 +52,7 @@ class AgentSimulator:
             if source is None:
                 continue
             try:
-                rendered = alloy.render(source)
+                rendered = _configuration(source)
             except (OSError, ValueError, TypeError) as exc:
                 log.warning("agent of %s: cannot render its Alloy configuration: %s", meta(agent)["name"], exc)
                 continue
@@ -72,6 +74,19 @@ class AgentSimulator:
         has_tailscale = any(_chart_source(a, "tailscale-operator") is not None for a in peers)
         has_egress = any("metrics-egress" in str(s.get("path", "")) for a in peers for s in _sources(a))
         return self.config.victoria_metrics_url if has_tailscale and has_egress else None
+
+
+def _configuration(source: dict[str, Any]) -> alloy.AlloyAgent:
+    """The agent's Alloy configuration, rendered again only when its source or a values file changes
+    (a file's modification time): rendering (YAML) every interval was most of the simulator's work."""
+    stamps = tuple(path.stat().st_mtime_ns for path in alloy.value_files(source))
+    return _rendered(json.dumps(source, sort_keys=True), stamps)
+
+
+@functools.lru_cache(maxsize=512)
+def _rendered(source: str, stamps: tuple[int, ...]) -> alloy.AlloyAgent:
+    """``stamps``: the values files' versions, part of the cache key."""
+    return alloy.render(json.loads(source))
 
 
 def _samples(experiment: str, apps: list[dict[str, Any]], uptime: float) -> Any:
