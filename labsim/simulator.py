@@ -186,14 +186,17 @@ class Simulator:
         return faults_of(m.get("annotations")) | self._experiment_faults.get(owner, set())
 
     def _note_experiment(self, key: Key, experiment: dict[str, Any] | None) -> None:
-        """Remember its faults; when they change, its objects are reconciled again."""
-        if experiment is None:
-            uid, faults = self._experiment_uids.pop(key, None), set()
-        else:
-            uid, faults = uid_of(experiment), faults_of(meta(experiment).get("annotations"))
+        """Remember its faults (a twin made under the same name replaces the old one's)."""
+        previous = self._experiment_uids.pop(key, None)
+        uid = uid_of(experiment) if experiment is not None else None
+        if previous is not None and previous != uid:
+            self._set_faults(previous, set())
+        if experiment is not None and uid is not None:
             self._experiment_uids[key] = uid
-        if uid is None:
-            return
+            self._set_faults(uid, faults_of(meta(experiment).get("annotations")))
+
+    def _set_faults(self, uid: str, faults: set[Fault]) -> None:
+        """When an Experiment's faults change, the objects it owns are reconciled again."""
         before = self._experiment_faults.pop(uid, set())
         if faults:
             self._experiment_faults[uid] = faults
