@@ -47,6 +47,9 @@ class AgentSimulator:
         """Write every running agent's samples (the Applications as they are now); due again in an interval."""
         self.next_write = time.monotonic() + self.config.metrics_interval
         healthy = [a for a in apps if _health(a) == "Healthy" and not meta(a).get("deletionTimestamp")]
+        targets: dict[tuple[str | None, ...], list[dict[str, Any]]] = {}
+        for app in healthy:
+            targets.setdefault(_target_of(app), []).append(app)
         for agent in healthy:
             source = _chart_source(agent, "alloy")
             if source is None:
@@ -56,8 +59,8 @@ class AgentSimulator:
             except (OSError, ValueError, TypeError) as exc:
                 log.warning("agent of %s: cannot render its Alloy configuration: %s", meta(agent)["name"], exc)
                 continue
-            urls = [u for u in (self._route(agent, url, healthy) for url in rendered.remote_write_urls) if u]
-            group = [a for a in healthy if _same_target(a, agent)]
+            group = targets[_target_of(agent)]
+            urls = [u for u in (self._route(url, group) for url in rendered.remote_write_urls) if u]
             experiment = rendered.env.get("EXPERIMENT_NAME", "unset")
             lines = "".join(_samples(experiment, group, time.time() - self.started))
             for url in urls:
@@ -66,11 +69,11 @@ class AgentSimulator:
                 except httpx.HTTPError as exc:
                     log.warning("agent of %s: cannot write to %s: %s", meta(agent)["name"], url, exc)
 
-    def _route(self, agent: dict[str, Any], url: str, healthy: list[dict[str, Any]]) -> str | None:
-        """Where a write to ``url`` from the agent's cluster lands (the VictoriaMetrics base URL), if anywhere."""
+    def _route(self, url: str, peers: list[dict[str, Any]]) -> str | None:
+        """Where a write to ``url`` from the agent's cluster (``peers``: the healthy Applications of its
+        target) lands (the VictoriaMetrics base URL), if anywhere."""
         if urlsplit(url).hostname != EGRESS_HOST:
             return url.removesuffix("/api/v1/write") or None
-        peers = [a for a in healthy if _same_target(a, agent)]
         has_tailscale = any(_chart_source(a, "tailscale-operator") is not None for a in peers)
         has_egress = any("metrics-egress" in str(s.get("path", "")) for a in peers for s in _sources(a))
         return self.config.victoria_metrics_url if has_tailscale and has_egress else None
@@ -119,6 +122,7 @@ def _chart_source(app: dict[str, Any], chart: str) -> dict[str, Any] | None:
     return next((s for s in _sources(app) if s.get("chart") == chart), None)
 
 
-def _same_target(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    la, lb = meta(a).get("labels") or {}, meta(b).get("labels") or {}
-    return all(la.get(k) == lb.get(k) for k in (EXPERIMENT_UID_LABEL, TARGET_LABEL))
+def _target_of(app: dict[str, Any]) -> tuple[str | None, ...]:
+    """Which Experiment object and target an Application belongs to (the same for an agent and its peers)."""
+    labels = meta(app).get("labels") or {}
+    return tuple(labels.get(k) for k in (EXPERIMENT_UID_LABEL, TARGET_LABEL))
