@@ -1,16 +1,12 @@
 """One shared watch (informer) per resource kind on the hub, and waiting on it instead of polling.
 
 Activities that wait — a claim Ready, an Application healthy, an Argo Workflow finished, cleanup's
-objects gone — used to re-read the hub every second each. Here one :class:`Informer` per
-:class:`Kind` lists the kind once (only objects we made: label ``app.kubernetes.io/managed-by``),
-then watches from that ``resourceVersion`` and keeps an in-memory store keyed by (namespace, name):
-
-- the watch asks for bookmarks and ends after ``timeoutSeconds`` (jittered); the informer then
-  watches again from the last ``resourceVersion`` it saw;
-- ``410 Gone`` (the version was compacted) makes it list again; any other failure waits a jittered,
-  growing backoff before watching again;
-- every event wakes the waiters of that object (a waiter's ``asyncio.Event`` is set on its own loop
-  with ``call_soon_threadsafe``: the watch runs in a thread).
+objects gone — used to re-read the hub every second each. Here one :class:`~runtime.informer.Informer`
+per :class:`Kind` lists the kind once (only objects we made: label ``app.kubernetes.io/managed-by``),
+then watches from that ``resourceVersion`` and keeps an in-memory store keyed by (namespace, name)
+(watch renewal, ``410 Gone`` and backoff: :mod:`runtime.informer`). Every event wakes the waiters of
+that object (a waiter's ``asyncio.Event`` is set on its own loop with ``call_soon_threadsafe``: the
+watch runs in a thread).
 
 A waiter (:meth:`HubWatches.until`) evaluates the stored object on every wake. Polling remains only
 as a safety net: every ``WATCH_RESYNC_SECONDS`` (± 20 %) the waiter reads the object from the API
@@ -27,15 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import TypeVar
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -44,45 +37,22 @@ from temporalio import activity
 from activities.heartbeating import heartbeating
 from activities.kube import MANAGED_BY, hub_client, is_not_found
 from activities.settings import ActivitySettings
+from runtime.informer import WATCH_SECONDS, Informer, Key, Obj, jittered, raw_get
+from runtime.informer import Kind as ResourceKind
 from runtime.kube import kube_configuration
 
-log = logging.getLogger(__name__)
+__all__ = ["HubWatches", "Kind", "Obj", "Waiting"]
 T = TypeVar("T")
-Obj = dict[str, Any]
-Key = tuple[str, str]
-"""(namespace, name); namespace "" for a cluster-scoped object."""
 
 MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
-WATCH_SECONDS = 300.0
-"""How long one watch request lasts (± 20 %) before the server ends it and the informer watches again."""
-BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
-LIST_PAGE = 500
-JITTER = 0.2
-
-
-def jittered(seconds: float) -> float:
-    return seconds * random.uniform(1 - JITTER, 1 + JITTER)
 
 
 @dataclass(frozen=True)
-class Kind:
+class Kind(ResourceKind):
     """A resource the worker waits on or reads often: where it lives, its name in notes and reports
     (``title``), and which of its objects the informer keeps (``selector``: by default only ours)."""
 
-    group: str
-    version: str
-    plural: str
-    namespace: str | None
-    title: str
     selector: str = MANAGED_SELECTOR
-
-    def path(self, name: str = "") -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        where = f"/namespaces/{self.namespace}" if self.namespace else ""
-        return f"{base}{where}/{self.plural}" + (f"/{quote(name)}" if name else "")
-
-    def key(self, name: str) -> Key:
-        return (self.namespace or "", name)
 
 
 @dataclass(frozen=True)
@@ -94,207 +64,24 @@ class Waiting:
     recheck_after: float | None = None
 
 
-class Gone(Exception):
-    """The watch's resourceVersion is too old (410): list again."""
-
-
 class Subscription:
     """One waiter's wake-up: set from the informer's thread on the waiter's own loop."""
 
-    def __init__(self, key: Key | None) -> None:
-        self.key = key
+    def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.changed = asyncio.Event()
 
-    def wake(self) -> None:
+    def wake(self, key: Key | None) -> None:
         with suppress(RuntimeError):  # the waiter's loop closed: it no longer waits
             self.loop.call_soon_threadsafe(self.changed.set)
 
 
-def _call(api: client.ApiClient, path: str, query: list[tuple[str, Any]], timeout: tuple[float, float]) -> Any:
-    """A raw GET, for core and custom kinds alike: the urllib3 response, not yet read (a watch streams it)."""
-    method, url, headers, body, post = api.param_serialize(
-        "GET", path, query_params=query, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
-    )
-    response = api.call_api(method, url, headers, body, post, _request_timeout=timeout).response
-    if not 200 <= response.status <= 299:
-        text = response.data.decode(errors="replace")
-        response.release_conn()
-        raise ApiException(status=response.status, reason=response.reason, body=text)
-    return response
-
-
-class Informer:
-    """List, then watch, one kind; the store and the waiters of its objects. Runs in its own thread."""
-
-    def __init__(self, api: client.ApiClient, kind: Kind, connect_timeout: float, watch_seconds: float) -> None:
-        self.api, self.kind = api, kind
-        self.connect_timeout, self.watch_seconds = connect_timeout, watch_seconds
-        self.store: dict[Key, Obj] = {}
-        self.resource_version = ""
-        self.synced = False
-        self.lists = 0
-        self.watches = 0
-        """Lists and watch requests made so far (each watch request is one connection)."""
-        self._lock = threading.Lock()
-        self._subscribers: set[Subscription] = set()
-        self._stopping = threading.Event()
-        self._response: Any = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Run (again, after :meth:`stop`: the store and version are kept, as after a disconnection)."""
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name=f"informer-{self.kind.plural}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        response = self._response
-        if response is not None:
-            response.shutdown()  # unblocks the thread's read at once
-        if self._thread is not None:
-            self._thread.join(timeout=self.connect_timeout + 5)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def waiters(self) -> int:
-        with self._lock:
-            return len(self._subscribers)
-
-    # ------------------------------------------------------------------ what waiters read
-
-    def get(self, key: Key) -> Obj | None:
-        with self._lock:
-            return self.store.get(key) if self.synced else None
-
-    def select(self, label: str | None, value: str = "") -> list[Obj] | None:
-        """Stored objects with ``label=value`` (every one: ``label`` None); None until the first list arrived."""
-        with self._lock:
-            if not self.synced:
-                return None
-            if label is None:
-                return list(self.store.values())
-            return [o for o in self.store.values() if (o["metadata"].get("labels") or {}).get(label) == value]
-
-    @contextmanager
-    def subscribe(self, key: Key | None) -> Iterator[asyncio.Event]:
-        """Wake on changes of ``key`` (None: of any object) and on every re-list."""
-        subscription = Subscription(key)
-        with self._lock:
-            self._subscribers.add(subscription)
-        try:
-            yield subscription.changed
-        finally:
-            with self._lock:
-                self._subscribers.discard(subscription)
-
-    # ------------------------------------------------------------------ the thread
-
-    def _run(self) -> None:
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                if not self.synced:
-                    self._list()
-                self._watch()
-                failures = 0
-            except Gone:
-                log.info("informer %s: version %s is gone; listing again", self.kind.plural, self.resource_version)
-                self.synced = False
-            except Exception as err:  # the API server restarting, a network error: back off, watch again
-                if self._stopping.is_set():
-                    return
-                failures += 1
-                pause = jittered(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (failures - 1)))
-                log.warning("informer %s: %s; watching again in %.1f s", self.kind.plural, err, pause)
-                self._stopping.wait(pause)
-
-    def _list(self) -> None:
-        items: dict[Key, Obj] = {}
-        token = ""
-        while True:
-            query: list[tuple[str, Any]] = [("labelSelector", self.kind.selector), ("limit", LIST_PAGE)]
-            if token:
-                query.append(("continue", token))
-            page = json.loads(_call(self.api, self.kind.path(), query, self._timeout(30)).data)
-            for obj in page.get("items") or []:
-                items[self._key(obj)] = obj
-            token = (page.get("metadata") or {}).get("continue") or ""
-            if not token:
-                break
-        with self._lock:
-            self.store = items
-            self.resource_version = str(page["metadata"]["resourceVersion"])
-            self.synced = True
-            self.lists += 1
-            woken = list(self._subscribers)
-        for subscription in woken:
-            subscription.wake()
-
-    def _watch(self) -> None:
-        seconds = max(1, round(jittered(self.watch_seconds)))
-        query: list[tuple[str, Any]] = [
-            ("labelSelector", self.kind.selector),
-            ("watch", "true"),
-            ("allowWatchBookmarks", "true"),
-            ("resourceVersion", self.resource_version),
-            ("timeoutSeconds", seconds),
-        ]
-        try:
-            response = _call(self.api, self.kind.path(), query, self._timeout(seconds + 30))
-        except ApiException as exc:
-            if exc.status == 410:
-                raise Gone from exc
-            raise
-        self._response = response
-        self.watches += 1
-        try:
-            if self._stopping.is_set():  # stopped while connecting: stop() may not have seen the response
-                return
-            pending = b""
-            for chunk in response.stream(amt=None, decode_content=False):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        self._apply(json.loads(line))
-                if self._stopping.is_set():
-                    return
-        finally:
-            self._response = None
-            response.release_conn()
-
-    def _apply(self, event: Obj) -> None:
-        kind, obj = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                raise Gone
-            raise RuntimeError(f"watch error {obj.get('code')}: {obj.get('message')}")
-        version = (obj.get("metadata") or {}).get("resourceVersion")
-        if kind == "BOOKMARK":
-            self.resource_version = str(version)
-            return
-        key = self._key(obj)
-        with self._lock:
-            if kind == "DELETED":
-                self.store.pop(key, None)
-            else:
-                self.store[key] = obj
-            self.resource_version = str(version)
-            woken = [s for s in self._subscribers if s.key in (None, key)]
-        for subscription in woken:
-            subscription.wake()
-
-    def _key(self, obj: Obj) -> Key:
-        meta = obj["metadata"]
-        return (meta.get("namespace") or "", meta["name"])
-
-    def _timeout(self, read: float) -> tuple[float, float]:
-        return (self.connect_timeout, read)
+@contextmanager
+def subscribed(informer: Informer, key: Key | None) -> Iterator[asyncio.Event]:
+    """An event set on changes of ``key`` (None: of any object) and on every re-list."""
+    subscription = Subscription()
+    with informer.listening(subscription.wake, key):
+        yield subscription.changed
 
 
 class HubWatches:
@@ -346,7 +133,7 @@ class HubWatches:
         self.reads += 1
         with hub_client(self.settings) as api:
             try:
-                return json.loads(_call(api, kind.path(name), [], self.settings.kube_request_timeout).data)  # type: ignore[no-any-return]
+                return json.loads(raw_get(api, kind.path(name), [], self.settings.kube_request_timeout).data)  # type: ignore[no-any-return]
             except ApiException as exc:
                 if is_not_found(exc):
                     return None
@@ -363,7 +150,7 @@ class HubWatches:
         informer = self.informer(kind)
         key = kind.key(name)
         note = f"{kind.title} {name}: first look"
-        with informer.subscribe(key) as changed:
+        with subscribed(informer, key) as changed:
             from_api = False
             while True:
                 changed.clear()
@@ -387,7 +174,7 @@ class HubWatches:
         """
         informers = [(self.informer(kind), kind, why) for kind, why in kinds]
         with ExitStack() as stack:
-            events = [stack.enter_context(informer.subscribe(None)) for informer, _, _ in informers]
+            events = [stack.enter_context(subscribed(informer, None)) for informer, _, _ in informers]
             from_api = False
             while True:
                 for event in events:
@@ -409,7 +196,7 @@ class HubWatches:
         self.reads += 1
         with hub_client(self.settings) as api:
             query = [("labelSelector", f"{label}={value}")]
-            return list(json.loads(_call(api, kind.path(), query, self.settings.kube_request_timeout).data)["items"])
+            return list(json.loads(raw_get(api, kind.path(), query, self.settings.kube_request_timeout).data)["items"])
 
     async def _woken(self, changed: asyncio.Event, note: str, recheck_after: float | None) -> bool:
         """True when woken by a change; False when the safety net (or ``recheck_after``) ran out first."""

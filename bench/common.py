@@ -45,7 +45,8 @@ ZERO_DELAYS = (
     *("--provision-delay", "0", "--delete-delay", "0", "--sync-delay", "0"),
     *("--workflow-duration", "0", "--time-scale", "0"),
 )
-"""Simulator flags: every simulated external delay at zero (the simulator still polls every --poll-interval)."""
+"""Simulator flags: every simulated external delay at zero (the simulator still reacts to each change
+through its watches)."""
 
 Obj = dict[str, Any]
 

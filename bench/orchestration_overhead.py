@@ -4,14 +4,14 @@ Wall time from creating the Experiment (what ``kubectl create -f`` does) to the 
 phase Complete, as a watch sees it; the runs go one after another and the median is reported. With
 the external world instantaneous, what is left is our pipeline: gateway watch → StartWorkflow →
 activities (apply claim, wait Ready, apply Applications, wait Healthy, submit the Argo Workflow, wait
-Succeeded) → status reports → gateway status writes, plus the simulator's poll interval per external
-step (``--sim-poll``, default 0.05 s; a real controller reacts through a watch).
+Succeeded) → status reports → gateway status writes, plus the simulator's reaction to each external
+step (a watch event, as a real controller's).
 
 The original operator requeued every 10–15 s while waiting (seed-behaviour §2.10): clusters not
 ready 10 s, apps 15 s, workflow running 15 s — even with an instantaneous cloud its floor is tens of
 seconds.
 
-    .venv/bin/python -m bench.orchestration_overhead [--runs 10] [--sim-poll 0.05]
+    .venv/bin/python -m bench.orchestration_overhead [--runs 10]
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ PHASES = ("Provisioning", "Ready", "Running", "Complete")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.orchestration_overhead", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="experiments, one after another (default 10)")
-    parser.add_argument("--sim-poll", type=float, default=0.05, help="simulator poll interval, s (default 0.05)")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up on one run after this many s")
     parser.add_argument("--keep", action="store_true", help="keep the lab folder")
     args = parser.parse_args(argv)
     header("Orchestration overhead (hello-app, zero simulated delays)", "python -m bench." + " ".join(sys.argv[1:]))
     rows: list[list[object]] = []
     totals: list[float] = []
-    with lab([*ZERO_DELAYS, "--poll-interval", str(args.sim_poll)], keep=args.keep) as state:
+    with lab(ZERO_DELAYS, keep=args.keep) as state:
         log = PhaseLog()
         watcher = Watcher(state, "experiments.illm.io", "v1alpha1", "experiments", log.handle)
         watcher.start()

@@ -12,7 +12,7 @@ takes, for every change, the difference between two watch-event receive times in
 
 So the figure is our pipeline only — the waiting activity woken by its watch (activities/watches.py)
 → activity result → workflow task → status report → gateway status write → watch event — and not
-the simulator's delays or its poll interval (both watch streams carry the same delivery delay, which
+the simulator's delays or its reaction (both watch streams carry the same delivery delay, which
 cancels). Layer groups: hello-app deploys ``infra`` + ``obs`` together, then ``workload``; the
 change time of a group is the moment its last Application turned Healthy. hello-app gives 4 events
 per experiment; experiments run ``--concurrency`` at a time. Simulated delays stay at the

@@ -6,7 +6,7 @@ the workflows themselves stay open until the Experiment's TTL) and report
 
 - how many reached Complete, total wall time (first create → last Complete), per-experiment p50/max;
 - what the idle lab costs per second (``--idle`` s before the first create: CPU and API requests;
-  the simulator polls the hub even then, and polls more slowly as the machine gets busier);
+  the watches of every process and the simulator's agents and resyncs go on even then);
 - what the run cost (``bench.cost``), total and per experiment, between a sample just before the
   first create and one after the cleanup: CPU seconds of every lab process (gateway, worker,
   simulator, Temporal, kube-apiserver, etcd, kube-controller-manager and the rest), their peak RSS
@@ -64,7 +64,7 @@ TOP_REQUESTS = 20
 
 def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     row: dict[str, Any] = {"N": n}
-    with lab([*ZERO_DELAYS, "--poll-interval", str(args.sim_poll)], keep=args.keep) as state:
+    with lab(ZERO_DELAYS, keep=args.keep) as state:
         log = PhaseLog()
         watcher = Watcher(state, "experiments.illm.io", "v1alpha1", "experiments", log.handle)
         watcher.start()
@@ -72,7 +72,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         names = [f"scale-{i:04d}" for i in range(n)]
         pids = service_pids(state)
         cpu_before, requests_before = cpu_seconds(pids), apiserver_requests(state)
-        if args.idle:  # what the lab costs doing nothing, per second (the simulator polls even then)
+        if args.idle:  # what the lab costs doing nothing, per second
             time.sleep(args.idle)
             cpu_idle, requests_idle = cpu_seconds(pids), apiserver_requests(state)
             row["idle cpu (s/s)"] = {s: (cpu_idle[s] - cpu_before[s]) / args.idle for s in cpu_before if s in cpu_idle}
@@ -200,7 +200,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiments", type=int, nargs="+", default=[100], help="sizes to run (default 100)")
     parser.add_argument("--timeout", type=float, default=900.0, help="s to wait for one size to finish (900)")
     parser.add_argument("--close-timeout", type=float, default=120.0, help="s to wait for cleanup afterwards")
-    parser.add_argument("--sim-poll", type=float, default=0.2, help="simulator poll interval, s (default 0.2)")
     parser.add_argument("--keep", action="store_true", help="keep the lab folders")
     parser.add_argument("--idle", type=float, default=20.0, help="s to measure the idle lab first (20; 0: skip)")
     parser.add_argument("--json", type=Path, help="write every figure to this file")

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sync-delay", type=float, default=0.5, help="seconds an Application stays Progressing")
     parser.add_argument("--time-scale", type=float, default=1.0, help="factor on template run times (fast mode)")
     parser.add_argument("--workflow-duration", type=float, default=1.0, help="default Workflow run time, seconds")
-    parser.add_argument("--poll-interval", type=float, default=0.2, help="seconds between rounds")
+    parser.add_argument("--resync-interval", type=float, default=30.0, help="seconds between resyncs (± 20 %%)")
     parser.add_argument("--metrics-interval", type=float, default=2.0, help="seconds between agent writes")
     parser.add_argument("--delay-spread", type=float, default=0.35, help="sigma of the log-normal delays (0: fixed)")
     parser.add_argument("--identity-port", type=int, help="serve the fake cloud identity services on this port")
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--install-crds", action="store_true", help=f"apply the simulator CRDs from {CRD_DIR} first")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s labsim %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per agent write; failures are logged
     if args.install_crds:
         from labctl.controlplane import install_crds
 
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         sync_delay=args.sync_delay,
         workflow_duration=args.workflow_duration,
         time_scale=args.time_scale,
-        poll_interval=args.poll_interval,
+        resync_interval=args.resync_interval,
         metrics_interval=args.metrics_interval,
         slow_factor=args.slow_factor,
         delay_spread=args.delay_spread,
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     simulator = Simulator(settings)
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        simulator._stop.set()
+        simulator.interrupt()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

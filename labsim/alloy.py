@@ -42,15 +42,20 @@ def render(source: dict[str, Any], repo: Path = REPO) -> AlloyAgent:
     """The agent of one ``alloy`` chart source (``spec.sources[i]`` of an Application)."""
     helm = source.get("helm") or {}
     values: dict[str, Any] = {}
-    for name in helm.get("valueFiles") or []:
-        if name.startswith(VALUES_REF):
-            values = _merge(values, yaml.safe_load((repo / name.removeprefix(VALUES_REF)).read_text()) or {})
+    for path in value_files(source, repo):
+        values = _merge(values, yaml.safe_load(path.read_text()) or {})
     for parameter in helm.get("parameters") or []:
         _set(values, str(parameter["name"]), str(parameter.get("value", "")))
     alloy = values.get("alloy") or {}
     env = {str(e["name"]): str(e.get("value", "")) for e in alloy.get("extraEnv") or [] if e and "name" in e}
     content = str((alloy.get("configMap") or {}).get("content", ""))
     return AlloyAgent(env=env, config=_ENV_CALL.sub(lambda m: json.dumps(env.get(m.group(1), "")), content))
+
+
+def value_files(source: dict[str, Any], repo: Path = REPO) -> list[Path]:
+    """The repository files behind the source's ``$values/…`` value files, in order."""
+    names = (source.get("helm") or {}).get("valueFiles") or []
+    return [repo / name.removeprefix(VALUES_REF) for name in names if name.startswith(VALUES_REF)]
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 import time
 from posixpath import basename
 from typing import Any
@@ -32,7 +31,9 @@ NAMESPACE = "argocd"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 TRACKING_LABEL = "app.kubernetes.io/instance"
 IN_CLUSTER = "https://kubernetes.default.svc"
-log = logging.getLogger(__name__)
+INVALID_RECHECK_SECONDS = 1.0
+"""How soon an Application with an InvalidSpecError is checked again: ArgoCD re-checks when a cluster
+Secret or an AppProject changes, and labsim watches neither."""
 
 
 class ApplicationController:
@@ -44,27 +45,17 @@ class ApplicationController:
         self.synced_spec: dict[str, str] = {}
         """uid → hash of the spec last synced (generation also moves on status writes: no status subresource)."""
 
-    def list_applications(self) -> list[dict[str, Any]]:
-        return self.custom.list(GROUP, VERSION, PLURAL, NAMESPACE)
-
-    def reconcile_all(self, apps: list[dict[str, Any]], faults_for: Any) -> None:
-        for app in apps:
-            try:
-                self.reconcile(app, faults_for(app))
-            except ApiException as exc:
-                if exc.status not in (404, 409):
-                    log.warning("application %s: %s", meta(app).get("name"), exc.reason)
-
-    def reconcile(self, app: dict[str, Any], faults: set[Fault]) -> None:
+    def reconcile(self, app: dict[str, Any], faults: set[Fault]) -> float | None:
+        """Act on the Application as it is; the seconds until it is looked at again (None: on its next change)."""
         m, uid = meta(app), uid_of(app)
         if m.get("deletionTimestamp"):
             self._delete(app)
-            return
+            return None
         now = time.monotonic()
         self.first_seen.setdefault(uid, now)
         spec_hash = hashlib.sha256(json.dumps(app.get("spec"), sort_keys=True).encode()).hexdigest()
         if self.synced_spec.get(uid) == spec_hash and self._status_matches(app, faults):
-            return
+            return None
         problem = self._destination_problem(app)
         if problem:
             self._patch_status(
@@ -75,13 +66,14 @@ class ApplicationController:
                     "conditions": [{"type": "InvalidSpecError", "message": problem}],
                 },
             )
-            return
+            return INVALID_RECHECK_SECONDS
         slow = self.config.slow_factor if Fault.SLOW in faults else 1.0
         delay = sampled_delay(self.config.sync_delay, self.config.delay_spread, f"sync/{uid}")
-        if now - self.first_seen[uid] < delay * slow:
+        left = self.first_seen[uid] + delay * slow - now
+        if left > 0:
             if not (app.get("status") or {}).get("health"):
                 self._patch_status(app, {"sync": {"status": "OutOfSync"}, "health": {"status": "Progressing"}})
-            return
+            return left
         resources = self._apply(app)
         health = {"status": "Healthy"}
         if Fault.APP_DEGRADED in faults:
@@ -98,6 +90,7 @@ class ApplicationController:
             },
         )
         self.synced_spec[uid] = spec_hash
+        return None
 
     def _status_matches(self, app: dict[str, Any], faults: set[Fault]) -> bool:
         health = ((app.get("status") or {}).get("health") or {}).get("status")

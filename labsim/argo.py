@@ -11,7 +11,6 @@ holds it too.
 
 from __future__ import annotations
 
-import logging
 import time
 import zlib
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from labsim.objects import CustomObjects, meta, now_rfc3339, uid_of
 GROUP, VERSION = "argoproj.io", "v1alpha1"
 DURATION_PARAMETERS = ("labsim-duration", "duration")
 TERMINAL = ("Succeeded", "Failed", "Error")
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,34 +43,30 @@ class WorkflowController:
         self.config = config
         self.run_time: dict[str, _Run] = {}
 
-    def reconcile_all(self, faults_for: Any) -> None:
-        for wf in self.custom.list(GROUP, VERSION, "workflows"):
-            try:
-                self.reconcile(wf, faults_for(wf))
-            except ApiException as exc:
-                if exc.status not in (404, 409):
-                    log.warning("workflow %s: %s", meta(wf).get("name"), exc.reason)
-
-    def reconcile(self, wf: dict[str, Any], faults: set[Fault]) -> None:
+    def reconcile(self, wf: dict[str, Any], faults: set[Fault]) -> float | None:
+        """Act on the Workflow as it is; the seconds until its run time is over (None: on its next change)."""
         status = wf.get("status") or {}
         uid = uid_of(wf)
         if status.get("phase") in TERMINAL or meta(wf).get("deletionTimestamp"):
             self.run_time.pop(uid, None)
-            return
+            return None
         if uid not in self.run_time:
             started = self._start(wf, faults)
             if started is None:
-                return
+                return None
             self.run_time[uid] = started
         run = self.run_time[uid]
-        if time.monotonic() - run.began < run.seconds or (wf.get("spec") or {}).get("suspend"):
-            return
+        left = run.began + run.seconds - time.monotonic()
+        if left > 0:
+            return left
+        if (wf.get("spec") or {}).get("suspend"):
+            return None
         nodes = status.get("nodes") or {}
         if any(n.get("type") == "Suspend" and n.get("phase") == "Running" for n in nodes.values()):
-            return  # suspended until `argo resume`
+            return None  # suspended until `argo resume`
         if run.suspends and not any(n.get("type") == "Suspend" for n in nodes.values()):
             self._patch(wf, {"nodes": _suspend_nodes(meta(wf)["name"], run.suspends)})
-            return
+            return None
         if Fault.WORKFLOW_FAIL in faults:
             self._patch(
                 wf,
@@ -84,6 +78,7 @@ class WorkflowController:
             )
         else:
             self._patch(wf, {"phase": "Succeeded", "finishedAt": now_rfc3339()})
+        return None
 
     def _start(self, wf: dict[str, Any], faults: set[Fault]) -> _Run | None:
         spec = wf.get("spec") or {}

@@ -15,7 +15,6 @@ the fake STS); AKS the admin kubeconfig of a cluster with local accounts (``kube
 from __future__ import annotations
 
 import base64
-import logging
 import time
 from typing import Any
 
@@ -32,7 +31,6 @@ from labsim.objects import CustomObjects, condition, meta, object_meta, set_fina
 GROUP, VERSION = "illm.io", "v1alpha1"
 CLAIM_KINDS = {"gkeclusters": "GKECluster", "eksclusters": "EKSCluster", "aksclusters": "AKSCluster"}
 FINALIZER = "finalizer.apiextensions.crossplane.io"
-log = logging.getLogger(__name__)
 
 
 class ClaimController:
@@ -45,27 +43,18 @@ class ClaimController:
         self.first_seen: dict[str, float] = {}
         self.deleting_since: dict[str, float] = {}
 
-    def reconcile_all(self, faults_for: Any) -> None:
-        for plural in CLAIM_KINDS:
-            for claim in self.custom.list(GROUP, VERSION, plural):
-                try:
-                    self.reconcile(plural, claim, faults_for(claim))
-                except ApiException as exc:
-                    if exc.status not in (404, 409):
-                        log.warning("claim %s: %s", meta(claim).get("name"), exc.reason)
-
-    def reconcile(self, plural: str, claim: dict[str, Any], faults: set[Fault]) -> None:
+    def reconcile(self, plural: str, claim: dict[str, Any], faults: set[Fault]) -> float | None:
+        """Act on the claim as it is; the seconds until its next timed step (None: on its next change)."""
         m, uid = meta(claim), uid_of(claim)
         now = time.monotonic()
         slow = self.config.slow_factor if Fault.SLOW in faults else 1.0
         if m.get("deletionTimestamp"):
-            self._delete(plural, claim, now, slow)
-            return
+            return self._delete(plural, claim, now, slow)
         self.first_seen.setdefault(uid, now)
         xr = self._xr_name(claim)
         if FINALIZER not in (m.get("finalizers") or []) or not (claim.get("spec") or {}).get("resourceRef"):
             self._bind(plural, claim, xr)
-            return
+            return None
         status = claim.get("status") or {}
         if Fault.PROVISION_FAIL in faults:
             if _condition(status, "Synced") != "False":
@@ -84,13 +73,14 @@ class ClaimController:
                         ]
                     },
                 )
-            return
+            return None
         if plural == "eksclusters" and self.identity:
             self.identity.eks_clusters.add(f"illm-{xr}")
         if _condition(status, "Ready") == "True":
-            return
+            return None
         median = self.config.provision_delay * PROVISION_RATIO[plural]
-        if now - self.first_seen[uid] < sampled_delay(median, self.config.delay_spread, f"provision/{uid}") * slow:
+        left = self.first_seen[uid] + sampled_delay(median, self.config.delay_spread, f"provision/{uid}") * slow - now
+        if left > 0:
             if not status.get("conditions"):
                 self._status(
                     plural,
@@ -102,7 +92,7 @@ class ClaimController:
                         ]
                     },
                 )
-            return
+            return left
         self._write_connection_secret(xr, plural)
         self._status(
             plural,
@@ -115,6 +105,7 @@ class ClaimController:
                 ],
             },
         )
+        return None
 
     def _xr_name(self, claim: dict[str, Any]) -> str:
         ref = (claim.get("spec") or {}).get("resourceRef") or {}
@@ -152,14 +143,15 @@ class ClaimController:
             if exc.status != 409:
                 raise
 
-    def _delete(self, plural: str, claim: dict[str, Any], now: float, slow: float) -> None:
+    def _delete(self, plural: str, claim: dict[str, Any], now: float, slow: float) -> float | None:
         m, uid = meta(claim), uid_of(claim)
         finalizers = m.get("finalizers") or []
         if FINALIZER not in finalizers:
-            return
+            return None
         since = self.deleting_since.setdefault(uid, now)
-        if now - since < sampled_delay(self.config.delete_delay, self.config.delay_spread, f"delete/{uid}") * slow:
-            return
+        left = since + sampled_delay(self.config.delete_delay, self.config.delay_spread, f"delete/{uid}") * slow - now
+        if left > 0:
+            return left
         try:
             self.core.delete_namespaced_secret(f"{self._xr_name(claim)}-cluster-conn", names.CONNECTION_NAMESPACE)
         except ApiException as exc:
@@ -168,6 +160,7 @@ class ClaimController:
         set_finalizers(self.custom, (GROUP, VERSION, plural), claim, [f for f in finalizers if f != FINALIZER])
         self.first_seen.pop(uid, None)
         self.deleting_since.pop(uid, None)
+        return None
 
 
 def _aws_exec(cluster: str) -> dict[str, Any]:

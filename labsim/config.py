@@ -58,7 +58,9 @@ class SimulatorConfig:
     """Run time of a Workflow whose template sets no ``labsim-duration``/``duration`` parameter."""
     time_scale: float = 1.0
     """Factor on run times taken from WorkflowTemplate parameters (0.1 = ten times faster: the fast mode)."""
-    poll_interval: float = 0.2
+    resync_interval: float = 30.0
+    """Seconds (± 20 %) between resyncs: every object the watches hold is reconciled again, the safety
+    net for a change missed. Changes themselves are handled when their watch event arrives."""
     metrics_interval: float = 2.0
     slow_factor: float = 10.0
     identity_port: int | None = None

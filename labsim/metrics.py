@@ -12,7 +12,9 @@ any other URL is written to as it is. No route, no samples.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
 import time
 from typing import Any
@@ -33,7 +35,8 @@ TARGET_LABEL = "experiments.illm.io/target"
 class AgentSimulator:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
-        self.last_write = 0.0
+        self.next_write = 0.0
+        """monotonic time of the next write (:meth:`tick` is due then)"""
         self.started = time.time()
         self.http = httpx.Client(timeout=5)
 
@@ -41,21 +44,23 @@ class AgentSimulator:
         self.http.close()
 
     def tick(self, apps: list[dict[str, Any]]) -> None:
-        if time.monotonic() - self.last_write < self.config.metrics_interval:
-            return
-        self.last_write = time.monotonic()
+        """Write every running agent's samples (the Applications as they are now); due again in an interval."""
+        self.next_write = time.monotonic() + self.config.metrics_interval
         healthy = [a for a in apps if _health(a) == "Healthy" and not meta(a).get("deletionTimestamp")]
+        targets: dict[tuple[str | None, ...], list[dict[str, Any]]] = {}
+        for app in healthy:
+            targets.setdefault(_target_of(app), []).append(app)
         for agent in healthy:
             source = _chart_source(agent, "alloy")
             if source is None:
                 continue
             try:
-                rendered = alloy.render(source)
+                rendered = _configuration(source)
             except (OSError, ValueError, TypeError) as exc:
                 log.warning("agent of %s: cannot render its Alloy configuration: %s", meta(agent)["name"], exc)
                 continue
-            urls = [u for u in (self._route(agent, url, healthy) for url in rendered.remote_write_urls) if u]
-            group = [a for a in healthy if _same_target(a, agent)]
+            group = targets[_target_of(agent)]
+            urls = [u for u in (self._route(url, group) for url in rendered.remote_write_urls) if u]
             experiment = rendered.env.get("EXPERIMENT_NAME", "unset")
             lines = "".join(_samples(experiment, group, time.time() - self.started))
             for url in urls:
@@ -64,14 +69,27 @@ class AgentSimulator:
                 except httpx.HTTPError as exc:
                     log.warning("agent of %s: cannot write to %s: %s", meta(agent)["name"], url, exc)
 
-    def _route(self, agent: dict[str, Any], url: str, healthy: list[dict[str, Any]]) -> str | None:
-        """Where a write to ``url`` from the agent's cluster lands (the VictoriaMetrics base URL), if anywhere."""
+    def _route(self, url: str, peers: list[dict[str, Any]]) -> str | None:
+        """Where a write to ``url`` from the agent's cluster (``peers``: the healthy Applications of its
+        target) lands (the VictoriaMetrics base URL), if anywhere."""
         if urlsplit(url).hostname != EGRESS_HOST:
             return url.removesuffix("/api/v1/write") or None
-        peers = [a for a in healthy if _same_target(a, agent)]
         has_tailscale = any(_chart_source(a, "tailscale-operator") is not None for a in peers)
         has_egress = any("metrics-egress" in str(s.get("path", "")) for a in peers for s in _sources(a))
         return self.config.victoria_metrics_url if has_tailscale and has_egress else None
+
+
+def _configuration(source: dict[str, Any]) -> alloy.AlloyAgent:
+    """The agent's Alloy configuration, rendered again only when its source or a values file changes
+    (a file's modification time): rendering (YAML) every interval was most of the simulator's work."""
+    stamps = tuple(path.stat().st_mtime_ns for path in alloy.value_files(source))
+    return _rendered(json.dumps(source, sort_keys=True), stamps)
+
+
+@functools.lru_cache(maxsize=512)
+def _rendered(source: str, stamps: tuple[int, ...]) -> alloy.AlloyAgent:
+    """``stamps``: the values files' versions, part of the cache key."""
+    return alloy.render(json.loads(source))
 
 
 def _samples(experiment: str, apps: list[dict[str, Any]], uptime: float) -> Any:
@@ -104,6 +122,7 @@ def _chart_source(app: dict[str, Any], chart: str) -> dict[str, Any] | None:
     return next((s for s in _sources(app) if s.get("chart") == chart), None)
 
 
-def _same_target(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    la, lb = meta(a).get("labels") or {}, meta(b).get("labels") or {}
-    return all(la.get(k) == lb.get(k) for k in (EXPERIMENT_UID_LABEL, TARGET_LABEL))
+def _target_of(app: dict[str, Any]) -> tuple[str | None, ...]:
+    """Which Experiment object and target an Application belongs to (the same for an agent and its peers)."""
+    labels = meta(app).get("labels") or {}
+    return tuple(labels.get(k) for k in (EXPERIMENT_UID_LABEL, TARGET_LABEL))

@@ -41,6 +41,9 @@ from tests.fixtures.metrics import VictoriaMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
+RESYNC_SECONDS = 3600.0
+"""The simulator's safety-net resync, out of reach of any test: everything it does here, it does on a
+watch event or on a timed requeue."""
 SETTINGS_ENV = {
     "CLUSTER_FAILURE_GRACE_SECONDS": "0.5",
     "CLEANUP_WAIT_SECONDS": "30",
@@ -77,7 +80,7 @@ def lab(kube: KubeCluster, victoria_metrics: VictoriaMetrics) -> Iterator[Lab]:
         delete_delay=0.3,
         sync_delay=0.3,
         workflow_duration=0.5,
-        poll_interval=0.1,
+        resync_interval=RESYNC_SECONDS,
         metrics_interval=0.5,
         slow_factor=20,
         identity_port=kube.identity_port,
@@ -101,7 +104,7 @@ def lab(kube: KubeCluster, victoria_metrics: VictoriaMetrics) -> Iterator[Lab]:
 
 def _warm_up(simulator: Simulator) -> None:
     """The first request for a freshly installed CRD takes about a second; let the simulator pay it."""
-    eventually(lambda: simulator.rounds >= 2, 120, "two simulator rounds", interval=0.05)
+    eventually(lambda: simulator.synced, 120, "the simulator listed every kind it watches", interval=0.05)
 
 
 def _install_components(kube: KubeCluster) -> None:
