@@ -2,8 +2,9 @@
 
 Progress is a change, seen by a watch on Experiments, of any one Experiment's phase, conditions
 (type, status, reason), ``resourcesCleaned`` or ``reviewPhase``; a re-list after a reconnect that
-shows the same status is no progress. An Experiment is *done* when it is ``Complete`` with its
-cleanup reported and its review ``Approved`` (its pull request merged), or when it ends ``Failed``.
+shows the same status is no progress. An Experiment is *done* when nothing more will happen to it:
+``Failed``, or ``Complete`` with its cleanup reported and its review gate closed; the soak expects
+every one ``Complete`` with its review ``Approved`` (its pull request merged).
 
 :class:`Faults` plays a supervisor that restarts what it kills at once: the worker SIGKILLed every
 ``worker_every`` s, the gateway every ``gateway_every`` s, the Temporal dev server stopped and
@@ -35,13 +36,16 @@ def _progress_key(status: Obj) -> tuple[Any, ...]:
 
 
 def is_done(status: Obj) -> bool:
+    """Nothing more will happen: Failed, or Complete with its cleanup reported and its review gate closed."""
     if status.get("phase") == "Failed":
         return True
-    return (
-        status.get("phase") == "Complete"
-        and bool(status.get("resourcesCleaned"))
-        and (status.get("reviewPhase") == "Approved")
-    )
+    closed = status.get("reviewPhase") in ("Approved", "Rejected", "Skipped")
+    return status.get("phase") == "Complete" and bool(status.get("resourcesCleaned")) and closed
+
+
+def succeeded(status: Obj) -> bool:
+    """What the soak expects of every Experiment: Complete, cleaned up, its PR approved (and merged)."""
+    return is_done(status) and status.get("phase") == "Complete" and status.get("reviewPhase") == "Approved"
 
 
 @dataclass

@@ -33,7 +33,7 @@ from api.names import RESULTS_BUCKET, publish_branch
 from bench.common import Watcher, create_all, load, machine
 from tests.fixtures.eventually import eventually
 from tests.resilience.conftest import RESTARTING, RESULTS_REPO, ResilienceLab, status_summary
-from tests.resilience.soak import Faults, ProgressLog, report
+from tests.resilience.soak import Faults, ProgressLog, report, succeeded
 from worker.codec import PayloadKeySettings, data_converter
 
 EXPERIMENTS = int(os.environ.get("SOAK_EXPERIMENTS", "200"))
@@ -126,7 +126,7 @@ def run(lab: ResilienceLab, names: list[str], log: ProgressLog) -> list[str]:
 
     problems: list[str] = [f"fault injection: {error}" for error in faults.errors]
     unfinished = [n for n in names if n not in log.done]
-    failed = [n for n in log.done if log.last[n].get("phase") != "Complete"]
+    failed = [n for n in log.done if not succeeded(log.last[n])]
     if not all_done:
         problems.append(f"{len(unfinished)} not done after {TIMEOUT:.0f} s, e.g. {unfinished[:5]}")
     problems += [f"{n}: {status_summary(log.last.get(n, {}))}" for n in (unfinished + failed)[:10]]
