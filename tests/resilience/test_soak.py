@@ -13,7 +13,7 @@ them left on the hub; no workflow with an activity still pending; one PR per Exp
 after each fault (see ``soak.report``), completions over time, time to Complete and the load.
 
     make soak                                   # 200 Experiments
-    SOAK_EXPERIMENTS=20 make soak               # a quick try
+    SOAK_EXPERIMENTS=20 SOAK_DURATION=120s SOAK_TEMPORAL_AT=40 SOAK_APISERVER_AT=70 make soak  # a quick try
 
 Opt-in: skipped unless selected with ``-m soak`` (tests/resilience/conftest.py).
 """
