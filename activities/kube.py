@@ -49,6 +49,12 @@ def uid_selector(ref: names.ExperimentIdentity) -> str:
     return f"{EXPERIMENT_UID_LABEL}={ref.uid}"
 
 
+HUB_CONNECTIONS = 64
+"""Connections the hub client keeps: one for each activity running at once (50 by default) and some to
+spare. urllib3's default (5 per core) made a busy worker open connections only to discard them
+("Connection pool is full"), each a new TLS handshake the next time."""
+
+
 @contextmanager
 def hub_client(settings: ActivitySettings) -> Iterator[client.ApiClient]:
     """The hub, by runtime/kube.py's fallback order starting at ``HUB_KUBECONFIG`` (``hub_cluster``).
@@ -61,7 +67,9 @@ def hub_client(settings: ActivitySettings) -> Iterator[client.ApiClient]:
     with _HUB_CLIENTS_LOCK:
         api = _HUB_CLIENTS.get(key)
         if api is None:
-            api = _HUB_CLIENTS[key] = TimedApiClient(kube_configuration(choice), settings.kube_request_timeout)
+            configuration = kube_configuration(choice)
+            configuration.connection_pool_maxsize = HUB_CONNECTIONS
+            api = _HUB_CLIENTS[key] = TimedApiClient(configuration, settings.kube_request_timeout)
     yield api
 
 

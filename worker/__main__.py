@@ -76,6 +76,7 @@ async def serve(settings: WorkerSettings, activities: Sequence[Callable[..., Any
             owned.all() if owned else activities or [],
             activity_executor=executor,
             max_concurrent_activities=settings.worker_max_concurrent_activities,
+            max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         )
         readiness.worker = worker

@@ -21,6 +21,13 @@ class WorkerSettings(WorkerActivitySettings, PayloadKeySettings):
     worker_health_host: str = Field("0.0.0.0", description="Address of the health endpoint (the lab uses 127.0.0.1).")
     worker_health_port: int = Field(8082, ge=0, le=65535, description="/healthz, /readyz and /metrics.")
     worker_max_concurrent_activities: int = Field(50, ge=1, description="Activities run at once by this worker.")
+    worker_max_concurrent_workflow_tasks: int = Field(
+        8,
+        ge=2,
+        description="Workflow tasks run at once. They are CPU-bound Python under one GIL: more at once only makes "
+        "each slower, and a cold worker (after a restart) that takes up to the SDK's default 100 replays at once "
+        "on a busy machine finishes none within the 10 s workflow task timeout, so all are retried.",
+    )
     worker_graceful_shutdown_seconds: float = Field(
         50.0,
         ge=0,

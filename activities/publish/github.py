@@ -125,8 +125,19 @@ def _ensure_branch(repo: Repository, branch: str, base: str) -> None:
     try:
         repo.create_git_ref(f"refs/heads/{branch}", sha)
     except GithubException as err:
-        if err.status != 422:  # "Reference already exists": a concurrent attempt won, which is fine
+        if err.status != 422:
             raise
+        # "Reference already exists" (a concurrent attempt won) is fine; any other 422, e.g. "Object does
+        # not exist" for a base commit GitHub no longer knows, left no branch: read the base again later.
+        try:
+            repo.get_git_ref(f"heads/{branch}").object  # noqa: B018 (forces the GET)
+        except GithubException as missing:
+            if missing.status != 404:
+                raise
+            raise ApplicationError(
+                f"GitHub did not create branch {branch} from {base} at {sha[:12]}: {err.status} {err.data}",
+                type="GitHubBranchNotCreated",
+            ) from err
 
 
 def put_results_file(repo: Repository, path: str, branch: str, text: str, experiment: str, what: str = "") -> bool:

@@ -52,6 +52,8 @@ class FakeRepo:
     refs: dict[str, str] = field(default_factory=dict)  # branch -> commit sha
     files: dict[str, dict[str, str]] = field(default_factory=dict)  # branch -> path -> text
     commits: list[tuple[str, str]] = field(default_factory=list)  # (branch, message)
+    trees: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Every commit ever made → its files: a branch can be created from any of them, as on GitHub."""
     pulls: dict[int, FakePull] = field(default_factory=dict)
 
 
@@ -114,6 +116,7 @@ class FakeGitHub:
         repo = FakeRepo(owner, name)
         repo.files["main"] = dict(files or {})
         repo.refs["main"] = _sha("init", full_name)
+        repo.trees[repo.refs["main"]] = dict(repo.files["main"])
         self.repos[full_name] = repo
         return repo
 
@@ -274,11 +277,12 @@ class FakeGitHub:
         branch = body["ref"].removeprefix("refs/heads/")
         if branch in repo.refs:
             return 422, {"message": "Reference already exists"}, {}
-        source = next((b for b, sha in repo.refs.items() if sha == body["sha"]), None)
-        if source is None:
+        heads = {sha: repo.files[b] for b, sha in repo.refs.items()}  # a test may have set a branch by hand
+        tree = repo.trees.get(body["sha"], heads.get(body["sha"]))
+        if tree is None:
             return 422, {"message": "Object does not exist"}, {}
         repo.refs[branch] = body["sha"]
-        repo.files[branch] = dict(repo.files[source])
+        repo.files[branch] = dict(tree)
         return 201, self._ref_json(repo, branch), {}
 
     def _delete_ref(self, repo: FakeRepo, req: Request, branch: str) -> Response:
@@ -306,6 +310,7 @@ class FakeGitHub:
             return 422, {"message": "sha given for a new file"}, {}
         repo.files[branch][path] = base64.b64decode(body["content"]).decode()
         repo.refs[branch] = _sha(repo.refs[branch], path, repo.files[branch][path])
+        repo.trees[repo.refs[branch]] = dict(repo.files[branch])
         repo.commits.append((branch, body["message"]))
         commit = {"sha": repo.refs[branch], "url": f"{self._base(repo)}/git/commits/{repo.refs[branch]}"}
         return (
@@ -360,6 +365,7 @@ class FakeGitHub:
             return 405, {"message": "only squash merges are allowed in this repo"}, {}
         repo.files[pr.base] = dict(repo.files[pr.head])
         repo.refs[pr.base] = _sha("squash", repo.refs[pr.head])
+        repo.trees[repo.refs[pr.base]] = dict(repo.files[pr.base])
         repo.commits.append((pr.base, req.json().get("commit_title", pr.title)))
         pr.state, pr.merged = "closed", True
         return 200, {"sha": repo.refs[pr.base], "merged": True, "message": "Pull Request successfully merged"}, {}

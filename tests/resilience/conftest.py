@@ -9,21 +9,22 @@ claim ever ADDED (by uid), every object on the hub labelled with an experiment, 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
-import threading
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 import yaml
-from kubernetes import client, watch
+from kubernetes import client
 
 from activities.clusters.claims import CLAIM_GROUP, CLAIM_KINDS, CLAIM_VERSION
 from api.names import Identity, results_prefix, workflow_id
+from bench.common import Watcher
 from labctl import kube
 from labctl.lab.stack import LabStack
 from labctl.lab.state import LabState, choose_ports
@@ -46,48 +47,52 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "resilience: kills, restarts and faults against a whole embedded lab")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks everything here ``resilience``; the soak runs only when asked for (``-m soak``, ``make soak``)."""
     here = Path(__file__).parent
+    markexpr = config.option.markexpr or ""
+    soak_selected = "soak" in markexpr and "not soak" not in markexpr
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.resilience)
+        if item.get_closest_marker("soak") and not soak_selected:
+            item.add_marker(pytest.mark.skip(reason="the soak runs only with -m soak (make soak)"))
 
 
+EXPERIMENT_LABELS = ("experiments.illm.io/experiment", "experiment")
+"""The two label keys that name an experiment on the hub's objects."""
 RESTARTING = (Exception,)
 """What ``eventually`` tolerates here: a server being killed or restarted answers with errors for a while."""
 
 
 class ClaimLog:
-    """Every ADDED claim event of the run, per claim name; a second uid would mean a second cluster."""
+    """Every claim uid of the run, per claim name; a second uid would mean a second cluster.
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+    One ``bench.common.Watcher`` per claim kind: a watch resumed from its last resourceVersion, so a
+    claim created and deleted between two watch connections is still seen; only after a 410 (the API
+    server restarted, history compacted) does it list again.
+    """
+
+    def __init__(self, state: LabState) -> None:
         self.uids: dict[str, set[str]] = defaultdict(set)
-        self._api = client.CustomObjectsApi(api_client)
-        self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._follow, args=(kind.plural,), daemon=True) for kind in CLAIM_KINDS.values()
+        self._watchers = [
+            Watcher(state, CLAIM_GROUP, CLAIM_VERSION, kind.plural, self._seen) for kind in CLAIM_KINDS.values()
         ]
-        for thread in self._threads:
-            thread.start()
+        for watcher in self._watchers:
+            watcher.start()
+        for watcher in self._watchers:
+            watcher.synced.wait(30)
 
-    def _follow(self, plural: str) -> None:
-        while not self._stop.is_set():  # every reconnect lists again: same uid, no new entry
-            try:
-                stream = watch.Watch().stream(
-                    self._api.list_cluster_custom_object, CLAIM_GROUP, CLAIM_VERSION, plural, timeout_seconds=5
-                )
-                for event in stream:
-                    meta = event["object"]["metadata"]
-                    if event["type"] == "ADDED":
-                        self.uids[meta["name"]].add(meta["uid"])
-            except Exception:
-                time.sleep(0.3)  # API server restarting
+    def _seen(self, now: float, event: str, obj: Obj) -> None:
+        if event in ("ADDED", "LISTED"):
+            self.uids[obj["metadata"]["name"]].add(obj["metadata"]["uid"])
 
     def created(self, experiment: str) -> dict[str, set[str]]:
         return {name: uids for name, uids in self.uids.items() if name.startswith(f"{experiment}-")}
 
     def stop(self) -> None:
-        self._stop.set()
+        for watcher in self._watchers:
+            watcher.stop()
 
 
 class ResilienceLab:
@@ -98,7 +103,7 @@ class ResilienceLab:
         self.anthropic = anthropic
         self.api_client = kube.connect(ClusterChoice(explicit=str(self.state.kubeconfig)))
         self.custom = client.CustomObjectsApi(self.api_client)
-        self.claims = ClaimLog(kube.connect(ClusterChoice(explicit=str(self.state.kubeconfig))))
+        self.claims = ClaimLog(self.state)
 
     # ---------------------------------------------------------------- experiments
 
@@ -152,7 +157,7 @@ class ResilienceLab:
         try:
             return dict(eventually(reached, timeout, f"{name}: {what}", tolerate=RESTARTING))
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; last status: {_summary(seen[0])}") from None
+            raise AssertionError(f"{exc}; last status: {status_summary(seen[0])}") from None
 
     def wait_final(self, name: str, phase: str, timeout: float = 180) -> Obj:
         """The final phase with cleanup reported: ``resourcesCleaned`` is written after the cleanup step."""
@@ -165,7 +170,7 @@ class ResilienceLab:
             timeout,
             f"phase {phase} with cleanup done",
         )
-        assert status["phase"] == phase, _summary(status)
+        assert status["phase"] == phase, status_summary(status)
         return status
 
     def results_url(self, name: str) -> str:
@@ -185,12 +190,20 @@ class ResilienceLab:
 
     def leftovers(self, experiment: str) -> list[str]:
         """Every object of every listable kind on the hub labelled with the experiment (either spelling)."""
+        return self.leftovers_of({experiment}).get(experiment, [])
+
+    def leftovers_of(self, experiments: Collection[str]) -> dict[str, list[str]]:
+        """Experiment → every object of every listable kind on the hub labelled with it; one listing for all."""
         kinds = self.kubectl("api-resources", "--verbs=list", "-o", "name").split()
         kinds = [k for k in kinds if k not in ("events", "events.events.k8s.io")]
-        found = []
-        for label in (f"experiments.illm.io/experiment={experiment}", f"experiment={experiment}"):
-            found += self.kubectl("get", ",".join(kinds), "-A", "-l", label, "-o", "name").split()
-        return found
+        found: dict[str, list[str]] = defaultdict(list)
+        for key in EXPERIMENT_LABELS:
+            listing = json.loads(self.kubectl("get", ",".join(kinds), "-A", "-l", key, "-o", "json"))
+            for item in listing["items"]:
+                experiment = item["metadata"]["labels"][key]
+                if experiment in experiments:
+                    found[experiment].append(f"{item['kind']}/{item['metadata']['name']}")
+        return dict(found)
 
     def assert_nothing_left(self, experiment: str, timeout: float = 30) -> None:
         eventually(
@@ -201,6 +214,17 @@ class ResilienceLab:
         created = self.claims.created(experiment)
         assert len(created) == 1, created
         assert all(len(uids) == 1 for uids in created.values()), f"a claim was created twice: {created}"
+
+    def s3(self) -> Any:
+        """A boto3 client of the lab's SeaweedFS, with the lab's own credentials."""
+        env = self.state.env()
+        return boto3.client(
+            "s3",
+            endpoint_url=env["S3_ENDPOINT"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
 
     def kubectl(self, *args: str) -> str:
         argv = [find_binary("kubectl"), f"--kubeconfig={self.state.kubeconfig}", *args]
@@ -226,7 +250,7 @@ class ResilienceLab:
         self.stack.control_plane.restart_apiserver()
 
 
-def _summary(status: Obj) -> str:
+def status_summary(status: Obj) -> str:
     conditions = [
         (c.get("type"), c.get("status"), c.get("reason"), c.get("message")) for c in status.get("conditions") or []
     ]
@@ -246,7 +270,7 @@ def storing_results(status: Obj) -> bool:
 
 def condition(status: Obj, type_: str) -> Obj:
     found = [c for c in status.get("conditions") or [] if c.get("type") == type_]
-    assert found, f"no {type_} condition: {_summary(status)}"
+    assert found, f"no {type_} condition: {status_summary(status)}"
     return dict(found[0])
 
 

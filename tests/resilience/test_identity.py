@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 from kubernetes import client
 
 from api.names import RESULTS_BUCKET
@@ -74,14 +73,7 @@ def owned(lab: ResilienceLab, uid: str) -> set[str]:
 
 
 def summary(lab: ResilienceLab, results_url: str) -> dict[str, Any]:
-    env = lab.state.env()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["S3_ENDPOINT"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = lab.s3()
     bucket, _, prefix = results_url.removeprefix("s3://").partition("/")
     assert bucket == RESULTS_BUCKET
     body = s3.get_object(Bucket=bucket, Key=f"{prefix}summary.json")["Body"].read()

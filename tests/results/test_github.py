@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from github import GithubException
 from pydantic import SecretStr
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import PublishFailed, ReviewActionFailed
 from activities.publish import github
@@ -101,6 +102,32 @@ def test_publish_succeeds_when_the_branch_already_exists(fake_github: FakeGitHub
     repo.refs["experiment/gw-abc12"] = repo.refs["main"]
     repo.files["experiment/gw-abc12"] = dict(repo.files["main"])
     assert github.publish(gh_settings, summary(), None).pr_number == 1
+
+
+def test_a_branch_github_did_not_create_is_retried_not_taken_for_an_existing_one(
+    fake_github: FakeGitHub, gh_settings: ResultsSettings
+) -> None:
+    """Creating the branch answered 422 without the branch existing (GitHub's "Object does not exist" for
+    a base commit it no longer has): before, any 422 counted as "already exists" and the next write
+    failed for good with 404 "Branch not found" (seen in the soak, docs/resilience.md)."""
+    fake_github.fail_next(422, method="POST", path_contains="/git/refs")
+    with pytest.raises(ApplicationError, match="did not create branch experiment/gw-abc12") as err:
+        github.publish(gh_settings, summary(), None)
+    assert not err.value.non_retryable and not isinstance(err.value, PublishFailed)
+    assert github.publish(gh_settings, summary(), None).pr_number == 1  # the retry reads the base again
+
+
+def test_a_branch_is_created_from_a_base_commit_a_merge_has_moved_past(
+    fake_github: FakeGitHub, gh_settings: ResultsSettings
+) -> None:
+    """As on GitHub (the fake keeps every commit): two experiments publishing while a third's PR merges."""
+    repo = github.github_client(gh_settings).get_repo(REPO)
+    before = repo.get_git_ref("heads/main").object.sha
+    pr = github.publish(gh_settings, summary("merged-first"), None)
+    github.merge(gh_settings, pr.pr_number, pr.branch)
+    assert repo.get_git_ref("heads/main").object.sha != before
+    repo.create_git_ref("refs/heads/experiment/late", before)
+    assert "site/data/merged-first.json" not in repo_of(fake_github).files["experiment/late"]
 
 
 def test_publish_then_approve_squash_merges_and_deletes_the_branch(

@@ -128,6 +128,24 @@ def test_sigterm_mid_activity_lets_it_finish_once_and_it_is_not_retried(
     assert any("draining" in json.loads(line)["message"] for line in lines)
 
 
+def test_the_worker_takes_no_more_workflow_tasks_at_once_than_configured(
+    temporal_server: Temporal, tmp_path: Path
+) -> None:
+    """The SDK's default is 100 at once; a restarted worker on a busy machine then replays so many at once
+    that none finishes within the 10 s workflow task timeout (docs/resilience.md, the soak)."""
+    worker, port = start_worker(temporal_server, tmp_path, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS="3")
+    try:
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        worker.stop()
+    slots = [
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("temporal_worker_task_slots_available") and 'worker_type="WorkflowWorker"' in line
+    ]
+    assert slots == [3.0], metrics
+
+
 @pytest.mark.slow
 def test_readyz_follows_the_temporal_connection(temporal_server: Temporal, tmp_path: Path) -> None:
     worker, port = start_worker(temporal_server, tmp_path)
