@@ -172,6 +172,16 @@ async def crash_after(
         await task
 
 
+def observed_gke_app() -> dict[str, Any]:
+    """A GKE target running hello-app with the observability agent writing over Tailscale."""
+    return {
+        "name": "app",
+        "cluster": {"type": "gke"},
+        "components": [{"app": "hello-app"}],
+        "observability": {"enabled": True, "transport": "tailscale"},
+    }
+
+
 def gke_spec(targets: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "targets": targets or [{"name": "app", "cluster": {"type": "gke"}, "components": [{"app": "hello-app"}]}],

@@ -23,6 +23,7 @@ from tests.activities.conftest import (
     create_experiment,
     deploy_input,
     gke_spec,
+    observed_gke_app,
     provisioned,
     run,
 )
@@ -76,16 +77,7 @@ async def test_hub_application_has_the_original_shape_plus_the_resources_finaliz
 async def test_remote_target_is_registered_and_deploys_infra_and_obs_before_workload(
     lab: Lab, kube_namespace: str
 ) -> None:
-    doc = gke_spec(
-        [
-            {
-                "name": "app",
-                "cluster": {"type": "gke"},
-                "components": [{"app": "hello-app"}],
-                "observability": {"enabled": True, "transport": "tailscale"},
-            }
-        ]
-    )
+    doc = gke_spec([observed_gke_app()])
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
     ready = (await provisioned(lab, ref, spec))["app"]

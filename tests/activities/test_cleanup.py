@@ -13,7 +13,7 @@ from activities.run.argo_workflows import submit_argo_workflow
 from activities.run.contracts import SubmitArgoWorkflowInput
 from api import names
 from api.experiment import ExperimentSpec
-from tests.activities.conftest import Lab, create_experiment, deploy_input, gke_spec, provisioned, run
+from tests.activities.conftest import Lab, create_experiment, deploy_input, gke_spec, observed_gke_app, provisioned, run
 
 pytestmark = pytest.mark.kube
 
@@ -33,12 +33,7 @@ def full_spec() -> ExperimentSpec:
     return ExperimentSpec.model_validate(
         gke_spec(
             [
-                {
-                    "name": "app",
-                    "cluster": {"type": "gke"},
-                    "components": [{"app": "hello-app"}],
-                    "observability": {"enabled": True, "transport": "tailscale"},
-                },
+                observed_gke_app(),
                 {"name": "load", "cluster": {"type": "eks"}, "components": [{"app": "hello-app"}], "depends": ["app"]},
                 {"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "metrics-app"}]},
             ],

@@ -30,6 +30,7 @@ from tests.activities.conftest import (
     create_experiment,
     deploy_input,
     gke_spec,
+    observed_gke_app,
     provisioned,
     run,
     unique_name,
@@ -43,16 +44,7 @@ pytestmark = pytest.mark.kube
 async def test_deploying_every_layer_of_a_target_gets_no_component_claim_or_application_once_they_are_watched(
     lab: Lab, kube_namespace: str
 ) -> None:
-    doc = gke_spec(
-        [
-            {
-                "name": "app",
-                "cluster": {"type": "gke"},
-                "components": [{"app": "hello-app"}],
-                "observability": {"enabled": True, "transport": "tailscale"},
-            }
-        ]
-    )
+    doc = gke_spec([observed_gke_app()])
     ref = create_experiment(lab, kube_namespace, doc)
     spec = ExperimentSpec.model_validate(doc)
     ready = (await provisioned(lab, ref, spec))["app"]

@@ -30,6 +30,7 @@ from tests.activities.conftest import (
     create_experiment,
     deploy_input,
     gke_spec,
+    observed_gke_app,
     run,
     unique_name,
 )
@@ -119,12 +120,7 @@ async def test_one_experiment_runs_its_lifecycle_as_the_worker_service_account(
     doc = gke_spec(
         [
             {"name": "hub", "cluster": {"type": "hub"}, "components": [{"app": "hello-app"}]},
-            {
-                "name": "app",
-                "cluster": {"type": "gke"},
-                "components": [{"app": "hello-app"}],
-                "observability": {"enabled": True, "transport": "tailscale"},
-            },
+            observed_gke_app(),
         ],
         tutorial={"exposeKubeconfig": True},
     )
