@@ -47,7 +47,7 @@ class Executor:
         workflows: Workflows,
         writer: StatusWriter,
         await_close: Callable[[str], None],
-        started: Callable[[ObservedExperiment], None] = lambda experiment: None,
+        started: Callable[[ObservedExperiment], None],
     ) -> None:
         """``await_close(key)``: the plan waits for the key's workflow to close (the controller re-checks).
         ``started(experiment)``: this call started the experiment's workflow."""
