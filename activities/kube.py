@@ -118,6 +118,15 @@ def reason_of(exc: ApiException) -> str:
         return str(exc.reason)
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's loader when the wheel has it: the same documents as ``yaml.safe_load`` at a tenth of the CPU."""
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` for documents read often (kubeconfigs: several per experiment)."""
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
 def secret_text(secret: Any, key: str) -> str | None:
     """A decoded Secret value (``data`` is base64), or None."""
     value = (secret.data or {}).get(key)

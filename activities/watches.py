@@ -5,8 +5,8 @@ objects gone — used to re-read the hub every second each. Here one :class:`~ru
 per :class:`Kind` lists the kind once (only objects we made: label ``app.kubernetes.io/managed-by``),
 then watches from that ``resourceVersion`` and keeps an in-memory store keyed by (namespace, name)
 (watch renewal, ``410 Gone`` and backoff: :mod:`runtime.informer`). Every event wakes the waiters of
-that object (a waiter's ``asyncio.Event`` is set on its own loop with ``call_soon_threadsafe``: the
-watch runs in a thread).
+that object, or of the label value it waits on (a waiter's ``asyncio.Event`` is set on its own loop
+with ``call_soon_threadsafe``: the watch runs in a thread), never the waiters of other experiments.
 
 A waiter (:meth:`HubWatches.until`) evaluates the stored object on every wake. Polling remains only
 as a safety net: every ``WATCH_RESYNC_SECONDS`` (± 20 %) the waiter reads the object from the API
@@ -37,7 +37,7 @@ from temporalio import activity
 from activities.heartbeating import heartbeating
 from activities.kube import MANAGED_BY, hub_client, is_not_found
 from activities.settings import ActivitySettings
-from runtime.informer import WATCH_SECONDS, Informer, Key, Obj, jittered, raw_get
+from runtime.informer import WATCH_SECONDS, Informer, Key, Labelled, Obj, jittered, raw_get
 from runtime.informer import Kind as ResourceKind
 from runtime.kube import kube_configuration
 
@@ -77,10 +77,10 @@ class Subscription:
 
 
 @contextmanager
-def subscribed(informer: Informer, key: Key | None) -> Iterator[asyncio.Event]:
-    """An event set on changes of ``key`` (None: of any object) and on every re-list."""
+def subscribed(informer: Informer, key: Key | None, labelled: Labelled | None = None) -> Iterator[asyncio.Event]:
+    """An event set on changes of ``key`` or of the objects with ``labelled``'s label value, and on every re-list."""
     subscription = Subscription()
-    with informer.listening(subscription.wake, key):
+    with informer.listening(subscription.wake, key, labelled=labelled):
         yield subscription.changed
 
 
@@ -174,7 +174,7 @@ class HubWatches:
         """
         informers = [(self.informer(kind), kind, why) for kind, why in kinds]
         with ExitStack() as stack:
-            events = [stack.enter_context(subscribed(informer, None)) for informer, _, _ in informers]
+            events = [stack.enter_context(subscribed(informer, None, (label, value))) for informer, _, _ in informers]
             from_api = False
             while True:
                 for event in events:

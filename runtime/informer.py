@@ -8,9 +8,12 @@ The worker's waiting activities (:mod:`activities.watches`) and the lab simulato
 - ``410 Gone`` (the version was compacted, or a restarted API server has no history before its
   start) makes it list again; any other failure waits a jittered, growing backoff before watching
   again (a CRD not installed yet included: it is listed once it is);
-- each change calls the listeners of that object (or of every object) with its key, after the store
-  has it; a (re)list calls every listener with ``None``. Listeners run on the informer's thread and
-  must return quickly: set an event, put the key in a queue.
+- each change calls the listeners of that object, of a label value the object has or had, and of
+  every object, with its key, after the store has it; a (re)list calls every listener with ``None``.
+  Listeners run on the informer's thread and must return quickly: set an event, put the key in a queue.
+
+Both the listeners and :meth:`Informer.select` by label are found through dictionaries (client-go's
+indexers), so the cost of one event does not grow with the number of stored objects or of waiters.
 """
 
 from __future__ import annotations
@@ -90,10 +93,41 @@ def raw_get(api: client.ApiClient, path: str, query: list[tuple[str, Any]], time
     return response
 
 
+Labelled = tuple[str, str]
+"""(label, value): the objects that carry that label with that value."""
+
+
 @dataclass(eq=False)
 class _Listening:
     key: Key | None
+    labelled: Labelled | None
     listener: Listener
+
+
+def _label(obj: Obj | None, label: str) -> str | None:
+    return (((obj or {}).get("metadata") or {}).get("labels") or {}).get(label)
+
+
+class _LabelIndex:
+    """Keys of the stored objects by the value of one label; kept by the store's writer, under its lock."""
+
+    def __init__(self, label: str, store: dict[Key, Obj]) -> None:
+        self.label = label
+        self.keys: dict[str, set[Key]] = {}
+        for key, obj in store.items():
+            self.add(key, obj)
+
+    def add(self, key: Key, obj: Obj) -> None:
+        value = _label(obj, self.label)
+        if value is not None:
+            self.keys.setdefault(value, set()).add(key)
+
+    def remove(self, key: Key, obj: Obj | None) -> None:
+        value = _label(obj, self.label)
+        keys = self.keys.get(value, set()) if value is not None else set()
+        keys.discard(key)
+        if value is not None and not keys:
+            self.keys.pop(value, None)
 
 
 class Informer:
@@ -113,7 +147,12 @@ class Informer:
         self.watches = 0
         """Lists and watch requests made so far (each watch request is one connection)."""
         self._lock = threading.Lock()
-        self._listening: set[_Listening] = set()
+        self._indexes: dict[str, _LabelIndex] = {}
+        """Built for a label the first time :meth:`select` asks for it, then kept with the store."""
+        self._by_key: dict[Key, set[_Listening]] = {}
+        self._by_label: dict[Labelled, set[_Listening]] = {}
+        self._listened_labels: dict[str, int] = {}
+        self._every: set[_Listening] = set()
         self._stopping = threading.Event()
         self._response: Any = None
         self._thread: threading.Thread | None = None
@@ -139,7 +178,7 @@ class Informer:
     @property
     def waiters(self) -> int:
         with self._lock:
-            return len(self._listening)
+            return len(self._all_listeners())
 
     # ------------------------------------------------------------------ what readers see
 
@@ -154,19 +193,63 @@ class Informer:
                 return None
             if label is None:
                 return list(self.store.values())
-            return [o for o in self.store.values() if (o["metadata"].get("labels") or {}).get(label) == value]
+            index = self._indexes.get(label)
+            if index is None:
+                index = self._indexes[label] = _LabelIndex(label, self.store)
+            return [self.store[key] for key in index.keys.get(value, ())]
 
     @contextmanager
-    def listening(self, listener: Listener, key: Key | None = None) -> Iterator[None]:
-        """Call ``listener`` on changes of ``key`` (None: of any object) and on every (re)list."""
-        entry = _Listening(key, listener)
+    def listening(
+        self, listener: Listener, key: Key | None = None, *, labelled: Labelled | None = None
+    ) -> Iterator[None]:
+        """Call ``listener`` on changes of ``key``, or of objects that have or had ``labelled``'s label
+        value, or (neither given) of any object; and on every (re)list."""
+        if key is not None and labelled is not None:
+            raise ValueError("listen to one object or to one label value, not both")
+        entry = _Listening(key, labelled, listener)
         with self._lock:
-            self._listening.add(entry)
+            self._listeners_of(entry).add(entry)
+            if labelled is not None:
+                self._listened_labels[labelled[0]] = self._listened_labels.get(labelled[0], 0) + 1
         try:
             yield
         finally:
             with self._lock:
-                self._listening.discard(entry)
+                listeners = self._listeners_of(entry)
+                listeners.discard(entry)
+                if not listeners and key is not None:
+                    del self._by_key[key]
+                if labelled is not None:
+                    if not listeners:
+                        del self._by_label[labelled]
+                    self._listened_labels[labelled[0]] -= 1
+                    if not self._listened_labels[labelled[0]]:
+                        del self._listened_labels[labelled[0]]
+
+    def _listeners_of(self, entry: _Listening) -> set[_Listening]:
+        if entry.key is not None:
+            return self._by_key.setdefault(entry.key, set())
+        if entry.labelled is not None:
+            return self._by_label.setdefault(entry.labelled, set())
+        return self._every
+
+    def _all_listeners(self) -> list[Listener]:
+        every = [
+            *self._every,
+            *(e for s in self._by_key.values() for e in s),
+            *(e for s in self._by_label.values() for e in s),
+        ]
+        return [entry.listener for entry in every]
+
+    def _listeners_of_change(self, key: Key, old: Obj | None, new: Obj | None) -> list[Listener]:
+        """Who hears of a change from ``old`` to ``new`` (None: absent): the object's own listeners, those of
+        a label value either version carries, and those of every object."""
+        called = [*self._every, *self._by_key.get(key, ())]
+        for label in self._listened_labels:
+            values = {value for value in (_label(old, label), _label(new, label)) if value is not None}
+            for value in values:
+                called.extend(self._by_label.get((label, value), ()))
+        return [entry.listener for entry in called]
 
     # ------------------------------------------------------------------ the thread
 
@@ -207,10 +290,11 @@ class Informer:
                 break
         with self._lock:
             self.store = items
+            self._indexes = {label: _LabelIndex(label, items) for label in self._indexes}
             self.resource_version = str(page["metadata"]["resourceVersion"])
             self.synced = True
             self.lists += 1
-            called = [entry.listener for entry in self._listening]
+            called = self._all_listeners()
         for listener in called:
             listener(None)
 
@@ -259,12 +343,16 @@ class Informer:
             return
         key = key_of(obj)
         with self._lock:
-            if kind == "DELETED":
-                self.store.pop(key, None)
-            else:
-                self.store[key] = obj
+            old = self.store.pop(key, None) if kind == "DELETED" else self.store.get(key)
+            new = None if kind == "DELETED" else obj
+            if new is not None:
+                self.store[key] = new
+            for index in self._indexes.values():
+                index.remove(key, old)
+                if new is not None:
+                    index.add(key, new)
             self.resource_version = str(version)
-            called = [entry.listener for entry in self._listening if entry.key in (None, key)]
+            called = self._listeners_of_change(key, old, new)
         for listener in called:
             listener(key)
 

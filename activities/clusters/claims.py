@@ -5,16 +5,18 @@ Shared by provisioning, deployment (cluster registration), tutorial discovery an
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
 from activities.clusters.cloud_access import Cluster, cloud_kubeconfig
-from activities.kube import CustomObjects, is_not_found, secret_text, uid_selector
+from activities.kube import CustomObjects, is_not_found, load_yaml, secret_text, uid_selector
 from activities.watches import HubWatches, Kind
 from api import names
 from api.experiment import ClusterType
@@ -68,14 +70,49 @@ def read_kubeconfig(
     if not xr:
         raise ClusterNotBound(cluster_name)
     secret = client.CoreV1Api(api).read_namespaced_secret(f"{xr}-cluster-conn", names.CONNECTION_NAMESPACE)
+    region = (claim.get("spec") or {}).get("region")
+    meta = secret.metadata or client.V1ObjectMeta()
+    version = (meta.uid, meta.resource_version, str(cluster_type), region)
+    return _KUBECONFIGS.get(version, lambda: _target_kubeconfig(secret, str(cluster_type), xr, region))
+
+
+def _target_kubeconfig(secret: client.V1Secret, cluster_type: str, xr: str, region: str | None) -> str:
     kubeconfig = secret_text(secret, "kubeconfig")
     if cluster_type == ClusterType.AKS and kubeconfig and _has_static_credentials(kubeconfig):
         return kubeconfig  # AKS with local accounts: the admin kubeconfig works as it is
     server, ca = _server_and_ca(secret)
     if not server:
         raise ApplicationError(f"connection Secret {xr}-cluster-conn has no endpoint yet", type="NoKubeconfig")
-    region = (claim.get("spec") or {}).get("region")
-    return cloud_kubeconfig(Cluster(str(cluster_type), f"illm-{xr}", region), server, ca)
+    return cloud_kubeconfig(Cluster(cluster_type, f"illm-{xr}", region), server, ca)
+
+
+class _KubeconfigCache:
+    """Target kubeconfigs by connection Secret version (uid, resourceVersion) and what else shapes them:
+    read several times per experiment, parsed and written once. Bounded; the oldest goes first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._made: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: tuple[Any, ...], make: Callable[[], str]) -> str:
+        if None in version[:2]:  # an object without uid or resourceVersion (not from the API) is not kept
+            return make()
+        with self._lock:
+            if version in self._made:
+                self._made.move_to_end(version)
+                return self._made[version]
+        made = make()  # outside the lock: errors are not cached, a rare double build is harmless
+        with self._lock:
+            self._made[version] = made
+            while len(self._made) > self.size:
+                self._made.popitem(last=False)
+        return made
+
+
+KUBECONFIG_CACHE = 256
+"""Connection Secret versions whose kubeconfig is kept (a few per live target cluster)."""
+_KUBECONFIGS = _KubeconfigCache(KUBECONFIG_CACHE)
 
 
 def _bound_claim(api: client.ApiClient, kind: ClaimKind, name: str, watches: HubWatches | None) -> dict[str, Any]:
@@ -91,7 +128,7 @@ def _composite_of(claim: dict[str, Any]) -> str | None:
 
 
 def _has_static_credentials(kubeconfig: str) -> bool:
-    doc = yaml.safe_load(kubeconfig)
+    doc = load_yaml(kubeconfig)
     context = next(x for x in doc["contexts"] if x["name"] == doc["current-context"])["context"]
     user = next(x for x in doc["users"] if x["name"] == context["user"])["user"] or {}
     return bool(user.get("client-certificate-data") or user.get("token"))
@@ -101,7 +138,7 @@ def _server_and_ca(secret: client.V1Secret) -> tuple[str | None, str | None]:
     endpoint, ca = secret_text(secret, "endpoint"), secret_text(secret, "clusterCA")  # clusterCA: base64 PEM
     kubeconfig = secret_text(secret, "kubeconfig")
     if kubeconfig:
-        doc = yaml.safe_load(kubeconfig)
+        doc = load_yaml(kubeconfig)
         context = next(x for x in doc["contexts"] if x["name"] == doc["current-context"])["context"]
         cluster = next(x for x in doc["clusters"] if x["name"] == context["cluster"])["cluster"]
         endpoint, ca = endpoint or cluster.get("server"), ca or cluster.get("certificate-authority-data")

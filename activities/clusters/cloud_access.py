@@ -32,6 +32,7 @@ import hashlib
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from google.oauth2 import service_account
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from activities.kube import TimedApiClient, hub_client, is_not_found, secret_text
+from activities.kube import TimedApiClient, hub_client, is_not_found, load_yaml, secret_text
 from activities.settings import ActivitySettings
 from api import names
 
@@ -140,7 +141,10 @@ class _TargetClient:
     stale: bool = False
 
 
-_TARGET_CLIENTS: dict[tuple[str, str, tuple[float, float]], _TargetClient] = {}
+TARGET_CLIENTS = 64
+"""Target clusters whose client is kept: more than one worker's live experiments use at once. The least
+recently used one beyond this is closed (once no call uses it) and rebuilt if used again."""
+_TARGET_CLIENTS: OrderedDict[tuple[str, str, tuple[float, float]], _TargetClient] = OrderedDict()
 _TARGET_CLIENTS_LOCK = threading.Lock()
 
 
@@ -150,11 +154,12 @@ def target_client(kubeconfig: str, settings: ActivitySettings) -> Iterator[clien
 
     A provider exec user (see :func:`exec_user`) becomes an in-process token; any other user is used as
     it is (the hub, or a kubeconfig with static credentials). Clients are kept per cluster (context and
-    server) for the worker's life, so a cluster is not dialled anew on every call: a kubeconfig that
-    differs from the cached one (its connection Secret changed) builds a new client, and the old one is
-    closed once no call uses it. :func:`close_target_clients` closes them all (worker shutdown).
+    server), the :data:`TARGET_CLIENTS` most recently used, so a cluster is not dialled anew on every
+    call: a kubeconfig that differs from the cached one (its connection Secret changed) builds a new
+    client, and the old one (or one pushed out of the cache) is closed once no call uses it.
+    :func:`close_target_clients` closes them all (worker shutdown).
     """
-    doc = yaml.safe_load(kubeconfig)
+    doc = load_yaml(kubeconfig)
     context_name = str(doc["current-context"])
     context = next(x for x in doc["contexts"] if x["name"] == context_name)["context"]
     server = str(next(x for x in doc["clusters"] if x["name"] == context["cluster"])["cluster"].get("server"))
@@ -164,16 +169,17 @@ def target_client(kubeconfig: str, settings: ActivitySettings) -> Iterator[clien
         cached = _TARGET_CLIENTS.get(key)
         if cached is not None and cached.digest == digest:
             cached.users += 1
+            _TARGET_CLIENTS.move_to_end(key)
     if cached is None or cached.digest != digest:
         fresh = _TargetClient(digest, _build_target_client(doc, settings), users=1)
         with _TARGET_CLIENTS_LOCK:
-            replaced = _TARGET_CLIENTS.get(key)
+            replaced = [entry for entry in [_TARGET_CLIENTS.pop(key, None)] if entry is not None]
             _TARGET_CLIENTS[key] = cached = fresh
-            unused = replaced is not None and not replaced.stale and replaced.users == 0
-            if replaced is not None:
-                replaced.stale = True
-        if replaced is not None and unused:
-            replaced.api.close()  # type: ignore[no-untyped-call]
+            while len(_TARGET_CLIENTS) > TARGET_CLIENTS:
+                replaced.append(_TARGET_CLIENTS.popitem(last=False)[1])
+            unused = _retire(replaced)
+        for entry in unused:
+            entry.api.close()  # type: ignore[no-untyped-call]
     try:
         yield cached.api
     finally:
@@ -187,12 +193,19 @@ def target_client(kubeconfig: str, settings: ActivitySettings) -> Iterator[clien
 def close_target_clients() -> None:
     """Close every cached target client (the next call builds a new one)."""
     with _TARGET_CLIENTS_LOCK:
-        unused = [entry for entry in _TARGET_CLIENTS.values() if entry.users == 0]
-        for entry in _TARGET_CLIENTS.values():
-            entry.stale = True  # the ones still in use are closed by their last user
+        unused = _retire(list(_TARGET_CLIENTS.values()))
         _TARGET_CLIENTS.clear()
     for entry in unused:
         entry.api.close()  # type: ignore[no-untyped-call]
+
+
+def _retire(entries: list[_TargetClient]) -> list[_TargetClient]:
+    """Mark clients out of the cache (under the lock); the ones no call uses are returned, to be closed
+    now; the others are closed by their last user."""
+    unused = [entry for entry in entries if not entry.stale and entry.users == 0]
+    for entry in entries:
+        entry.stale = True
+    return unused
 
 
 def _build_target_client(doc: dict[str, Any], settings: ActivitySettings) -> client.ApiClient:

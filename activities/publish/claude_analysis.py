@@ -40,6 +40,7 @@ from activities.publish.contracts import RUN_ANALYSIS, AnalysisOutcome, RunAnaly
 from activities.results.pipeline import write_summary_and_report
 from activities.results.s3_store import ObjectMissing, ResultsStore
 from activities.settings import ResultsSettings
+from activities.tls import default_tls
 from api import names
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 529})
@@ -174,6 +175,17 @@ def assemble(outputs: dict[str, PassOutput], sections: list[str], model: str) ->
     return merged | {"generatedAt": datetime.now(UTC).isoformat(), "model": model, "aiGenerated": True}
 
 
+def claude_client(settings: ResultsSettings) -> anthropic.AsyncAnthropic:
+    """An Anthropic client on the process's shared TLS context (building one loads a CA bundle)."""
+    return anthropic.AsyncAnthropic(
+        api_key=settings.anthropic_api_key.get_secret_value(),
+        base_url=settings.anthropic_base_url or None,
+        max_retries=0,  # our loop retries, with heartbeats and a bounded count
+        timeout=settings.analyzer_timeout_seconds,
+        http_client=anthropic.DefaultAsyncHttpxClient(verify=default_tls()),
+    )
+
+
 async def analyse(settings: ResultsSettings, store: ResultsStore, inp: RunAnalysisInput) -> AnalysisOutcome:
     job = names.analysis_job_name(inp.experiment)
     prefix = f"{names.results_prefix(inp.experiment)}analysis/"
@@ -187,25 +199,22 @@ async def analyse(settings: ResultsSettings, store: ResultsStore, inp: RunAnalys
         analysis = computed_analysis(summary)
         message = "computed summary (ANTHROPIC_API_KEY not set): not AI-written"
     else:
-        client = anthropic.AsyncAnthropic(
-            api_key=settings.anthropic_api_key.get_secret_value(),
-            base_url=settings.anthropic_base_url or None,
-            max_retries=0,  # our loop retries, with heartbeats and a bounded count
-            timeout=settings.analyzer_timeout_seconds,
-        )
-        analyzer = Analyzer(settings, client)
+        analyzer = Analyzer(settings, claude_client(settings))
         context = json.dumps(analysis_context(summary), indent=1)
         outputs: dict[str, PassOutput] = {}
-        for name, model, covers in PASSES:
-            if name != "pass_1_plan" and not covers.intersection(sections):
-                continue
-            try:
-                outputs[name] = await analyzer.run_pass(name, model, sections, context)
-            except PassFailed as err:
-                failures.append(str(err))
-                continue
-            document = outputs[name].model_dump(mode="json")
-            await heartbeating(asyncio.to_thread(store.put_json, f"{prefix}{name}.json", document), f"storing {name}")
+        async with analyzer.client:  # its connections are closed when the passes are done
+            for name, model, covers in PASSES:
+                if name != "pass_1_plan" and not covers.intersection(sections):
+                    continue
+                try:
+                    outputs[name] = await analyzer.run_pass(name, model, sections, context)
+                except PassFailed as err:
+                    failures.append(str(err))
+                    continue
+                document = outputs[name].model_dump(mode="json")
+                await heartbeating(
+                    asyncio.to_thread(store.put_json, f"{prefix}{name}.json", document), f"storing {name}"
+                )
         analysis = assemble(outputs, sections, settings.analyzer_model)
         if failures:
             analysis["failedPasses"] = failures
@@ -229,7 +238,9 @@ class AnalysisActivities:
     @activity.defn(name=RUN_ANALYSIS)
     async def run_analysis(self, inp: RunAnalysisInput) -> AnalysisOutcome:
         """Never raises for an analysis problem: the outcome carries it (analysisPhase Failed + condition)."""
-        store = self._store or ResultsStore.from_settings(self.settings)
+        if self._store is None:  # once: a boto3 client costs tens of milliseconds of CPU to build
+            self._store = ResultsStore.from_settings(self.settings)
+        store = self._store
         try:
             return await analyse(self.settings, store, inp)
         except (ResultsStorageFailed, ObjectMissing) as err:

@@ -19,6 +19,7 @@ from activities.results.metrics_snapshot import MetricsSnapshot, TargetMetrics, 
 from activities.results.prometheus_discovery import TargetAccess, discover_prometheus
 from activities.results.promql_client import PromQLClient, ResolvedQuery
 from activities.settings import ResultsSettings
+from activities.tls import default_tls
 from api.base import format_duration
 from api.experiment import ClusterType, ExperimentSpec, MetricsQuery, MetricType
 from api.validation import QUERY_VARIABLES
@@ -121,38 +122,42 @@ class MetricsCollector:
         hub_vars = {"EXPERIMENT": experiment, "NAMESPACE": namespace, "DURATION": duration}
         target_vars = {"EXPERIMENT": experiment, "NAMESPACE": workload_namespace, "DURATION": duration}
         custom = list(spec.metrics or [])
-        results: dict[str, TargetMetrics] = {}
-        for target in spec.targets:
-            if target.cluster.type == ClusterType.HUB:
-                results[target.name] = await self._query_hub(resolve(custom or default_queries(True), hub_vars), window)
-                continue
-            block = await self._query_target(
-                workload_namespace,
-                target.name,
-                str(target.cluster.type),
-                cluster_names.get(target.name),
-                custom,
-                target_vars,
-                window,
-            )
-            if block is not None:
-                results[target.name] = block
-        if all(b.empty for b in results.values()) or len(results) < len(spec.targets):
-            hub_queries = resolve(custom or default_queries(True), hub_vars)
-            already = any(t.cluster.type == ClusterType.HUB for t in spec.targets)
-            if self._settings.metrics_url and not already:
-                key = HUB_FALLBACK_KEY if HUB_FALLBACK_KEY not in results else f"{HUB_FALLBACK_KEY}-metrics"
-                hub = await self._query_hub(hub_queries, window)
-                if not hub.empty or not results:
-                    results[key] = hub
+        # One client (connection pool) for every hub query of this collection, on the shared TLS context.
+        async with httpx.AsyncClient(verify=default_tls()) as hub_http:
+            results: dict[str, TargetMetrics] = {}
+            for target in spec.targets:
+                if target.cluster.type == ClusterType.HUB:
+                    queries = resolve(custom or default_queries(True), hub_vars)
+                    results[target.name] = await self._query_hub(hub_http, queries, window)
+                    continue
+                block = await self._query_target(
+                    workload_namespace,
+                    target.name,
+                    str(target.cluster.type),
+                    cluster_names.get(target.name),
+                    custom,
+                    target_vars,
+                    window,
+                )
+                if block is not None:
+                    results[target.name] = block
+            if all(b.empty for b in results.values()) or len(results) < len(spec.targets):
+                hub_queries = resolve(custom or default_queries(True), hub_vars)
+                already = any(t.cluster.type == ClusterType.HUB for t in spec.targets)
+                if self._settings.metrics_url and not already:
+                    key = HUB_FALLBACK_KEY if HUB_FALLBACK_KEY not in results else f"{HUB_FALLBACK_KEY}-metrics"
+                    hub = await self._query_hub(hub_http, hub_queries, window)
+                    if not hub.empty or not results:
+                        results[key] = hub
         return MetricsSnapshot.merge(now, window, results)
 
-    async def _query_hub(self, queries: list[ResolvedQuery], window: TimeWindow) -> TargetMetrics:
+    async def _query_hub(
+        self, http: httpx.AsyncClient, queries: list[ResolvedQuery], window: TimeWindow
+    ) -> TargetMetrics:
         if not self._settings.metrics_url:
             return TargetMetrics(source=None, queries={})
-        async with httpx.AsyncClient() as http:
-            client = self._client(http, self._settings.metrics_url)
-            return TargetMetrics(source=HUB_SOURCE, queries=await client.run_all(queries, window, HUB_SOURCE))
+        client = self._client(http, self._settings.metrics_url)
+        return TargetMetrics(source=HUB_SOURCE, queries=await client.run_all(queries, window, HUB_SOURCE))
 
     async def _query_target(
         self,

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import base64
 import ssl
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import yaml
 
+from activities.kube import load_yaml
 from activities.results.promql_client import PromQLClient
+from activities.tls import default_tls, kubeconfig_tls
 
 if TYPE_CHECKING:
     from activities.settings import ResultsSettings
@@ -53,7 +52,7 @@ class TargetAccess:
 
     @classmethod
     def from_kubeconfig(cls, text: str) -> TargetAccess:
-        doc: dict[str, Any] = yaml.safe_load(text)
+        doc: dict[str, Any] = load_yaml(text)
         contexts = {c["name"]: c["context"] for c in doc.get("contexts") or []}
         context = contexts.get(doc.get("current-context", ""), next(iter(contexts.values()), {}))
         cluster = _named(doc.get("clusters"), context.get("cluster"), "cluster")
@@ -69,23 +68,14 @@ class TargetAccess:
         )
 
     def client(self) -> httpx.AsyncClient:
+        """A client for this API server; its TLS context is shared with every other client of the same
+        cluster and credentials (:func:`activities.tls.kubeconfig_tls`)."""
         return httpx.AsyncClient(headers=self.headers, verify=self._ssl_context())
 
-    def _ssl_context(self) -> ssl.SSLContext | bool:
+    def _ssl_context(self) -> ssl.SSLContext:
         if not self.server.startswith("https://"):
-            return True
-        context = ssl.create_default_context(cadata=self.ca_pem) if self.ca_pem else ssl.create_default_context()
-        if self.insecure:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        if self.client_cert_pem and self.client_key_pem:
-            # ssl only loads key pairs from files; they live for the duration of this call.
-            with tempfile.TemporaryDirectory() as tmp:
-                cert, key = Path(tmp, "cert.pem"), Path(tmp, "key.pem")
-                cert.write_text(self.client_cert_pem)
-                key.write_text(self.client_key_pem)
-                context.load_cert_chain(cert, key)
-        return context
+            return default_tls()  # httpx builds a context even for plain HTTP
+        return kubeconfig_tls(self.ca_pem, self.client_cert_pem, self.client_key_pem, self.insecure)
 
 
 def _named(items: list[dict[str, Any]] | None, name: str | None, key: str) -> dict[str, Any]:

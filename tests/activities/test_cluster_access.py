@@ -11,6 +11,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from activities.clusters import cloud_access
 from activities.clusters.claims import read_kubeconfig
 from activities.clusters.cloud_access import REFRESH_MARGIN, Cluster, _Tokens, cloud_kubeconfig, target_client
 from activities.deploy.argocd import cluster_secret
@@ -123,3 +124,23 @@ def test_a_target_client_is_reused_until_its_kubeconfig_changes_then_the_old_one
         assert second is not first
         assert who_am_i(second) == me
     assert not first.rest_client.pool_manager.pools  # the replaced client was closed
+
+
+def test_target_clients_beyond_the_bound_are_closed_once_unused_and_rebuilt_when_used_again(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cloud_access, "TARGET_CLIENTS", 1)
+    settings = ActivitySettings()
+    kubeconfig = lab.kube.kubeconfig.read_text()
+    other = yaml.safe_load(kubeconfig)  # the same API server under another context: another cached client
+    other["contexts"][0]["name"] = other["current-context"] = "another-target"
+    with target_client(kubeconfig, settings) as first:
+        me = who_am_i(first)
+        with target_client(yaml.safe_dump(other), settings) as second:
+            assert who_am_i(second) == me
+            assert first.rest_client.pool_manager.pools  # pushed out of the cache, but still in use
+    assert not first.rest_client.pool_manager.pools  # closed by its last user
+    with target_client(kubeconfig, settings) as again:
+        assert again is not first
+        assert who_am_i(again) == me
+    assert not second.rest_client.pool_manager.pools  # pushed out, unused: closed at once

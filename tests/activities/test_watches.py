@@ -2,6 +2,9 @@
 watch events, a watch the server ends is resumed, a compacted version is listed again, and many waiters
 share one watch.
 
+The informer's label index and label listeners are checked on the same objects (relabelled, deleted,
+listed again after an API-server restart).
+
 The objects are ConfigMaps labelled as ours in the test's namespace, which no simulator touches, so
 every change is the test's own. The safety-net re-read is set to 300 s: within a test only the watch
 can wake a waiter.
@@ -10,7 +13,8 @@ can wake a waiter.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +24,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.kube import MANAGED_BY
 from activities.settings import ActivitySettings
 from activities.watches import HubWatches, Kind, Obj, Waiting
+from runtime.informer import Informer, Key
 from tests.fixtures.eventually import eventually_async
 from tests.fixtures.kube import KubeCluster
 
@@ -141,3 +146,103 @@ async def test_a_deleted_object_wakes_its_waiter_with_none(
     client.CoreV1Api(kube.api_client()).delete_namespaced_config_map("doomed", kube_namespace)
 
     assert await asyncio.wait_for(waiter, DEADLINE) == "gone"
+
+
+UID = "experiments.illm.io/experiment-uid"
+
+
+def labelled(kube: KubeCluster, namespace: str, name: str, uid: str) -> None:
+    body = {"metadata": {"name": name, "labels": {**MANAGED_BY, UID: uid}}}
+    client.CoreV1Api(kube.api_client()).create_namespaced_config_map(namespace, body)
+
+
+def relabel(kube: KubeCluster, namespace: str, name: str, uid: str) -> None:
+    client.CoreV1Api(kube.api_client()).patch_namespaced_config_map(
+        name, namespace, {"metadata": {"labels": {UID: uid}}}
+    )
+
+
+def selected(informer: Informer, uid: str) -> list[str]:
+    return sorted(obj["metadata"]["name"] for obj in informer.select(UID, uid) or [])
+
+
+async def test_select_by_label_follows_adds_relabels_deletes_and_relists(
+    kube: KubeCluster, kube_namespace: str
+) -> None:
+    kind = config_maps(kube_namespace)
+    informer = Informer(kube.api_client(), kind, connect_timeout=5, watch_seconds=1)
+    try:
+        labelled(kube, kube_namespace, "a", "one")
+        labelled(kube, kube_namespace, "b", "one")
+        informer.start()
+        await eventually_async(lambda: informer.synced, what="the first list")
+        assert (selected(informer, "one"), selected(informer, "two")) == (["a", "b"], [])
+
+        labelled(kube, kube_namespace, "c", "two")  # added
+        relabel(kube, kube_namespace, "b", "two")  # its label value changed
+        await eventually_async(lambda: selected(informer, "two") == ["b", "c"], what="the add and the relabel")
+        assert selected(informer, "one") == ["a"]
+        client.CoreV1Api(kube.api_client()).delete_namespaced_config_map("c", kube_namespace)
+        await eventually_async(lambda: selected(informer, "two") == ["b"], what="the deletion")
+
+        # Changes made while the informer is away reach it only by its next list: the restarted API
+        # server has no history before its start, so watching from the old version is refused (410).
+        informer.stop()
+        relabel(kube, kube_namespace, "a", "two")
+        labelled(kube, kube_namespace, "d", "one")
+        await asyncio.to_thread(kube.control_plane.restart_apiserver)
+        informer.start()
+        await eventually_async(lambda: informer.lists == 2, what="a list after the restart")
+        assert (selected(informer, "one"), selected(informer, "two")) == (["d"], ["a", "b"])
+    finally:
+        informer.stop()
+
+
+async def test_a_label_listener_hears_the_objects_that_have_or_had_its_value_and_no_other(
+    kube: KubeCluster, kube_namespace: str
+) -> None:
+    kind = config_maps(kube_namespace)
+    informer = Informer(kube.api_client(), kind, connect_timeout=5)
+    heard: dict[str, list[str]] = {"one": [], "two": [], "any": []}
+
+    def hear(into: str) -> Callable[[Key | None], None]:
+        return lambda key: heard[into].append(key[1] if key else "(list)")
+
+    try:
+        informer.start()
+        await eventually_async(lambda: informer.synced and informer.watches > 0, what="a running watch")
+        with (
+            informer.listening(hear("one"), labelled=(UID, "one")),
+            informer.listening(hear("two"), labelled=(UID, "two")),
+            informer.listening(hear("any")),
+        ):
+            labelled(kube, kube_namespace, "x", "two")
+            labelled(kube, kube_namespace, "y", "one")
+            relabel(kube, kube_namespace, "y", "two")  # leaves "one": both values hear it
+            client.CoreV1Api(kube.api_client()).delete_namespaced_config_map("x", kube_namespace)
+            await eventually_async(lambda: len(heard["any"]) == 4, what="every change heard by the listener of all")
+        # Events are delivered in order, so "one" has had every event it would ever get.
+        assert heard == {"one": ["y", "y"], "two": ["x", "y", "x"], "any": ["x", "y", "y", "x"]}
+        assert informer.waiters == 0
+    finally:
+        informer.stop()
+
+
+async def test_until_gone_wakes_when_the_last_object_of_its_label_value_goes(
+    kube: KubeCluster, kube_namespace: str, watches: HubWatches
+) -> None:
+    kind = config_maps(kube_namespace)
+    for name, uid in (("mine-1", "mine"), ("mine-2", "mine"), ("theirs", "theirs")):
+        labelled(kube, kube_namespace, name, uid)
+
+    async def activity() -> dict[str, str]:
+        return await watches.until_gone([(kind, "still there")], UID, "mine", time.monotonic() + 300)
+
+    waiter = asyncio.ensure_future(ActivityEnvironment().run(activity))
+    await eventually_async(lambda: subscribed(watches, kind, 1), what="the waiter subscribed")
+    core = client.CoreV1Api(kube.api_client())
+    core.delete_namespaced_config_map("mine-1", kube_namespace)
+    core.delete_namespaced_config_map("mine-2", kube_namespace)
+
+    assert await asyncio.wait_for(waiter, DEADLINE) == {}
+    assert selected(watches.informers[kind], "theirs") == ["theirs"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import ssl
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import certifi
 import httpx
 import pytest
 
@@ -19,6 +22,7 @@ from activities.results.metrics_collection import (
 )
 from activities.results.metrics_snapshot import TimeWindow
 from activities.results.promql_client import PromQLClient, ResolvedQuery
+from activities.tls import default_tls, kubeconfig_tls
 from api.base import format_duration
 from api.experiment import MetricType
 from tests.fakes.kube_proxy import FakeKubeApi, FakeService, serve
@@ -249,3 +253,16 @@ async def test_too_short_a_run_collects_nothing() -> None:
         now=now,
     )
     assert snapshot is None
+
+
+def test_one_tls_context_per_trust_setting_and_another_when_the_ca_changes() -> None:
+    first_ca, second_ca = re.findall(
+        r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", certifi.contents(), re.S
+    )[:2]
+    context = kubeconfig_tls(first_ca, None, None, False)
+    assert kubeconfig_tls(first_ca, None, None, False) is context  # built once, shared by every client
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    rotated = kubeconfig_tls(second_ca, None, None, False)  # the connection Secret's CA changed
+    assert rotated is not context
+    assert kubeconfig_tls(first_ca, None, None, True).verify_mode == ssl.CERT_NONE
+    assert default_tls() is default_tls()
