@@ -20,6 +20,8 @@ TERMINAL_STAYS_TERMINAL = "terminal-phases-stay-terminal"
 """A failed analysis or an unanswered review is a condition; it no longer turns Complete into Failed."""
 GATE_BUDGET_AT_VALIDATION = "gate-budget-at-validation"
 """A quality gate whose re-collect waits cannot fit the results deadline is InvalidSpec, before any spend."""
+STATUS_WAITS_FOR_HUB_CALLS = "status-waits-for-hub-calls"
+"""A status report waits for the short hub API call in flight (validate, claim, submit) and carries its change too."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Changes:
     complete_after_results: bool
     terminal_stays_terminal: bool
     gate_budget_at_validation: bool
+    status_waits_for_hub_calls: bool
 
     @staticmethod
     def decide() -> Changes:
@@ -37,4 +40,5 @@ class Changes:
             complete_after_results=workflow.patched(COMPLETE_AFTER_RESULTS),
             terminal_stays_terminal=workflow.patched(TERMINAL_STAYS_TERMINAL),
             gate_budget_at_validation=workflow.patched(GATE_BUDGET_AT_VALIDATION),
+            status_waits_for_hub_calls=workflow.patched(STATUS_WAITS_FOR_HUB_CALLS),
         )

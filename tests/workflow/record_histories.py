@@ -22,6 +22,11 @@ Recorded with every patch of ``workflows/changes.py`` (the current shape):
 - ``manual_ttl``             a manual experiment nobody completes: Complete at its 7-day TTL, cleaned up, deleted;
 - ``cancel_in_review``       the Experiment is deleted while the review is pending: PR closed, Cancelled.
 
+Recorded with ``status-waits-for-hub-calls`` as well (a report waits for the hub call in flight):
+
+- ``status_after_hub_calls`` hello-app: Pending and Provisioning go out in one report with the claimed
+  cluster, Deployed with Running; 7 reports where ``results_first`` has 10.
+
 The committed files are the contract with every workflow already running in production: a change
 to the workflow code (workflows/experiment.py, workflows/stages/ and what they call) that issues
 different commands (another activity, a timer, another order) must keep replaying them, i.e. it
@@ -104,6 +109,7 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeLab], dict[str, object], Callable[[R
     ),
     "manual_ttl": (FakeLab, {"ttl_days": 7, "workflow": MANUAL}, _finish),
     "cancel_in_review": (FakeLab, {"ttl_days": 0, "publish": True}, _cancel_in_review),
+    "status_after_hub_calls": (FakeLab, {"ttl_days": 0}, _finish),
 }
 
 
