@@ -2,7 +2,8 @@
 
 A failure here means a change would break workflows already running: guard the new behaviour with
 ``workflow.patched("<change-id>")`` instead (see tests/workflow/record_histories.py, which also
-says when and how to re-record).
+says when and how to re-record). The Replayer runs the full workflow sandbox, which screens the code
+of workflows/ for clocks, randomness and I/O; the worker passes that package through (worker/app.py).
 """
 
 from __future__ import annotations
