@@ -69,7 +69,12 @@ def start_temporal(
     binaries: ServerBinaries, db_file: Path, port: int, ui_port: int, log_path: Path, codec_endpoint: str | None = None
 ) -> ServerProcess:
     """The Temporal dev server with its UI; the SQLite file keeps history across restarts. With a
-    ``codec_endpoint`` the UI decodes payloads through that codec server (worker/codec_server.py)."""
+    ``codec_endpoint`` the UI decodes payloads through that codec server (worker/codec_server.py).
+
+    The file is in WAL mode with ``synchronous=NORMAL`` (the CLI's default is a rollback journal and
+    FULL, an fsync per commit): a commit survives a crash of the server process, which is what the
+    lab's restarts and the soak need; only a crash of the machine may lose the last commits, and
+    the database stays consistent either way."""
     db_file.parent.mkdir(parents=True, exist_ok=True)
     ports = {"--port": port, "--ui-port": ui_port, "--http-port": port + 10, "--metrics-port": port + 20}
     argv = [
@@ -79,6 +84,7 @@ def start_temporal(
         "--ip=127.0.0.1",
         "--ui-ip=127.0.0.1",
         f"--db-filename={db_file}",
+        *("--sqlite-pragma=journal_mode=wal", "--sqlite-pragma=synchronous=normal"),
         "--ui-disable-news-fetch",
         "--log-level=warn",
         *(f"{flag}={value}" for flag, value in ports.items()),

@@ -77,6 +77,7 @@ async def serve(settings: WorkerSettings, activities: Sequence[Callable[..., Any
             activity_executor=executor,
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+            sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_seconds),
             graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         )
         readiness.worker = worker

@@ -28,6 +28,14 @@ class WorkerSettings(WorkerActivitySettings, PayloadKeySettings):
         "each slower, and a cold worker (after a restart) that takes up to the SDK's default 100 replays at once "
         "on a busy machine finishes none within the 10 s workflow task timeout, so all are retried.",
     )
+    worker_sticky_queue_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a workflow task waits on this worker's sticky queue before the server hands it to "
+        "any worker with the whole history, which replays the run from its start. The SDK's 10 s is shorter than "
+        "the wait at 1,000 concurrent runs with 8 task slots (2.4 replays per experiment); 30 s matches the "
+        "activities' heartbeat timeout, which a killed worker's runs wait out anyway.",
+    )
     worker_graceful_shutdown_seconds: float = Field(
         50.0,
         ge=0,

@@ -64,7 +64,7 @@ class ExperimentWorkflow:
     async def run(self, inp: ExperimentInput) -> ExperimentOutcome:
         life = self._life
         life.changes = Changes.decide()
-        pump = StatusPump(life.experiment, life.book)
+        pump = StatusPump(life.experiment, life.book, life.status_waits)
         life.enter(ExperimentPhase.PENDING, "Validating", "checking the spec and the component catalog")
         try:
             if await ended_by_ttl(life, self._active_stages()):

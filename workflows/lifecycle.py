@@ -8,6 +8,8 @@ condition and the search attributes together. Deterministic code only: time is `
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +42,23 @@ class Lifecycle:
         self.complete_request: CompleteRequest | None = None
         self.review_request: ReviewRequest | None = None
         self._search_phase: str | None = None
+        self._hub_calls = 0
+
+    @contextmanager
+    def hub_call(self) -> Iterator[None]:
+        """Around a short call to the hub API server (validate, create the claim, submit the Argo
+        workflow): the status report waits for its answer and carries what it changed too, one report
+        where there were two. It only takes long when that server fails, and the report goes to the
+        same server. Runs started before ``status-waits-for-hub-calls`` report at once."""
+        self._hub_calls += 1
+        try:
+            yield
+        finally:
+            self._hub_calls -= 1
+
+    def status_waits(self) -> bool:
+        """Whether the status report waits for a hub call in flight (:meth:`hub_call`)."""
+        return self._hub_calls > 0 and self.changes.status_waits_for_hub_calls
 
     def enter(self, phase: ExperimentPhase, reason: str, message: str) -> None:
         """Enter ``phase``; the Ready condition says why (True when Complete, False when Failed)."""

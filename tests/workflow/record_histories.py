@@ -12,7 +12,7 @@ Recorded before the ``workflows/changes.py`` patches (the old shape, kept to pro
 - ``failure_cleanup`` one of two clusters is rejected: Failed, both cleaned up;
 - ``ttl``             a manual experiment nobody completes, ended at its 7-day TTL and deleted.
 
-Recorded with every patch of ``workflows/changes.py`` (the current shape):
+Recorded with the first four patches of ``workflows/changes.py``, each with its marker:
 
 - ``results_first``          hello-app: Complete only after summary.json is stored;
 - ``manual_inline``          the inline ``experiment-lifecycle`` suspended; ``complete`` resumes and ends it;
@@ -21,6 +21,12 @@ Recorded with every patch of ``workflows/changes.py`` (the current shape):
 - ``gate_recollect``         the quality gate re-collects twice (timers), passes; approved early, the PR is merged;
 - ``manual_ttl``             a manual experiment nobody completes: Complete at its 7-day TTL, cleaned up, deleted;
 - ``cancel_in_review``       the Experiment is deleted while the review is pending: PR closed, Cancelled.
+
+Recorded with ``status-waits-for-hub-calls``, the newest id, whose one marker stands for every change
+(a report also waits for the hub call in flight):
+
+- ``status_after_hub_calls`` hello-app: Pending and Provisioning go out in one report with the claimed
+  cluster, Deployed with Running; 7 reports where ``results_first`` has 10.
 
 The committed files are the contract with every workflow already running in production: a change
 to the workflow code (workflows/experiment.py, workflows/stages/ and what they call) that issues
@@ -104,6 +110,7 @@ SCENARIOS: dict[str, tuple[Callable[[], FakeLab], dict[str, object], Callable[[R
     ),
     "manual_ttl": (FakeLab, {"ttl_days": 7, "workflow": MANUAL}, _finish),
     "cancel_in_review": (FakeLab, {"ttl_days": 0, "publish": True}, _cancel_in_review),
+    "status_after_hub_calls": (FakeLab, {"ttl_days": 0}, _finish),
 }
 
 

@@ -43,14 +43,15 @@ async def provision_clusters(life: Lifecycle) -> None:
 async def _provision_target(life: Lifecycle, target: Target, budget: PhaseBudget) -> None:
     claim = names.cluster_name(life.experiment, target.name, target.cluster.type)
     try:
-        created = await call(
-            PROVISION_CLUSTER,
-            ProvisionClusterInput(experiment=life.experiment, target=target.name, cluster=target.cluster),
-            ProvisionedCluster,
-            policies.cloud_call(budget.remaining()),
-            budget,
-            f"cluster {claim} of target {target.name} to be requested",
-        )
+        with life.hub_call():
+            created = await call(
+                PROVISION_CLUSTER,
+                ProvisionClusterInput(experiment=life.experiment, target=target.name, cluster=target.cluster),
+                ProvisionedCluster,
+                policies.cloud_call(budget.remaining()),
+                budget,
+                f"cluster {claim} of target {target.name} to be requested",
+            )
         life.book.update_target(
             target.name,
             phase="Provisioning",

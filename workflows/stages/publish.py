@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import ReviewDecision, ReviewRequest
     from workflows.status import ANALYSIS_COMPLETE, PUBLISHED, REVIEW_GATE
 
-DEFAULT_SECTIONS = [
+DEFAULT_SECTIONS = (
     AnalyzerSection.ABSTRACT,
     AnalyzerSection.TARGET_ANALYSIS,
     AnalyzerSection.PERFORMANCE_ANALYSIS,
@@ -40,7 +40,7 @@ DEFAULT_SECTIONS = [
     AnalyzerSection.BODY,
     AnalyzerSection.FEEDBACK,
     AnalyzerSection.ARCHITECTURE_DIAGRAM,
-]
+)
 
 
 async def publish_analyse_review(life: Lifecycle) -> None:
@@ -103,7 +103,7 @@ async def close_pending_pr(life: Lifecycle, reason: str, message: str) -> None:
 
 async def _analyse(life: Lifecycle, summary_key: str, budget: PhaseBudget) -> None:
     config = life.spec.analyzer_config
-    sections = [AnalyzerSection(s) for s in config.sections] if config else DEFAULT_SECTIONS
+    sections = [AnalyzerSection(s) for s in config.sections] if config else list(DEFAULT_SECTIONS)
     job = names.analysis_job_name(life.experiment)
     life.book.update(analysis_job_name=job, analysis_phase=AnalysisPhase.RUNNING)
     try:

@@ -54,19 +54,20 @@ async def run_argo_workflow(life: Lifecycle) -> None:
     budget = PhaseBudget("running", life.spec.deadline("running"))
     await _discover_tutorial_services(life, budget)
     endpoints = {t.name: t.endpoint for t in life.book.status.targets or []}
-    submitted = await call(
-        SUBMIT_ARGO_WORKFLOW,
-        SubmitArgoWorkflowInput(
-            experiment=life.experiment,
-            template=life.spec.workflow.template,
-            mode=life.spec.workflow.completion.mode,
-            parameters=argo_parameters(life.experiment.name, life.spec, endpoints),
-        ),
-        SubmittedArgoWorkflow,
-        policies.cloud_call(budget.remaining()),
-        budget,
-        f"Argo workflow {names.argo_workflow_name(life.experiment)} to be submitted",
-    )
+    with life.hub_call():
+        submitted = await call(
+            SUBMIT_ARGO_WORKFLOW,
+            SubmitArgoWorkflowInput(
+                experiment=life.experiment,
+                template=life.spec.workflow.template,
+                mode=life.spec.workflow.completion.mode,
+                parameters=argo_parameters(life.experiment.name, life.spec, endpoints),
+            ),
+            SubmittedArgoWorkflow,
+            policies.cloud_call(budget.remaining()),
+            budget,
+            f"Argo workflow {names.argo_workflow_name(life.experiment)} to be submitted",
+        )
     life.book.update(workflow_status=WorkflowStatus(name=submitted.name, phase="Running", started_at=workflow.now()))
     life.progress.reach(Stage.RUNNING)
     life.enter(ExperimentPhase.RUNNING, "Running", f"Argo workflow {submitted.name} running")

@@ -21,14 +21,15 @@ with workflow.unsafe.imports_passed_through():
 
 async def validate_spec(life: Lifecycle) -> None:
     budget = PhaseBudget("provisioning", life.spec.deadline("provisioning"))
-    result = await call(
-        VALIDATE_EXPERIMENT,
-        ValidateInput(experiment=life.experiment, spec=life.spec),
-        ValidationResult,
-        policies.cloud_call(budget.remaining()),
-        budget,
-        "spec validation",
-    )
+    with life.hub_call():
+        result = await call(
+            VALIDATE_EXPERIMENT,
+            ValidateInput(experiment=life.experiment, spec=life.spec),
+            ValidationResult,
+            policies.cloud_call(budget.remaining()),
+            budget,
+            "spec validation",
+        )
     if result.problems:
         text = "; ".join(f"{x.field}: {x.message}" + (f" (fix: {x.fix})" if x.fix else "") for x in result.problems)
         life.condition(VALIDATED, ConditionStatus.FALSE, "InvalidSpec", text)
