@@ -69,7 +69,7 @@ class Simulator:
         self.identity = IdentityServer(settings.identity_port).start() if settings.identity_port is not None else None
         self.lookups = Lookups(self.watch_api, CONNECT_TIMEOUT)
         """What the controllers look up (projects, cluster Secrets, namespaces...) without reacting to it."""
-        self.claims = ClaimController(self.api, settings, self.identity)
+        self.claims = ClaimController(self.api, settings, self.lookups, self.identity)
         self.apps = ApplicationController(self.api, settings, self.lookups)
         self.workflows = WorkflowController(self.api, settings, self.lookups)
         self.agents = AgentSimulator(settings)

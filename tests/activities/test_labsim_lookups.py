@@ -49,6 +49,10 @@ def exists(lab: Lab, namespace: str, name: str) -> bool:
     return True
 
 
+def terminating(lab: Lab) -> list[str]:
+    return [str(ns.metadata.name) for ns in lab.core().list_namespace().items if ns.metadata.deletion_timestamp]
+
+
 @pytest.mark.asyncio
 async def test_syncing_and_deleting_applications_reads_projects_secrets_namespaces_and_configmaps_from_stores(
     lab: Lab, kube_namespace: str
@@ -63,6 +67,8 @@ async def test_syncing_and_deleting_applications_reads_projects_secrets_namespac
     eventually(lambda: lookups.get(NAMESPACES, "", namespace), 30, "the workload namespace in the store")
     eventually(lambda: lookups.select(CLUSTER_SECRETS, names.EXPERIMENT_UID_LABEL, ref.uid), 30, "the cluster Secret")
     apps = [names.app_name(ref, "app", layer) for layer in ("infra", "obs", "workload")]
+    # kube-controller-manager lists and deletes every kind in a namespace being deleted (an earlier test's).
+    eventually(lambda: not terminating(lab), 120, "no namespace being deleted")
 
     before = lab.kube.requests()
     for layer in ("obs", "workload"):
