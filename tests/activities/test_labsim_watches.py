@@ -93,7 +93,7 @@ def test_an_expired_watch_is_listed_again_and_the_simulator_goes_on(lab: Lab) ->
         2 * DEADLINE,  # a backoff of up to 30 s may follow a slow restart
         "every kind listed or watched again",
     )
-    # A kind watched again may still get its 410 on that watch and list once more: synced again after it.
-    eventually(lambda: lab.simulator.synced, DEADLINE, "every kind listed")
+    # a watch resumed at first may still end in a 410 and list again: wait until every kind is listed
+    eventually(lambda: lab.simulator.synced, 2 * DEADLINE, "every kind synced again")
     assert lab.simulator.resyncs == resyncs
     lab.custom().delete_namespaced_custom_object(*CLAIMS, name)
