@@ -6,7 +6,9 @@ namesake in another namespace, or an earlier Experiment of the same name, is nev
 
 Order matters: Applications first (their resources finalizer removes the workloads while the target
 still exists), then cluster Secrets, the Argo Workflow and kubeconfig Secrets, then the claims, then
-the hub workload namespace — which the original left behind, like the Argo Workflow. Deleting what is
+the hub workload namespace of a ``hub`` target — which the original left behind, like the Argo
+Workflow. A provisioned cluster's namespaces go with the cluster (in the lab, labsim deletes them when
+it deletes the simulated cluster); the wait still covers any namespace labelled with the experiment. Deleting what is
 already gone counts as done, so a retried attempt is harmless. Waits for disappearance are woken by the
 worker's watches (activities/watches.py) and bounded by ``CLEANUP_WAIT_SECONDS``; whatever is still
 there is reported in ``not_deleted``, never raised.
@@ -64,6 +66,7 @@ class Owned:
         self.selector = uid_selector(inp.experiment)
         self.namespace = inp.experiment.namespace
         remote = [t for t in inp.targets if t.cluster_type != ClusterType.HUB]
+        self.on_hub = len(remote) < len(inp.targets)
         self.experiment = inp.experiment
         self.targets = [t.name for t in inp.targets]
         self.remote_clusters = [names.claim_name(inp.experiment, t.name) for t in remote]
@@ -94,12 +97,16 @@ class Owned:
         }
 
     def namespaces(self) -> dict[str, Callable[[], object]]:
-        """Workload namespaces on the hub; one that is already terminating is only waited for.
+        """Workload namespaces on the hub, if a target is the hub; one already terminating is only waited for.
 
-        Deleting one is what makes kube-controller-manager's namespace controller LIST and DELETE (a
-        collection) every namespaced kind in it, present or not — about 55 requests per experiment,
+        A provisioned cluster's workload namespace lives on that cluster and goes with it: listing the
+        hub for it would find nothing (in the lab, where every cluster is the hub, the simulator deletes
+        it with the cluster). Deleting one is what makes kube-controller-manager's namespace controller
+        LIST and DELETE (a collection) every namespaced kind in it, present or not — about 85 requests,
         among them the DELETE of ``appprojects`` and ``workflowtemplates``: no code of ours deletes those.
         """
+        if not self.on_hub:
+            return {}
         return {
             f"Namespace/{_meta(ns).name}": partial(self.core.delete_namespace, str(_meta(ns).name))
             for ns in self.core.list_namespace(label_selector=self.selector).items

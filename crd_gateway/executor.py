@@ -74,7 +74,9 @@ class Executor:
     async def _perform(self, action: Action, experiment: ObservedExperiment) -> None:
         match action:
             case AddFinalizer():
-                await self.kube.add_finalizer(experiment.metadata_stub())
+                patched = await self.kube.add_finalizer(experiment.metadata_stub())
+                if patched is not None:  # the first status write merges into it instead of reading it
+                    self.writer.remember(patched)
             case StartWorkflow():
                 started = await self.workflows.start(experiment.workflow_id, experiment.workflow_input())
                 metrics.WORKFLOW_STARTS.labels("started" if started else "already_started").inc()

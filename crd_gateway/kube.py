@@ -70,20 +70,27 @@ class KubeApi:
             raise Gone(f"{namespace}/{name} uid {uid}")
         return obj
 
-    async def set_finalizers(self, namespace: str, name: str, resource_version: str, finalizers: list[str]) -> None:
-        """Merge patch with the observed resourceVersion: a decision made on a stale object gets 409."""
+    async def set_finalizers(
+        self, namespace: str, name: str, resource_version: str, finalizers: list[str]
+    ) -> dict[str, Any]:
+        """Merge patch with the observed resourceVersion: a decision made on a stale object gets 409.
+
+        Returns the object as the patch left it."""
         body = {"metadata": {"resourceVersion": resource_version, "finalizers": finalizers}}
-        await self.write(
+        result = await self.write(
             self.custom.patch_namespaced_custom_object, API_GROUP, API_VERSION, namespace, PLURAL, name, body
         )
+        return cast(dict[str, Any], result)
 
-    async def add_finalizer(self, obj: dict[str, Any]) -> None:
+    async def add_finalizer(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """The object as the patch left it; None when it had the finalizer already (nothing written)."""
         meta = obj["metadata"]
         current = list(meta.get("finalizers") or [])
-        if EXPERIMENT_FINALIZER not in current:
-            await self.set_finalizers(
-                meta["namespace"], meta["name"], meta["resourceVersion"], [*current, EXPERIMENT_FINALIZER]
-            )
+        if EXPERIMENT_FINALIZER in current:
+            return None
+        return await self.set_finalizers(
+            meta["namespace"], meta["name"], meta["resourceVersion"], [*current, EXPERIMENT_FINALIZER]
+        )
 
     async def remove_finalizer(self, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]

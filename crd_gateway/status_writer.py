@@ -10,7 +10,8 @@ earlier writes and the resourceVersion makes check and write one step. The objec
 is kept (a bounded number of them) and the next report of that Experiment merges into it without
 reading first: the gateway is its status' only writer, so it is usually current, and when it is not
 (a spec or label edit, another replica's write) the PUT gets 409 and the retry reads the object.
-That saves one GET of ~10 reports per experiment. ``delete_experiment``
+That saves one GET of ~10 reports per experiment; the object the finalizer patch returned is kept the
+same way (:meth:`StatusWriter.remember`), so the first report does not read either. ``delete_experiment``
 deletes the object with a uid precondition (the workflow's TTL). An Experiment that is gone is not
 an error: the workflow must not retry for an hour.
 """
@@ -224,6 +225,11 @@ class StatusWriter:
             await self._record_events(stored, before, after)
             return Written.WRITTEN
         raise RuntimeError(f"status of {namespace}/{name}: still conflicting after {CONFLICT_RETRIES} attempts")
+
+    def remember(self, obj: dict[str, Any]) -> None:
+        """Keep an object another write of the gateway returned (the finalizer patch) for the next status write."""
+        meta = obj["metadata"]
+        self._keep((meta["namespace"], meta["name"], meta["uid"]), obj)
 
     def _keep(self, key: tuple[str, str, str], obj: dict[str, Any]) -> None:
         """Remember the object for the next report (without managedFields, the bulk of it)."""

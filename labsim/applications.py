@@ -7,7 +7,9 @@ becomes Synced/Healthy with ``status.resources`` listing them. A destination ser
 in-cluster nor a registered cluster Secret, or one its AppProject does not permit (labsim.projects),
 gives an ``InvalidSpecError`` condition, as ArgoCD does.
 Deleting an Application with the resources finalizer deletes its ConfigMaps first; without it they
-are orphaned. Fault ``app-degraded`` keeps it Degraded.
+are orphaned. Fault ``app-degraded`` keeps it Degraded. Projects, cluster Secrets, namespaces and the
+rendered ConfigMaps are looked up in the simulator's stores (:mod:`labsim.lookups`), the API only when
+a store lacks them.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from labsim import projects
 from labsim.config import Fault, SimulatorConfig, sampled_delay
+from labsim.lookups import APPPROJECTS, CLUSTER_SECRETS, NAMESPACES, RENDERED, Lookups
 from labsim.objects import CustomObjects, meta, now_rfc3339, object_meta, set_finalizers, uid_of
-from labsim.projects import project_problem
 
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "applications"
 NAMESPACE = "argocd"
@@ -37,10 +40,11 @@ Secret or an AppProject changes, and labsim watches neither."""
 
 
 class ApplicationController:
-    def __init__(self, api: client.ApiClient, config: SimulatorConfig) -> None:
+    def __init__(self, api: client.ApiClient, config: SimulatorConfig, lookups: Lookups) -> None:
         self.custom = CustomObjects(api)
         self.core = client.CoreV1Api(api)
         self.config = config
+        self.lookups = lookups
         self.first_seen: dict[str, float] = {}
         self.synced_spec: dict[str, str] = {}
         """uid → hash of the spec last synced (generation also moves on status writes: no status subresource)."""
@@ -97,18 +101,27 @@ class ApplicationController:
         return health == ("Degraded" if Fault.APP_DEGRADED in faults else "Healthy")
 
     def _destination_problem(self, app: dict[str, Any]) -> str | None:
-        problem = project_problem(self.custom, NAMESPACE, app)
+        problem = projects.project_problem(self._project, app)
         if problem:
             return problem
         server = ((app.get("spec") or {}).get("destination") or {}).get("server")
-        if server == IN_CLUSTER:
+        if server == IN_CLUSTER or server in _servers(self.lookups.select(CLUSTER_SECRETS) or []):
             return None
-        secrets = self.core.list_namespaced_secret(NAMESPACE, label_selector="argocd.argoproj.io/secret-type=cluster")
-        for secret in secrets.items:
-            known = base64.b64decode((secret.data or {}).get("server", "")).decode()
-            if known == server:
-                return None
+        listed = self.core.list_namespaced_secret(NAMESPACE, label_selector=CLUSTER_SECRETS.selector)
+        if server in _servers([secret.to_dict() for secret in listed.items]):
+            return None
         return f"cluster {server!r} has not been configured (no cluster Secret in namespace {NAMESPACE})"
+
+    def _project(self, name: str) -> dict[str, Any] | None:
+        stored = self.lookups.get(APPPROJECTS, NAMESPACE, name)
+        if stored is not None:
+            return stored
+        try:
+            return self.custom.get(projects.GROUP, projects.VERSION, NAMESPACE, projects.PLURAL, name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            return None
 
     def _apply(self, app: dict[str, Any]) -> list[dict[str, Any]]:
         """Create the destination namespace and one ConfigMap per deployable source; return status.resources."""
@@ -148,6 +161,10 @@ class ApplicationController:
         return resources
 
     def _ensure_namespace(self, namespace: str, labels: dict[str, str]) -> None:
+        """Create it, or set the managed labels; nothing when the store has it with them (another layer's sync)."""
+        stored = self.lookups.get(NAMESPACES, "", namespace)
+        if stored is not None and labels.items() <= (meta(stored).get("labels") or {}).items():
+            return
         try:
             self.core.create_namespace(client.V1Namespace(metadata=object_meta(namespace, labels)))
         except ApiException as exc:
@@ -164,17 +181,38 @@ class ApplicationController:
         finalizers = m.get("finalizers") or []
         if RESOURCES_FINALIZER not in finalizers:
             return
-        selector = f"{TRACKING_LABEL}={m['name']}"
-        for cm in self.core.list_config_map_for_all_namespaces(label_selector=selector).items:
-            cm_meta = cm.metadata or client.V1ObjectMeta()
+        for namespace, name in sorted(self._rendered(app)):
             try:
-                self.core.delete_namespaced_config_map(str(cm_meta.name), str(cm_meta.namespace))
+                self.core.delete_namespaced_config_map(name, namespace)
             except ApiException as exc:
                 if exc.status != 404:
                     raise
         set_finalizers(self.custom, (GROUP, VERSION, PLURAL), app, [f for f in finalizers if f != RESOURCES_FINALIZER])
         self.first_seen.pop(uid_of(app), None)
         self.synced_spec.pop(uid_of(app), None)
+
+    def _rendered(self, app: dict[str, Any]) -> set[tuple[str, str]]:
+        """(namespace, name) of the Application's ConfigMaps: the store's (by tracking label) and its status'.
+
+        The status covers one the store has not seen yet; the store one a later sync no longer lists.
+        Without a listed store, the API's list by label.
+        """
+        name = meta(app)["name"]
+        found = {
+            (str(r.get("namespace")), str(r.get("name")))
+            for r in (app.get("status") or {}).get("resources") or []
+            if r.get("kind") == "ConfigMap"
+        }
+        stored = self.lookups.select(RENDERED, TRACKING_LABEL, name)
+        if stored is None:
+            listed = self.core.list_config_map_for_all_namespaces(label_selector=f"{TRACKING_LABEL}={name}").items
+            stored = [{"metadata": cm.metadata.to_dict()} for cm in listed if cm.metadata]
+        return found | {(meta(cm)["namespace"], meta(cm)["name"]) for cm in stored}
+
+
+def _servers(secrets: list[dict[str, Any]]) -> set[str]:
+    """The ``server`` of each cluster Secret (``data`` is base64)."""
+    return {base64.b64decode((secret.get("data") or {}).get("server") or "").decode() for secret in secrets}
 
 
 def _helm_fullname(source: dict[str, Any]) -> str:

@@ -1,12 +1,12 @@
 """Plays Argo Workflows: a Workflow runs for a while, then Succeeded (or Failed with fault ``workflow-fail``).
 
 The run time comes from the parameter ``labsim-duration`` (else ``duration``) — a duration such as
-``3s`` or ``2m`` — taken from the Workflow's arguments, else the WorkflowTemplate's defaults, else the
-configured default. A ``workflowTemplateRef`` to a missing template ends in phase Error with Argo's
-message. Suspend templates without a duration (inline or in the WorkflowTemplate) behave as in Argo:
-after the run time each becomes a node of type Suspend in phase Running, and the workflow stays
-Running until every such node is Succeeded (what ``argo resume`` writes); ``spec.suspend: true``
-holds it too.
+``3s`` or ``2m`` — taken from the Workflow's arguments, else the WorkflowTemplate's defaults (from the
+simulator's store of them, :mod:`labsim.lookups`), else the configured default. A
+``workflowTemplateRef`` to a missing template ends in phase Error with Argo's message. Suspend
+templates without a duration (inline or in the WorkflowTemplate) behave as in Argo: after the run
+time each becomes a node of type Suspend in phase Running, and the workflow stays Running until every
+such node is Succeeded (what ``argo resume`` writes); ``spec.suspend: true`` holds it too.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 
 from api.base import parse_duration
 from labsim.config import Fault, SimulatorConfig
+from labsim.lookups import WORKFLOW_TEMPLATES, Lookups
 from labsim.objects import CustomObjects, meta, now_rfc3339, uid_of
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"
@@ -38,9 +39,10 @@ class _Run:
 
 
 class WorkflowController:
-    def __init__(self, api: client.ApiClient, config: SimulatorConfig) -> None:
+    def __init__(self, api: client.ApiClient, config: SimulatorConfig, lookups: Lookups) -> None:
         self.custom = CustomObjects(api)
         self.config = config
+        self.lookups = lookups
         self.run_time: dict[str, _Run] = {}
 
     def reconcile(self, wf: dict[str, Any], faults: set[Fault]) -> float | None:
@@ -88,7 +90,7 @@ class WorkflowController:
         suspends: tuple[str, ...] = ()
         if template_ref:
             try:
-                template = self.custom.get(GROUP, VERSION, meta(wf)["namespace"], "workflowtemplates", template_ref)
+                template = self._template(meta(wf)["namespace"], template_ref)
             except ApiException as exc:
                 if exc.status != 404:
                     raise
@@ -113,6 +115,11 @@ class WorkflowController:
         )
         self._patch(wf, {"phase": "Running", "startedAt": now_rfc3339()})
         return _Run(time.monotonic(), seconds * slow, suspends)
+
+    def _template(self, namespace: str, name: str) -> dict[str, Any]:
+        """From the WorkflowTemplates' store (Argo's controller has that informer); the API when it lacks it."""
+        stored = self.lookups.get(WORKFLOW_TEMPLATES, namespace, name)
+        return stored if stored is not None else self.custom.get(GROUP, VERSION, namespace, "workflowtemplates", name)
 
     def _patch(self, wf: dict[str, Any], status: dict[str, Any]) -> None:
         self.custom.patch((GROUP, VERSION, "workflows"), wf, {"status": status})

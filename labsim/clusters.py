@@ -3,8 +3,11 @@
 A claim gets a finalizer and a ``spec.resourceRef`` at once, becomes Ready after its provision delay
 (log-normal around the kind's median, :func:`labsim.config.sampled_delay`)
 with ``status.endpoint`` = the simulator's API server and a connection Secret
-``experiment-connections/<xr>-cluster-conn`` holding a working kubeconfig; deleting it removes the Secret
-and then the finalizer. Fault ``provision-fail`` leaves it Synced=False/ReconcileError forever.
+``experiment-connections/<xr>-cluster-conn`` holding a working kubeconfig. Deleting it deletes what
+lived on the cluster, as deleting a real cluster does: every simulated cluster is the hub's own API
+server, so that is the namespaces labelled with the claim's experiment uid (the one ArgoCD created
+for the workloads, with what the worker wrote there); once they are gone, the Secret and then the
+finalizer. Fault ``provision-fail`` leaves it Synced=False/ReconcileError forever.
 
 With the identity service on (``SimulatorConfig.identity_port``) the Secret looks like the provider's:
 GKE ``endpoint`` + ``clusterCA`` and a kubeconfig whose user has no credential; EKS a kubeconfig with
@@ -23,19 +26,25 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from api import names
-from labsim.config import PROVISION_RATIO, Fault, SimulatorConfig, sampled_delay
+from labsim.config import EXPERIMENT_UID_LABEL, PROVISION_RATIO, Fault, SimulatorConfig, sampled_delay
 from labsim.identity import IdentityServer
 from labsim.kubeconfig import server_of, standalone_kubeconfig
+from labsim.lookups import NAMESPACES, Lookups
 from labsim.objects import CustomObjects, condition, meta, object_meta, set_finalizers, suffix, uid_of
 
 GROUP, VERSION = "illm.io", "v1alpha1"
 CLAIM_KINDS = {"gkeclusters": "GKECluster", "eksclusters": "EKSCluster", "aksclusters": "AKSCluster"}
 FINALIZER = "finalizer.apiextensions.crossplane.io"
+CONTENTS_RECHECK_SECONDS = 0.5
+"""How soon a deleting claim looks again at the namespaces it waits for (in the store: no request)."""
 
 
 class ClaimController:
-    def __init__(self, api: client.ApiClient, config: SimulatorConfig, identity: IdentityServer | None = None) -> None:
+    def __init__(
+        self, api: client.ApiClient, config: SimulatorConfig, lookups: Lookups, identity: IdentityServer | None = None
+    ) -> None:
         self.identity = identity
+        self.lookups = lookups
         self.custom = CustomObjects(api)
         self.core = client.CoreV1Api(api)
         self.config = config
@@ -152,6 +161,8 @@ class ClaimController:
         left = since + sampled_delay(self.config.delete_delay, self.config.delay_spread, f"delete/{uid}") * slow - now
         if left > 0:
             return left
+        if self._delete_contents(claim):
+            return CONTENTS_RECHECK_SECONDS
         try:
             self.core.delete_namespaced_secret(f"{self._xr_name(claim)}-cluster-conn", names.CONNECTION_NAMESPACE)
         except ApiException as exc:
@@ -161,6 +172,28 @@ class ClaimController:
         self.first_seen.pop(uid, None)
         self.deleting_since.pop(uid, None)
         return None
+
+    def _delete_contents(self, claim: dict[str, Any]) -> bool:
+        """Delete the namespaces that lived on the cluster; True while any is still there.
+
+        From the namespaces' store (they were made when the experiment deployed, long before), the API
+        when it is not listed. Not the hub's own: a claim without an experiment uid owns none.
+        """
+        uid = (meta(claim).get("labels") or {}).get(EXPERIMENT_UID_LABEL)
+        if not uid:
+            return False
+        stored = self.lookups.select(NAMESPACES, EXPERIMENT_UID_LABEL, uid)
+        if stored is None:
+            listed = self.core.list_namespace(label_selector=f"{EXPERIMENT_UID_LABEL}={uid}").items
+            stored = [self.core.api_client.sanitize_for_serialization(ns) for ns in listed]
+        for namespace in stored:
+            if not meta(namespace).get("deletionTimestamp"):
+                try:
+                    self.core.delete_namespace(meta(namespace)["name"])
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+        return bool(stored)
 
 
 def _aws_exec(cluster: str) -> dict[str, Any]:

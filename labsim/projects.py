@@ -8,12 +8,9 @@ its deny entries (a ``!`` before server or namespace, ArgoCD >= 2.5): glob patte
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
-
-from kubernetes.client.exceptions import ApiException
-
-from labsim.objects import CustomObjects
 
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "appprojects"
 BUILT_IN = "default"
@@ -43,18 +40,17 @@ def destination_permitted(destinations: list[dict[str, Any]], server: str, names
     return allowed and not denied
 
 
-def project_problem(custom: CustomObjects, namespace: str, app: dict[str, Any]) -> str | None:
-    """ArgoCD's InvalidSpecError message for the Application's project and destination, or None."""
+def project_problem(project_named: Callable[[str], dict[str, Any] | None], app: dict[str, Any]) -> str | None:
+    """ArgoCD's InvalidSpecError message for the Application's project and destination, or None.
+
+    ``project_named(name)``: the AppProject in ArgoCD's namespace, None if it does not exist."""
     spec = app.get("spec") or {}
     name = spec.get("project") or BUILT_IN
     if name == BUILT_IN:
         return None
-    try:
-        project = custom.get(GROUP, VERSION, namespace, PLURAL, name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return f"Application referencing project {name} which does not exist"
-        raise
+    project = project_named(name)
+    if project is None:
+        return f"Application referencing project {name} which does not exist"
     destination = spec.get("destination") or {}
     server, target_namespace = str(destination.get("server") or ""), str(destination.get("namespace") or "")
     if destination_permitted((project.get("spec") or {}).get("destinations") or [], server, target_namespace):

@@ -36,6 +36,7 @@ from labsim.argo import WorkflowController
 from labsim.clusters import ClaimController
 from labsim.config import EXPERIMENT_UID_LABEL, PLATFORM_NAMESPACES, Fault, SimulatorConfig, faults_of
 from labsim.identity import IdentityServer
+from labsim.lookups import Lookups
 from labsim.metrics import AgentSimulator
 from labsim.objects import meta, object_meta, uid_of
 from labsim.workqueue import WorkQueue
@@ -66,9 +67,11 @@ class Simulator:
         self.watch_api = config.new_client_from_config(config_file=str(settings.kubeconfig))  # type: ignore[no-untyped-call]
         """The watches' own connections: each holds one for minutes."""
         self.identity = IdentityServer(settings.identity_port).start() if settings.identity_port is not None else None
-        self.claims = ClaimController(self.api, settings, self.identity)
-        self.apps = ApplicationController(self.api, settings)
-        self.workflows = WorkflowController(self.api, settings)
+        self.lookups = Lookups(self.watch_api, CONNECT_TIMEOUT)
+        """What the controllers look up (projects, cluster Secrets, namespaces...) without reacting to it."""
+        self.claims = ClaimController(self.api, settings, self.lookups, self.identity)
+        self.apps = ApplicationController(self.api, settings, self.lookups)
+        self.workflows = WorkflowController(self.api, settings, self.lookups)
         self.agents = AgentSimulator(settings)
         self.informers = {kind.plural: Informer(self.watch_api, kind, CONNECT_TIMEOUT) for kind in KINDS}
         self.queue: WorkQueue[Item] = WorkQueue()
@@ -81,7 +84,7 @@ class Simulator:
 
     @property
     def synced(self) -> bool:
-        """Every watched kind has been listed."""
+        """Every watched kind has been listed (a lookup store not listed yet only means API reads)."""
         return all(informer.synced for informer in self.informers.values())
 
     def ensure_platform_namespaces(self) -> None:
@@ -126,6 +129,7 @@ class Simulator:
     @contextmanager
     def _watching(self) -> Iterator[None]:
         with ExitStack() as stack:
+            stack.enter_context(self.lookups.running())
             for plural, informer in self.informers.items():
                 stack.enter_context(informer.listening(self._listener(plural)))
                 informer.start()

@@ -14,7 +14,11 @@ Healthy and Synced by default, or the original's lenient rule with ``ARGOCD_HEAL
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -230,16 +234,70 @@ def _prepare(settings: ActivitySettings, inp: DeployApplicationsInput, watches: 
 def _plumb_remote_target(
     api: client.ApiClient, inp: DeployApplicationsInput, settings: ActivitySettings, watches: HubWatches
 ) -> None:
-    kubeconfig = read_kubeconfig(api, inp.target.cluster.type, inp.cluster_name, watches)
-    apply_secret(
-        api, names.ARGOCD_NAMESPACE, cluster_secret(inp.experiment, inp.cluster_name, inp.endpoint or "", kubeconfig)
+    """Register the target with ArgoCD (once per process, see :class:`Registrations`) and do the layer's plumbing.
+
+    The target's kubeconfig (a connection Secret read) is read only by a step that needs it.
+    """
+    kubeconfig = functools.cache(lambda: read_kubeconfig(api, inp.target.cluster.type, inp.cluster_name, watches))
+    REGISTERED.once(
+        (names.argocd_cluster_secret(inp.cluster_name), inp.endpoint or ""),
+        lambda: apply_secret(
+            api,
+            names.ARGOCD_NAMESPACE,
+            cluster_secret(inp.experiment, inp.cluster_name, inp.endpoint or "", kubeconfig()),
+        ),
     )
     obs = inp.target.observability
     if inp.layer == "infra" and obs and obs.transport == Transport.TAILSCALE:
-        target_plumbing.copy_tailscale_secret(api, kubeconfig, settings)
+        target_plumbing.copy_tailscale_secret(api, kubeconfig(), settings)
     if inp.layer == "workload":
         sources = _other_target_kubeconfigs(api, inp, watches)
-        target_plumbing.write_cross_cluster_kubeconfigs(inp.experiment, kubeconfig, sources, settings)
+        if sources:  # nothing to write on a target of its own
+            target_plumbing.write_cross_cluster_kubeconfigs(inp.experiment, kubeconfig(), sources, settings)
+
+
+class Registrations:
+    """The cluster Secrets this worker process wrote: every layer of a target needs it registered, once is enough.
+
+    The worker may write Secrets in ``argocd`` but not read them, so each layer used to write it blind
+    (create, then a replace on 409: five requests for three layers). The Secret's name is unique to the
+    Experiment object (its claim's name), and its content follows from the claim's connection Secret and
+    endpoint, which do not change while it runs; so the first layer writes it and the others, keyed by
+    name and endpoint, do not. Layers that run at once wait for the first write. A restarted worker writes
+    it again (create → 409 → replace: the same content); only cleanup deletes it.
+    """
+
+    def __init__(self, kept: int = 4096) -> None:
+        self.kept = kept
+        self._done: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._writing: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def once(self, key: tuple[str, str], write: Callable[[], object]) -> bool:
+        """Run ``write`` unless it succeeded for ``key`` before; True if it ran now."""
+        with self._lock:
+            if key in self._done:
+                return False
+            writing = self._writing.setdefault(key, threading.Lock())
+        with writing:
+            with self._lock:
+                if key in self._done:
+                    return False
+            write()
+            with self._lock:
+                self._done[key] = None
+                self._writing.pop(key, None)
+                while len(self._done) > self.kept:
+                    self._done.popitem(last=False)
+        return True
+
+    def forget(self) -> None:
+        """As after a restart (tests)."""
+        with self._lock:
+            self._done.clear()
+
+
+REGISTERED = Registrations()
 
 
 def _other_target_kubeconfigs(

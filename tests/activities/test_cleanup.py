@@ -86,3 +86,22 @@ async def test_cleanup_leaves_nothing_labelled_with_the_experiment_on_the_hub(la
 
     again = await run(cleanup_experiment, cleanup_input(ref, spec), watches=lab.watches)  # a retry finds nothing to do
     assert again == CleanupReport()
+
+
+@pytest.mark.asyncio
+async def test_a_provisioned_clusters_workload_namespace_goes_with_the_cluster(lab: Lab, kube_namespace: str) -> None:
+    """Cleanup deletes namespaces on the hub only for a hub target; a provisioned cluster's go when it is
+    deleted (labsim plays that: its clusters are the hub) and the cleanup still ends with nothing left."""
+    spec = ExperimentSpec.model_validate(gke_spec())
+    ref = create_experiment(lab, kube_namespace, spec.to_wire())
+    ready = await provisioned(lab, ref, spec)
+    await run(deploy_applications, deploy_input(ref, spec, "app", ready["app"]), watches=lab.watches)
+    namespace = names.workload_namespace(ref)
+    assert lab.core().read_namespace(namespace).metadata.labels[names.EXPERIMENT_UID_LABEL] == ref.uid
+
+    report = await run(cleanup_experiment, cleanup_input(ref, spec), watches=lab.watches)
+
+    assert report.not_deleted == []
+    assert f"GKECluster/{names.claim_name(ref, 'app')}" in report.deleted
+    assert not [what for what in report.deleted if what.startswith("Namespace/")]
+    assert labelled_anywhere(lab, ref.name) == []

@@ -13,7 +13,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from activities.clusters.claims import claim_kind, read_kubeconfig, watched_claims
-from activities.deploy.argocd import deploy_applications
+from activities.deploy.argocd import REGISTERED, deploy_applications
 from activities.deploy.component_sources import COMPONENTS, read_component
 from activities.errors import ApplicationFailed
 from activities.settings import ActivitySettings
@@ -132,3 +132,30 @@ def test_a_claim_the_store_lacks_is_read_from_the_api(lab: Lab) -> None:
     with pytest.raises(ApiException) as raised:
         read_kubeconfig(lab.kube.api_client(), "gke", unique_name("no-claim-"), lab.watches)
     assert raised.value.status == 404
+
+
+@pytest.mark.asyncio
+async def test_a_target_is_registered_with_argocd_once_for_all_its_layers_and_again_by_a_restarted_worker(
+    lab: Lab, kube_namespace: str
+) -> None:
+    doc = gke_spec([observed_gke_app()])
+    ref = create_experiment(lab, kube_namespace, doc)
+    spec = ExperimentSpec.model_validate(doc)
+    ready = (await provisioned(lab, ref, spec))["app"]
+    secret = names.argocd_cluster_secret(ready.kubeconfig_secret or "")
+    counted = ("POST secrets", "PUT secrets", "GET secrets")
+
+    # The obs and workload layers (infra would also copy the Tailscale Secret): the first layer reads the
+    # connection Secret and creates the cluster Secret; the workload layer of a lone target needs neither.
+    before = lab.kube.requests()
+    await run(deploy_applications, deploy_input(ref, spec, "app", ready, "obs"), watches=lab.watches)
+    await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"), watches=lab.watches)
+    assert lab.kube.requests_since(before, *counted) == {"POST secrets": 1, "PUT secrets": 0, "GET secrets": 1}
+    written = lab.core().read_namespaced_secret(secret, names.ARGOCD_NAMESPACE)
+
+    REGISTERED.forget()  # a worker started now: it writes the Secret again, the same
+    before = lab.kube.requests()
+    await run(deploy_applications, deploy_input(ref, spec, "app", ready, "workload"), watches=lab.watches)
+    assert lab.kube.requests_since(before, *counted) == {"POST secrets": 1, "PUT secrets": 1, "GET secrets": 1}
+    again = lab.core().read_namespaced_secret(secret, names.ARGOCD_NAMESPACE)
+    assert (again.data, again.metadata.labels) == (written.data, written.metadata.labels)

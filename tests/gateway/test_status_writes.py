@@ -82,6 +82,29 @@ async def test_reports_after_the_first_write_without_reading_the_experiment(
 
 
 @pytest.mark.asyncio
+async def test_the_first_report_merges_into_what_the_finalizer_patch_returned(
+    kube: KubeCluster, kube_namespace: str, pool: ThreadPoolExecutor
+) -> None:
+    custom, ref = create(kube, kube_namespace)
+    gateway = writer(kube, pool, "replica-a")
+    created: Any = custom.get_namespaced_custom_object(API_GROUP, API_VERSION, ref.namespace, PLURAL, ref.name)
+    before = kube.requests()
+
+    patched = await gateway.kube.add_finalizer(created)
+    assert patched is not None
+    gateway.remember(patched)
+    await report(gateway, ref, 1, ExperimentPhase.PROVISIONING)
+
+    assert kube.requests_since(before, "GET experiments", "PATCH experiments", "PUT experiments/status") == {
+        "GET experiments": 0,
+        "PATCH experiments": 1,
+        "PUT experiments/status": 1,
+    }
+    assert stored_status(custom, ref) == ("Provisioning", 1)
+    assert await gateway.kube.add_finalizer(patched) is None  # it has the finalizer: nothing written
+
+
+@pytest.mark.asyncio
 async def test_a_stale_kept_copy_is_refused_and_the_report_merges_into_what_is_stored(
     kube: KubeCluster, kube_namespace: str, pool: ThreadPoolExecutor
 ) -> None:
