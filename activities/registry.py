@@ -44,7 +44,7 @@ from activities.contracts import (
 )
 from activities.deploy import argocd
 from activities.deploy.contracts import DEPLOY_APPLICATIONS, DeployApplicationsInput, DeployedApplications
-from activities.kube import hub_client
+from activities.kube import hub_client, import_api_classes
 from activities.publish.claude_analysis import AnalysisActivities
 from activities.results.metrics_collection import KubeconfigSource
 from activities.results.pipeline import ResultsActivities
@@ -161,6 +161,7 @@ class WorkerActivities:
     """Every activity the worker registers; ``close`` on shutdown stops what they share (the watches)."""
 
     def __init__(self, settings: WorkerActivitySettings) -> None:
+        import_api_classes()
         self.kubernetes = KubernetesActivities(settings)
         self.results = results_activities(settings, self.kubernetes.watches)
 
