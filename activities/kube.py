@@ -77,6 +77,18 @@ _HUB_CLIENTS: dict[tuple[ClusterChoice, tuple[float, float]], client.ApiClient] 
 _HUB_CLIENTS_LOCK = threading.Lock()
 
 
+API_CLASSES = ("CoreV1Api", "CustomObjectsApi", "RbacAuthorizationV1Api")
+"""The kubernetes client's API classes the activities use."""
+
+
+def import_api_classes() -> None:
+    """Import :data:`API_CLASSES` now. The client imports each on first use, and ``CoreV1Api``'s module
+    alone costs about 1.5 CPU-seconds (pydantic wraps each of its hundreds of methods): the worker pays
+    that once at start instead of in the first activities, while they compete with the workflows."""
+    for name in API_CLASSES:
+        getattr(client, name)
+
+
 class TimedApiClient(client.ApiClient):
     """An ``ApiClient`` whose every request has (connect, read) timeouts unless the call gives its own."""
 

@@ -44,10 +44,11 @@ from activities.contracts import (
 )
 from activities.deploy import argocd
 from activities.deploy.contracts import DEPLOY_APPLICATIONS, DeployApplicationsInput, DeployedApplications
-from activities.kube import hub_client
+from activities.kube import hub_client, import_api_classes
 from activities.publish.claude_analysis import AnalysisActivities
 from activities.results.metrics_collection import KubeconfigSource
 from activities.results.pipeline import ResultsActivities
+from activities.results.s3_store import ResultsStore
 from activities.run import argo_workflows
 from activities.run.contracts import (
     RESUME_ARGO_WORKFLOW,
@@ -145,8 +146,11 @@ def kubeconfig_from_hub(settings: ActivitySettings, watches: HubWatches) -> Kube
 
 
 def results_activities(settings: WorkerActivitySettings, watches: HubWatches) -> list[Callable[..., Any]]:
-    results = ResultsActivities(settings, kubeconfig_from_hub(settings, watches))
-    analysis = AnalysisActivities(settings)
+    # One S3 client for both, built now: each costs about a CPU-second (botocore loads the S3 model), which
+    # the first collection paid on the event loop. Building it contacts nothing.
+    store = ResultsStore.from_settings(settings)
+    results = ResultsActivities(settings, kubeconfig_from_hub(settings, watches), store)
+    analysis = AnalysisActivities(settings, store)
     return [
         results.collect_metrics,
         results.store_results,
@@ -161,6 +165,7 @@ class WorkerActivities:
     """Every activity the worker registers; ``close`` on shutdown stops what they share (the watches)."""
 
     def __init__(self, settings: WorkerActivitySettings) -> None:
+        import_api_classes()
         self.kubernetes = KubernetesActivities(settings)
         self.results = results_activities(settings, self.kubernetes.watches)
 

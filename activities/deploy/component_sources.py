@@ -12,6 +12,8 @@ reads them: one GET each cost ~16 requests per experiment); the API answers what
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +26,7 @@ from activities.watches import HubWatches, Kind
 from api.base import API_GROUP, API_VERSION
 from api.component import Component, ComponentSource
 from api.experiment import ComponentRef
-from api.validation import parse_object
+from api.validation import Problem, parse_object
 
 COMPONENTS = Kind(API_GROUP, API_VERSION, "components", None, "Component", selector="")
 """The catalog as the worker's informer keeps it: every Component (the catalog carries no label of ours)."""
@@ -40,7 +42,7 @@ def read_component(api: client.ApiClient, name: str, watches: HubWatches | None 
             if is_not_found(exc):
                 raise ApplicationFailed(f"no Component named {name!r} in the catalog") from exc
             raise
-    component, problems = parse_object({k: v for k, v in body.items() if k != "status"})
+    component, problems = parsed_component(body)
     if not isinstance(component, Component):
         raise ApplicationFailed(f"Component {name!r} is invalid: {'; '.join(p.render() for p in problems)}")
     return component
@@ -56,10 +58,42 @@ def read_catalog(api: client.ApiClient, watches: HubWatches | None = None) -> di
         bodies = CustomObjects(api).list(API_GROUP, API_VERSION, "components")
     catalog = {}
     for body in bodies:
-        component, _ = parse_object({k: v for k, v in body.items() if k != "status"})
+        component, _ = parsed_component(body)
         if isinstance(component, Component) and component.metadata.name:
             catalog[component.metadata.name] = component
     return catalog
+
+
+def parsed_component(body: dict[str, Any]) -> tuple[Component | None, list[Problem]]:
+    """The Component (None if the schema rejects it) and the problems of one catalog object, its
+    ``status`` left out. Kept per object version (uid, resourceVersion): every validation and every
+    deployment reads the whole catalog or parts of it, and parsing each Component again cost more than
+    reading it from the informer. The Component returned is shared: read it, never change it."""
+    meta = body.get("metadata") or {}
+    version = (meta.get("uid"), meta.get("resourceVersion"))
+    if None in version:  # not an object from the API: nothing says it is unchanged
+        return _parse(body)
+    with _PARSED_LOCK:
+        if version in _PARSED:
+            _PARSED.move_to_end(version)
+            return _PARSED[version]
+    parsed = _parse(body)  # outside the lock: a rare double parse is harmless
+    with _PARSED_LOCK:
+        _PARSED[version] = parsed
+        while len(_PARSED) > PARSED_COMPONENTS:
+            _PARSED.popitem(last=False)
+    return parsed
+
+
+def _parse(body: dict[str, Any]) -> tuple[Component | None, list[Problem]]:
+    component, problems = parse_object({k: v for k, v in body.items() if k != "status"})
+    return (component if isinstance(component, Component) else None), problems
+
+
+PARSED_COMPONENTS = 1024
+"""Component versions whose parse is kept (the catalog holds tens; a bound, the oldest goes first)."""
+_PARSED: OrderedDict[tuple[Any, Any], tuple[Component | None, list[Problem]]] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
 
 
 def argocd_sources(component: Component, params: Mapping[str, str] | None) -> list[dict[str, Any]]:

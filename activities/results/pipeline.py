@@ -93,10 +93,12 @@ def write_summary_and_report(store: ResultsStore, settings: ResultsSettings, sum
 class ResultsActivities:
     """The results-pipeline activities, sharing settings, an S3 client and the metrics collector."""
 
-    def __init__(self, settings: ResultsSettings, kubeconfigs: KubeconfigSource | None = None) -> None:
+    def __init__(
+        self, settings: ResultsSettings, kubeconfigs: KubeconfigSource | None = None, store: ResultsStore | None = None
+    ) -> None:
         self.settings = settings
         self._kubeconfigs = kubeconfigs
-        self._store: ResultsStore | None = None
+        self._store = store
 
     @property
     def store(self) -> ResultsStore:

@@ -17,6 +17,8 @@ class Request:
         self.path = parts.path
         self.query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         self.headers = {k.lower(): v for k, v in handler.headers.items()}
+        self.peer: tuple[str, int] = handler.client_address[:2]
+        """The client's (address, port): one per connection."""
         length = int(handler.headers.get("Content-Length") or 0)
         self.body = handler.rfile.read(length) if length else b""
 

@@ -25,6 +25,7 @@ from activities.results.promql_client import PromQLClient, ResolvedQuery
 from activities.tls import default_tls, kubeconfig_tls
 from api.base import format_duration
 from api.experiment import MetricType
+from tests.fakes.http import LoopbackServer, Request, Response
 from tests.fakes.kube_proxy import FakeKubeApi, FakeService, serve
 from tests.fixtures.metrics import Prometheus, VictoriaMetrics
 from tests.results.conftest import comparison_spec, make_settings
@@ -237,6 +238,34 @@ async def test_target_without_prometheus_falls_back_to_hub_victoria_metrics(
     assert list(snapshot.targets) == ["hub"] and snapshot.source == "hub"
     assert snapshot.queries["request_rate"].source == "hub"
     assert snapshot.queries["request_rate"].data[0].value == 50.0  # type: ignore[index]
+
+
+def _empty_matrix(request: Request) -> Response:
+    """A Prometheus HTTP API that has no series."""
+    return 200, {"status": "success", "data": {"resultType": "matrix", "result": []}}, {}
+
+
+@on_session_loop
+async def test_hub_queries_reuse_the_connections_of_earlier_collections() -> None:
+    with LoopbackServer(_empty_matrix) as hub:
+        collector = MetricsCollector(make_settings(metrics_url=hub.url))
+        now, first_collection = datetime.now(UTC), 0
+        for _ in range(3):
+            snapshot = await collector.collect(
+                experiment="reuse",
+                namespace="experiments",
+                workload_namespace="reuse",
+                spec=comparison_spec(targets=[{"name": "app", "cluster": {"type": "gke"}}]),
+                cluster_names={},
+                iteration=0,
+                created=now - timedelta(minutes=10),
+                now=now,
+            )
+            assert snapshot is not None and snapshot.source == "hub"
+            first_collection = first_collection or len(hub.requests)
+        first, every = {r.peer for r in hub.requests[:first_collection]}, {r.peer for r in hub.requests}
+    assert len(hub.requests) == 3 * first_collection > 0  # the spec's queries, each time
+    assert every == first  # the later collections opened no connection of their own
 
 
 @on_session_loop
