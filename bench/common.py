@@ -33,6 +33,7 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from bench.audit import USER_AGENT
 from labctl.lab.stack import LabStack
 from labctl.lab.state import LabState, choose_ports
 from labctl.settings import ServerBinaries
@@ -59,13 +60,16 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
-def lab(labsim_args: Sequence[str], *, keep: bool = False, quiet: bool = True) -> Iterator[LabState]:
-    """A fresh lab in a temporary folder; stopped (and the folder removed unless ``keep``) on exit."""
+def lab(
+    labsim_args: Sequence[str], *, keep: bool = False, quiet: bool = True, audit: bool = False
+) -> Iterator[LabState]:
+    """A fresh lab in a temporary folder; stopped (and the folder removed unless ``keep``) on exit.
+    ``audit``: the API server writes an audit log to ``kube/audit.log`` (bench.audit)."""
     root = Path(tempfile.mkdtemp(prefix="bench-lab-"))
     state = LabState(root, ports=choose_ports(memorable=False), supervisor_pid=os.getpid())
     state.save()
     say: Callable[[str], None] = (lambda line: None) if quiet else (lambda line: print(line, flush=True))
-    stack = LabStack(state, ServerBinaries(), time_scale=0.0, say=say, labsim_args=list(labsim_args))
+    stack = LabStack(state, ServerBinaries(), time_scale=0.0, say=say, labsim_args=list(labsim_args), audit=audit)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     began = time.monotonic()
     print(f"# starting a lab in {root} (simulator: {' '.join(labsim_args)})", flush=True)
@@ -92,7 +96,9 @@ def api_client(state: LabState, pool: int = 32) -> client.ApiClient:
     configuration = client.Configuration()
     config.load_kube_config(config_file=str(state.kubeconfig), client_configuration=configuration)  # type: ignore[no-untyped-call]
     configuration.connection_pool_maxsize = pool
-    return client.ApiClient(configuration)
+    api = client.ApiClient(configuration)
+    api.user_agent = USER_AGENT  # so bench.audit tells this script's requests apart
+    return api
 
 
 # ------------------------------------------------------------------------------------- experiments
@@ -130,6 +136,22 @@ def create_all(state: LabState, bodies: Sequence[Obj], threads: int = 16) -> dic
         list(pool.map(create, bodies))
     api.close()  # type: ignore[no-untyped-call]
     return created
+
+
+def list_experiments(state: LabState) -> list[Obj]:
+    """Every Experiment in the benchmark's namespace."""
+    api = api_client(state, pool=1)
+    try:
+        custom = client.CustomObjectsApi(api)
+        listed = cast(Obj, custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "experiments"))
+        return cast(list[Obj], listed["items"])
+    finally:
+        api.close()  # type: ignore[no-untyped-call]
+
+
+def audit_log(state: LabState) -> Path:
+    """The API server's audit log of a lab started with ``audit=True``."""
+    return state.root / "kube" / "audit.log"
 
 
 def phase_of(obj: Obj) -> str:

@@ -39,17 +39,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.audit import attribute, workload_namespaces
 from bench.common import (
     CLEANED,
     ZERO_DELAYS,
     PhaseLog,
     Watcher,
+    audit_log,
     create_all,
     gateway_counter,
     gateway_histogram,
     header,
     hello_app,
     lab,
+    list_experiments,
     load,
     machine,
     percentile,
@@ -64,7 +67,7 @@ TOP_REQUESTS = 20
 
 def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     row: dict[str, Any] = {"N": n}
-    with lab(ZERO_DELAYS, keep=args.keep) as state:
+    with lab(ZERO_DELAYS, keep=args.keep, audit=args.audit) as state:
         log = PhaseLog()
         watcher = Watcher(state, "experiments.illm.io", "v1alpha1", "experiments", log.handle)
         watcher.start()
@@ -78,7 +81,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             row["idle cpu (s/s)"] = {s: (cpu_idle[s] - cpu_before[s]) / args.idle for s in cpu_before if s in cpu_idle}
             row["idle api requests (/s)"] = {k: v / args.idle for k, v in (requests_idle - requests_before).items()}
             cpu_before, requests_before = cpu_idle, requests_idle
-        began = time.monotonic()
+        began, began_utc = time.monotonic(), datetime.now(UTC)
         try:
             created = create_all(state, [hello_app(name) for name in names])
             row["create (s)"] = time.monotonic() - began
@@ -104,6 +107,10 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             row["restarted"] = sorted(set(cpu_before) - set(cpu_after))
             row["peak RSS (MiB)"] = {service: peak_rss_mib(pid) for service, pid in pids.items()}
             row["api requests"] = dict((requests_after - requests_before).most_common())
+            if args.audit:
+                experiments = list_experiments(state)
+                workloads = workload_namespaces(experiments)
+                row["api requests by source"] = attribute(audit_log(state), began_utc, datetime.now(UTC), workloads)
             row["histories"] = temporal_histories(state)
             writes = gateway_histogram(state)
             row["status writes"] = int(writes.count)
@@ -132,6 +139,8 @@ def per_experiment(row: Mapping[str, Any]) -> dict[str, float]:
     if requests:
         flat["api all requests"] = sum(requests.values()) / n
     flat |= {f"api {kind}": count / n for kind, count in requests.items()}
+    sources: dict[str, dict[str, int]] = row.get("api requests by source", {})
+    flat |= {f"api source {source}": sum(kinds.values()) / n for source, kinds in sources.items()}
     histories: dict[str, dict[str, int]] = row.get("histories", {})
     for figure in TASK_EVENTS:
         values = [counts[figure] for counts in histories.values()]
@@ -173,6 +182,18 @@ def print_costs(row: Mapping[str, Any]) -> None:
         if values:
             lines.append([figure, statistics.fmean(values), statistics.median(values), max(values), sum(values)])
     table(["figure", "mean", "median", "max", "total"], lines)
+    if "api requests by source" in row:
+        print_sources(n, row["api requests by source"])
+
+
+def print_sources(n: int, sources: Mapping[str, Mapping[str, int]]) -> None:
+    """Requests per experiment by who made them, and each source's largest kinds."""
+    print(f"### N={n}: API-server requests by source (audit log; bench.audit)\n")
+    lines: list[list[object]] = []
+    for source, kinds in sources.items():
+        top = ", ".join(f"{kind} {count / n:.1f}" for kind, count in list(kinds.items())[:8])
+        lines.append([source, sum(kinds.values()) / n, top])
+    table(["source", "per experiment", "largest kinds (per experiment)"], lines)
 
 
 def print_comparison(rows: list[dict[str, Any]], baseline: Mapping[str, Any]) -> None:
@@ -204,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=20.0, help="s to measure the idle lab first (20; 0: skip)")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--compare", type=Path, help="print after/before ratios against a --json file")
+    parser.add_argument(
+        "--audit", action="store_true", help="API server audit log on: requests by who made them (bench.audit)"
+    )
     args = parser.parse_args(argv)
     baseline = json.loads(args.compare.read_text()) if args.compare else None
     header("Scale (concurrent hello-app experiments, zero simulated delays)", "bench.scale")

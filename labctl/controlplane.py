@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 KUBERNETES_VERSION = "1.36.3"
 ETCD_VERSION = "3.6.16"
 ASSET_NAMES = ("etcd", "kube-apiserver")
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+  - level: Metadata
+"""
 
 
 def assets_dir(binaries: ServerBinaries) -> Path:
@@ -58,6 +65,9 @@ class ControlPlane:
     admin_token: str = ""
     token_webhook_url: str | None = None
     """A TokenReview webhook (labsim's identity server) that authenticates cloud bearer tokens."""
+    audit_log: Path | None = None
+    """Where the API server writes an audit event per request (Metadata level: who, verb, object;
+    no bodies), for ``bench.scale --audit``; None: no audit log, as by default."""
     pki: Pki | None = None
     _processes: dict[str, ServerProcess] = field(default_factory=dict)
 
@@ -148,9 +158,24 @@ class ControlPlane:
             "--allow-privileged=true",
             "--v=0",
             *self._token_webhook_flags(),
+            *self._audit_flags(),
         ]
         proc = ServerProcess("kube-apiserver", argv, self.data_dir / "logs" / "kube-apiserver.log")
         self._processes["kube-apiserver"] = proc.start(self._apiserver_ready, timeout=90)
+
+    def _audit_flags(self) -> list[str]:
+        """One JSON line per finished request. The log rotates only past 100 GiB (the default, 0, means
+        lumberjack's 100 MiB, which a 1,000-experiment run passes); bench.audit reads rotated files too."""
+        if self.audit_log is None:
+            return []
+        policy = self.data_dir / "audit-policy.yaml"
+        policy.write_text(AUDIT_POLICY)
+        return [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=102400",
+        ]
 
     def _token_webhook_flags(self) -> list[str]:
         if not self.token_webhook_url:

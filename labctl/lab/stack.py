@@ -67,6 +67,8 @@ class LabStack:
     """Extra ``python -m labsim`` flags (e.g. ``--provision-delay 0``), appended after the defaults."""
     extra_env: dict[str, str] = field(default_factory=dict)
     """Added to the Python services' environment (tests point the worker at local GitHub/Claude fakes)."""
+    audit: bool = False
+    """Have the API server write an audit log (``kube/audit.log``) for ``bench.scale --audit``."""
     processes: dict[str, ServerProcess] = field(default_factory=dict)
     """The started processes by name, for resilience tests that kill or restart one."""
     control_plane: ControlPlane | None = None
@@ -102,6 +104,7 @@ class LabStack:
             etcd_port=p["etcd"],
             apiserver_port=p["apiserver"],
             token_webhook_url=f"http://127.0.0.1:{p['identity']}/tokenreview",
+            audit_log=s.root / "kube" / "audit.log" if self.audit else None,
         ).start()
         self._started("kubernetes", plane.stop, sum(plane.startup_seconds().values()))
         install_crds(plane.kubeconfig_path, crd_files())
