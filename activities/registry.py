@@ -106,7 +106,7 @@ class KubernetesActivities:
 
     @activity.defn(name=SUBMIT_ARGO_WORKFLOW)
     async def submit_argo_workflow(self, inp: SubmitArgoWorkflowInput) -> SubmittedArgoWorkflow:
-        return await argo_workflows.submit_argo_workflow(inp, self.settings)
+        return await argo_workflows.submit_argo_workflow(inp, self.settings, self.watches)
 
     @activity.defn(name=WAIT_FOR_ARGO_WORKFLOW)
     async def wait_for_argo_workflow(self, inp: WaitForArgoWorkflowInput) -> FinishedArgoWorkflow:

@@ -33,7 +33,7 @@ def _validate(settings: ActivitySettings, inp: ValidateInput, watches: HubWatche
         problems = _problems(inp, read_catalog(api, watches))
         if problems:
             problems = _problems(inp, read_catalog(api))
-        template = missing_template(CustomObjects(api), inp.spec.workflow.template)
+        template = missing_template(CustomObjects(api), inp.spec.workflow.template, watches)
     return ValidationResult(problems=problems + ([template] if template else []))
 
 

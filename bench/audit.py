@@ -11,7 +11,10 @@ client, and in the lab every simulated target cluster is the hub's own API serve
   lifecycle of that namespace). hello-app's target is a GKE cluster; a ``hub`` target's workload
   namespace would be counted here too, so read the split for cloud targets only;
 - **this script** — the benchmark's own creates and its Experiment watch (user agent ``bench``);
-- **hub, kube-controller-manager** — its identities on everything else;
+- **hub control plane** — kube-controller-manager (user agent ``kube-controller-manager/…``; in the lab
+  it uses the admin identity) outside the workload namespaces: mostly the namespace controller's
+  discovery (``GET /api``, ``/apis``) before each namespace it deletes, i.e. caused by the simulated
+  clusters' namespaces too; and the API server's own requests (``system:apiserver``: its identity lease);
 - **hub** — every other request: the worker, the gateway and the simulator's hub-side controllers
   (claims, Applications, Argo Workflows), which in the lab all use the admin identity.
 """
@@ -31,9 +34,9 @@ USER_AGENT = "bench"
 """The user agent of this script's own API clients (bench.common.api_client)."""
 SIMULATED = "simulated cluster"
 SCRIPT = "this script"
-CONTROLLER_MANAGER = "hub, kube-controller-manager"
+CONTROL_PLANE = "hub control plane"
 HUB = "hub"
-SOURCES = (HUB, CONTROLLER_MANAGER, SIMULATED, SCRIPT)
+SOURCES = (HUB, CONTROL_PLANE, SIMULATED, SCRIPT)
 VERBS = {"create": "POST", "update": "PUT", "patch": "PATCH", "delete": "DELETE", "deletecollection": "DELETE"}
 """Audit verbs as ``apiserver_request_total`` spells them (get, list and watch are upper-cased)."""
 
@@ -68,10 +71,13 @@ def source_of(event: Mapping[str, Any], workloads: set[str]) -> str:
     in_workload = namespace in workloads
     if in_workload or (user != "admin" and not user.startswith("system:")):
         return SIMULATED
-    if str(event.get("userAgent", "")).startswith(USER_AGENT):
+    agent = str(event.get("userAgent", ""))
+    if agent.startswith(USER_AGENT + " ") or agent == USER_AGENT:
         return SCRIPT
-    if user.startswith(("system:kube-controller-manager", "system:serviceaccount:kube-system:")):
-        return CONTROLLER_MANAGER
+    if agent.startswith("kube-controller-manager/") or user.startswith(
+        ("system:kube-controller-manager", "system:serviceaccount:kube-system:", "system:apiserver")
+    ):
+        return CONTROL_PLANE
     return HUB
 
 

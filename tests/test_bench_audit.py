@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.audit import CONTROLLER_MANAGER, HUB, SCRIPT, SIMULATED, attribute, source_of, workload_namespaces
+from bench.audit import CONTROL_PLANE, HUB, SCRIPT, SIMULATED, attribute, source_of, workload_namespaces
 
 EXPERIMENT = {"metadata": {"namespace": "bench", "name": "hello-7", "uid": "0b9c2d6e-1111-4222-8333-444455556666"}}
 WORKLOAD = next(iter(workload_namespaces([EXPERIMENT])))
@@ -63,8 +63,16 @@ def test_each_request_has_one_source() -> None:
     assert source_of(event(verb="delete", resource="namespaces", namespace=None, name=WORKLOAD), workloads) == SIMULATED
     gc = event(user="system:serviceaccount:kube-system:namespace-controller", resource="pods", namespace=WORKLOAD)
     assert source_of(gc, workloads) == SIMULATED
-    # The controller manager elsewhere, and this script's own creates and watch.
-    assert source_of(event(user="system:kube-controller-manager", resource="leases"), workloads) == CONTROLLER_MANAGER
+    # The control plane elsewhere: the namespace controller's discovery (with the lab's admin identity)
+    # and the API server's own lease; and this script's own creates and watch.
+    kcm = "kube-controller-manager/v1.36.3 (linux/amd64) kubernetes/abc/namespace-controller"
+    discovery = event(verb="get", resource="", namespace=None, name=None, agent=kcm)
+    del discovery["objectRef"]
+    assert source_of(discovery, workloads) == CONTROL_PLANE
+    assert (
+        source_of(event(user="system:apiserver", resource="leases", namespace="kube-system"), workloads)
+        == CONTROL_PLANE
+    )
     assert source_of(event(verb="create", agent="bench"), workloads) == SCRIPT
 
 
@@ -97,8 +105,8 @@ def test_a_run_is_counted_by_source_and_kind_within_its_window(tmp_path: Path) -
 
     counts = attribute(log, BEGAN, BEGAN + timedelta(minutes=1), {WORKLOAD})
 
-    assert list(counts) == [HUB, CONTROLLER_MANAGER, SIMULATED, SCRIPT]
+    assert list(counts) == [HUB, CONTROL_PLANE, SIMULATED, SCRIPT]
     assert counts[HUB] == {"PATCH experiments/status": 2, "WATCH applications": 1}
     assert counts[SIMULATED] == {"LIST secrets": 1}
     assert counts[SCRIPT] == {"POST experiments": 1}
-    assert counts[CONTROLLER_MANAGER] == {}
+    assert counts[CONTROL_PLANE] == {}

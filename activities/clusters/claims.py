@@ -16,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
 from activities.clusters.cloud_access import Cluster, cloud_kubeconfig
-from activities.kube import CustomObjects, is_not_found, load_yaml, secret_text, uid_selector
+from activities.kube import EXPERIMENT_UID_LABEL, CustomObjects, is_not_found, load_yaml, secret_text, uid_selector
 from activities.watches import HubWatches, Kind
 from api import names
 from api.experiment import ClusterType
@@ -164,8 +164,27 @@ def claim_exists(api: client.ApiClient, cluster_type: str, cluster_name: str) ->
     return True
 
 
-def experiment_claims(api: client.ApiClient, ref: names.ExperimentIdentity) -> list[dict[str, Any]]:
-    """Every claim of this Experiment object (by its uid label), of any kind (for cross-cluster kubeconfigs)."""
+def experiment_claims(
+    api: client.ApiClient, ref: names.ExperimentIdentity, watches: HubWatches | None = None, including: str = ""
+) -> list[dict[str, Any]]:
+    """Every claim of this Experiment object (by its uid label), of any kind (for cross-cluster kubeconfigs).
+
+    With ``watches``, from the claims' informers once each has synced and ``including`` (the name of a
+    claim known to exist: the caller's own target's) is among what they hold: the claims were created,
+    and seen Ready, before any cluster is deployed to, so a store that has the caller's claim has the
+    others too. Otherwise (an informer still listing, one behind) listed from the API, one LIST per kind.
+    Do not mutate the claims returned.
+    """
+    if watches is not None:
+        stored: list[dict[str, Any]] = []
+        for kind in CLAIM_KINDS.values():
+            found = watches.informer(watched_claims(kind)).select(EXPERIMENT_UID_LABEL, ref.uid)
+            if found is None:
+                break
+            stored += found
+        else:
+            if not including or any(c["metadata"]["name"] == including for c in stored):
+                return stored
     custom = CustomObjects(api)
     selector = uid_selector(ref)
     return [

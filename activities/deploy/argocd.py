@@ -305,7 +305,7 @@ def _other_target_kubeconfigs(
 ) -> dict[str, str]:
     """target → kubeconfig of every other provisioned target of the experiment (the original's pairs)."""
     found = {}
-    for claim in experiment_claims(api, inp.experiment):
+    for claim in experiment_claims(api, inp.experiment, watches, including=inp.cluster_name):
         target = (claim["metadata"].get("labels") or {}).get(TARGET_LABEL)
         if not target or target == inp.target.name:
             continue

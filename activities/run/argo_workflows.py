@@ -46,6 +46,8 @@ SERVICE_ACCOUNT = "argo-workflow"
 DEFAULT_TEMPLATE = INLINE_WORKFLOW_TEMPLATE
 TERMINAL = {p.value for p in ArgoWorkflowPhase}
 WORKFLOWS = Kind(GROUP, VERSION, "workflows", names.ARGO_WORKFLOWS_NAMESPACE, "Workflow")
+TEMPLATES = Kind(GROUP, VERSION, "workflowtemplates", names.ARGO_WORKFLOWS_NAMESPACE, "WorkflowTemplate", selector="")
+"""The hub's WorkflowTemplates as the worker's informer keeps them (every one: users apply them, not us)."""
 
 
 def build_workflow(inp: SubmitArgoWorkflowInput, inline: bool) -> dict[str, Any]:
@@ -89,7 +91,11 @@ def inline_lifecycle(experiment: str, mode: str) -> dict[str, Any]:
     return {"entrypoint": "experiment-lifecycle", "templates": templates}
 
 
-def template_exists(custom: CustomObjects, template: str) -> bool:
+def template_exists(custom: CustomObjects, template: str, watches: HubWatches | None = None) -> bool:
+    """Whether the hub has the WorkflowTemplate: the informer's store answers yes (validation and submit
+    each asked the API, 2 GETs per experiment); a store without it may be behind, so the API answers no."""
+    if watches is not None and watches.stored(TEMPLATES, template) is not None:
+        return True
     try:
         custom.get(GROUP, VERSION, names.ARGO_WORKFLOWS_NAMESPACE, "workflowtemplates", template)
     except ApiException as exc:
@@ -99,9 +105,11 @@ def template_exists(custom: CustomObjects, template: str) -> bool:
     return True
 
 
-def missing_template(custom: CustomObjects, template: str) -> ValidationProblem | None:
+def missing_template(
+    custom: CustomObjects, template: str, watches: HubWatches | None = None
+) -> ValidationProblem | None:
     """Why ``template`` cannot run on this hub, or None (the default name falls back to the inline workflow)."""
-    if template == DEFAULT_TEMPLATE or template_exists(custom, template):
+    if template == DEFAULT_TEMPLATE or template_exists(custom, template, watches):
         return None
     namespace = names.ARGO_WORKFLOWS_NAMESPACE
     return ValidationProblem(
@@ -112,24 +120,28 @@ def missing_template(custom: CustomObjects, template: str) -> ValidationProblem 
     )
 
 
-async def submit_argo_workflow(inp: SubmitArgoWorkflowInput, settings: ActivitySettings) -> SubmittedArgoWorkflow:
+async def submit_argo_workflow(
+    inp: SubmitArgoWorkflowInput, settings: ActivitySettings, watches: HubWatches | None = None
+) -> SubmittedArgoWorkflow:
     """Create the Workflow, or find the one an earlier attempt created. Permanent: template missing, rejected."""
-    return await asyncio.to_thread(_submit, settings, inp)
+    return await asyncio.to_thread(_submit, settings, inp, watches)
 
 
-def _submit(settings: ActivitySettings, inp: SubmitArgoWorkflowInput) -> SubmittedArgoWorkflow:
+def _submit(
+    settings: ActivitySettings, inp: SubmitArgoWorkflowInput, watches: HubWatches | None = None
+) -> SubmittedArgoWorkflow:
     """Create first and read only on a conflict: the Workflow an earlier attempt created wins, even if its
     template has been deleted since (the only case a missing template does not reject)."""
     name = names.argo_workflow_name(inp.experiment)
     with hub_client(settings) as api:
         custom = CustomObjects(api)
-        missing = missing_template(custom, inp.template)
+        missing = missing_template(custom, inp.template, watches)
         if missing:
             earlier = _existing_workflow(custom, name)
             if earlier is None:
                 raise ArgoWorkflowRejected(f"{missing.message}: {missing.fix}")
             return earlier
-        inline = inp.template == DEFAULT_TEMPLATE and not template_exists(custom, DEFAULT_TEMPLATE)
+        inline = inp.template == DEFAULT_TEMPLATE and not template_exists(custom, DEFAULT_TEMPLATE, watches)
         try:
             custom.create(GROUP, VERSION, names.ARGO_WORKFLOWS_NAMESPACE, "workflows", build_workflow(inp, inline))
         except ApiException as exc:

@@ -8,7 +8,12 @@ import pytest
 
 from activities.contracts import ExperimentRef
 from activities.errors import ArgoWorkflowRejected
-from activities.run.argo_workflows import resume_argo_workflow, submit_argo_workflow, wait_for_argo_workflow
+from activities.run.argo_workflows import (
+    TEMPLATES,
+    resume_argo_workflow,
+    submit_argo_workflow,
+    wait_for_argo_workflow,
+)
 from activities.run.contracts import (
     ArgoWorkflowPhase,
     ResumeArgoWorkflowInput,
@@ -18,7 +23,7 @@ from activities.run.contracts import (
 )
 from api import names
 from tests.activities.conftest import Lab, create_experiment, gke_spec, run, unique_name
-from tests.fixtures.eventually import eventually_async
+from tests.fixtures.eventually import eventually, eventually_async
 
 pytestmark = pytest.mark.kube
 
@@ -100,6 +105,27 @@ async def test_submit_creates_without_reading_first_and_a_retry_finds_its_workfl
     )
     again = await run(submit_argo_workflow, submit_input(ref, template))  # an attempt retried after that
     assert again == submitted == SubmittedArgoWorkflow(name=names.argo_workflow_name(ref), inline=False)
+
+
+@pytest.mark.asyncio
+async def test_a_template_in_the_informers_store_is_not_read_again_and_one_it_lacks_is_asked_for(
+    lab: Lab, kube_namespace: str
+) -> None:
+    ref = create_experiment(lab, kube_namespace, gke_spec())
+    template = make_template(lab)
+    eventually(lambda: lab.watches.stored(TEMPLATES, template), 30, "the template in the informer's store")
+
+    before = lab.kube.requests()
+    submitted = await run(submit_argo_workflow, submit_input(ref, template), watches=lab.watches)
+    assert submitted.name == names.argo_workflow_name(ref) and not submitted.inline
+    assert lab.kube.requests_since(before, "GET workflowtemplates") == {"GET workflowtemplates": 0}
+
+    # Absent from the store is not absent from the hub (the store may be behind): the API says so.
+    other = create_experiment(lab, kube_namespace, gke_spec())
+    before = lab.kube.requests()
+    with pytest.raises(ArgoWorkflowRejected, match="'not-applied-yet' not found in namespace argo-workflows"):
+        await run(submit_argo_workflow, submit_input(other, "not-applied-yet"), watches=lab.watches)
+    assert lab.kube.requests_since(before, "GET workflowtemplates") == {"GET workflowtemplates": 1}
 
 
 @pytest.mark.asyncio

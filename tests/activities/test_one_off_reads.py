@@ -12,7 +12,7 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from activities.clusters.claims import claim_kind, read_kubeconfig, watched_claims
+from activities.clusters.claims import claim_kind, experiment_claims, read_kubeconfig, watched_claims
 from activities.deploy.argocd import REGISTERED, deploy_applications
 from activities.deploy.component_sources import COMPONENTS, read_component
 from activities.errors import ApplicationFailed
@@ -54,16 +54,22 @@ async def test_deploying_every_layer_of_a_target_gets_no_component_claim_or_appl
         eventually(lambda: watches.stored(COMPONENTS, "hello-app"), 30, "the catalog in the informer's store")
         claims = watched_claims(claim_kind("gke"))
         eventually(lambda: watches.stored(claims, ready.kubeconfig_secret or ""), 30, "the claim in the store")
+        for other in ("eks", "aks"):  # the workload layer looks for the experiment's claims of every kind
+            other_claims = watched_claims(claim_kind(other))
+            eventually(lambda k=other_claims: watches.stored_all(k) is not None, 30, f"the {other} claims listed")
 
         before = lab.kube.requests()
         for layer in ("infra", "obs", "workload"):  # each layer reads the Components of all three
             await run(deploy_applications, deploy_input(ref, spec, "app", ready, layer), watches=watches)
-        read = lab.kube.requests_since(before, "GET components", "GET gkeclusters", "GET applications")
+        claim_reads = ("GET gkeclusters", "LIST gkeclusters", "LIST eksclusters", "LIST aksclusters")
+        kinds = ("GET components", *claim_reads, "GET applications")
+        read = lab.kube.requests_since(before, *kinds)
     finally:
         watches.stop()
 
-    # The Application's first look is what creating it returned, then the watch: no GET either.
-    assert read == {"GET components": 0, "GET gkeclusters": 0, "GET applications": 0}
+    # The Application's first look is what creating it returned, then the watch: no GET either. The
+    # workload layer's cross-cluster kubeconfigs find the experiment's claims in the store: no LIST.
+    assert read == dict.fromkeys(kinds, 0)
     # The same outcome as reading them from the API: metrics-agent (obs) makes the namespace privileged.
     for layer in ("infra", "obs", "workload"):
         labels = application(lab, names.app_name(ref, "app", layer))["spec"]["syncPolicy"]["managedNamespaceMetadata"]
@@ -132,6 +138,31 @@ def test_a_claim_the_store_lacks_is_read_from_the_api(lab: Lab) -> None:
     with pytest.raises(ApiException) as raised:
         read_kubeconfig(lab.kube.api_client(), "gke", unique_name("no-claim-"), lab.watches)
     assert raised.value.status == 404
+
+
+@pytest.mark.asyncio
+async def test_an_experiments_claims_come_from_the_store_only_when_it_holds_the_callers_own(
+    lab: Lab, kube_namespace: str
+) -> None:
+    doc = gke_spec()
+    ref = create_experiment(lab, kube_namespace, doc)
+    claim = (await provisioned(lab, ref, ExperimentSpec.model_validate(doc)))["app"].kubeconfig_secret or ""
+    api = lab.kube.api_client()
+    kinds = [watched_claims(claim_kind(kind)) for kind in ("gke", "eks", "aks")]
+    eventually(lambda: lab.watches.stored(kinds[0], claim), 30, "the claim in the store")
+    for kind in kinds[1:]:
+        eventually(lambda kind=kind: lab.watches.stored_all(kind) is not None, 30, f"{kind.title} listed")
+    listed = ("LIST gkeclusters", "LIST eksclusters", "LIST aksclusters")
+
+    before = lab.kube.requests()
+    stored = experiment_claims(api, ref, lab.watches, including=claim)
+    assert lab.kube.requests_since(before, *listed) == dict.fromkeys(listed, 0)
+    assert [c["metadata"]["name"] for c in stored] == [claim]
+
+    # A store that lacks the caller's own claim may lack the others too (one behind): the API is asked.
+    before = lab.kube.requests()
+    assert experiment_claims(api, ref, lab.watches, including=unique_name("not-yet-seen-")) == stored
+    assert all(lab.kube.requests_since(before, *listed).values())  # (others' informers may relist meanwhile)
 
 
 @pytest.mark.asyncio

@@ -129,6 +129,10 @@ async def test_one_experiment_runs_its_lifecycle_as_the_worker_service_account(
     watches = HubWatches(as_worker)  # the worker's informers list and watch as its ServiceAccount too
     try:
         await _lifecycle(lab, ref, spec, as_worker, watches)
+        # Each informer the activities started (claims of every kind, Applications, templates, …) may
+        # list and watch its kind: one the role forbids never syncs, and its reads all go to the API.
+        unsynced = lambda: [i.kind.plural for i in watches.informers.values() if not i.synced]  # noqa: E731
+        eventually(lambda: not unsynced(), 30, "every informer of the worker synced")
     finally:
         watches.stop()
 
@@ -145,7 +149,7 @@ async def _lifecycle(
             deployed = await run(deploy_applications, inp, as_worker, watches)
             assert deployed.applications
     assert application(lab, names.app_name(ref, "hub"))["spec"]["project"] == names.ARGOCD_PROJECT
-    submitted = await run(submit_argo_workflow, submit_input(ref, make_template(lab)), as_worker)
+    submitted = await run(submit_argo_workflow, submit_input(ref, make_template(lab)), as_worker, watches)
     finished = await run(
         wait_for_argo_workflow, WaitForArgoWorkflowInput(experiment=ref, name=submitted.name), as_worker, watches
     )
