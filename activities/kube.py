@@ -16,9 +16,10 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import yaml
 from kubernetes import client
@@ -128,6 +129,33 @@ def reason_of(exc: ApiException) -> str:
         return str(body.get("message") or exc.reason)
     except yaml.YAMLError:
         return str(exc.reason)
+
+
+T = TypeVar("T")
+
+
+class VersionCache(Generic[T]):
+    """What was made from an API object, by the object's version — ``(uid, resourceVersion, …)``: made
+    once per version however often it is read. Bounded; the least recently used goes first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._made: OrderedDict[tuple[Hashable, ...], T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: tuple[Hashable, ...], make: Callable[[], T]) -> T:
+        if None in version[:2]:  # an object without uid or resourceVersion (not from the API) is not kept
+            return make()
+        with self._lock:
+            if version in self._made:
+                self._made.move_to_end(version)
+                return self._made[version]
+        made = make()  # outside the lock: errors are not cached, a rare double build is harmless
+        with self._lock:
+            self._made[version] = made
+            while len(self._made) > self.size:
+                self._made.popitem(last=False)
+        return made
 
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -5,9 +5,6 @@ Shared by provisioning, deployment (cluster registration), tutorial discovery an
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +13,15 @@ from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
 from activities.clusters.cloud_access import Cluster, cloud_kubeconfig
-from activities.kube import EXPERIMENT_UID_LABEL, CustomObjects, is_not_found, load_yaml, secret_text, uid_selector
+from activities.kube import (
+    EXPERIMENT_UID_LABEL,
+    CustomObjects,
+    VersionCache,
+    is_not_found,
+    load_yaml,
+    secret_text,
+    uid_selector,
+)
 from activities.watches import HubWatches, Kind
 from api import names
 from api.experiment import ClusterType
@@ -86,33 +91,9 @@ def _target_kubeconfig(secret: client.V1Secret, cluster_type: str, xr: str, regi
     return cloud_kubeconfig(Cluster(cluster_type, f"illm-{xr}", region), server, ca)
 
 
-class _KubeconfigCache:
-    """Target kubeconfigs by connection Secret version (uid, resourceVersion) and what else shapes them:
-    read several times per experiment, parsed and written once. Bounded; the oldest goes first."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._made: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, version: tuple[Any, ...], make: Callable[[], str]) -> str:
-        if None in version[:2]:  # an object without uid or resourceVersion (not from the API) is not kept
-            return make()
-        with self._lock:
-            if version in self._made:
-                self._made.move_to_end(version)
-                return self._made[version]
-        made = make()  # outside the lock: errors are not cached, a rare double build is harmless
-        with self._lock:
-            self._made[version] = made
-            while len(self._made) > self.size:
-                self._made.popitem(last=False)
-        return made
-
-
 KUBECONFIG_CACHE = 256
 """Connection Secret versions whose kubeconfig is kept (a few per live target cluster)."""
-_KUBECONFIGS = _KubeconfigCache(KUBECONFIG_CACHE)
+_KUBECONFIGS: VersionCache[str] = VersionCache(KUBECONFIG_CACHE)
 
 
 def _bound_claim(api: client.ApiClient, kind: ClaimKind, name: str, watches: HubWatches | None) -> dict[str, Any]:

@@ -12,8 +12,6 @@ reads them: one GET each cost ~16 requests per experiment); the API answers what
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +19,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from activities.errors import ApplicationFailed
-from activities.kube import CustomObjects, is_not_found
+from activities.kube import CustomObjects, VersionCache, is_not_found
 from activities.watches import HubWatches, Kind
 from api.base import API_GROUP, API_VERSION
 from api.component import Component, ComponentSource
@@ -70,19 +68,7 @@ def parsed_component(body: dict[str, Any]) -> tuple[Component | None, list[Probl
     deployment reads the whole catalog or parts of it, and parsing each Component again cost more than
     reading it from the informer. The Component returned is shared: read it, never change it."""
     meta = body.get("metadata") or {}
-    version = (meta.get("uid"), meta.get("resourceVersion"))
-    if None in version:  # not an object from the API: nothing says it is unchanged
-        return _parse(body)
-    with _PARSED_LOCK:
-        if version in _PARSED:
-            _PARSED.move_to_end(version)
-            return _PARSED[version]
-    parsed = _parse(body)  # outside the lock: a rare double parse is harmless
-    with _PARSED_LOCK:
-        _PARSED[version] = parsed
-        while len(_PARSED) > PARSED_COMPONENTS:
-            _PARSED.popitem(last=False)
-    return parsed
+    return _PARSED.get((meta.get("uid"), meta.get("resourceVersion")), lambda: _parse(body))
 
 
 def _parse(body: dict[str, Any]) -> tuple[Component | None, list[Problem]]:
@@ -92,8 +78,7 @@ def _parse(body: dict[str, Any]) -> tuple[Component | None, list[Problem]]:
 
 PARSED_COMPONENTS = 1024
 """Component versions whose parse is kept (the catalog holds tens; a bound, the oldest goes first)."""
-_PARSED: OrderedDict[tuple[Any, Any], tuple[Component | None, list[Problem]]] = OrderedDict()
-_PARSED_LOCK = threading.Lock()
+_PARSED: VersionCache[tuple[Component | None, list[Problem]]] = VersionCache(PARSED_COMPONENTS)
 
 
 def argocd_sources(component: Component, params: Mapping[str, str] | None) -> list[dict[str, Any]]:
